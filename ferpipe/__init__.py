@@ -1,0 +1,1 @@
+"""ferpipe: facial expression recognition pipeline (MTCNN -> ResNet-50 features -> RBF SVM)."""

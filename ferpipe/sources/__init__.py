@@ -1,0 +1,1 @@
+"""Loaders that turn each supported dataset's published layout into canonical records."""

@@ -1,0 +1,228 @@
+"""The fetch stage: loaders for each layout, splits, audit, bad input, all-or-nothing outputs."""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from builders import write_ckplus, write_fer_csv, write_fer_folders, write_genki
+from ferpipe.dataset import Dataset
+from ferpipe.errors import FerpipeError
+from ferpipe.fetch import run_fetch
+from ferpipe.sources import ckplus, fer2013
+
+REPO = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def params_for(dataset: str, source=None, **fetch) -> dict:
+    params = copy.deepcopy({k: PARAMS[k] for k in ("dataset", "sources", "fetch")})
+    params["dataset"] = dataset
+    if source is not None:
+        params["sources"][dataset] = str(source)
+    params["fetch"].update(fetch)
+    return params
+
+
+def fetch(tmp_path: Path, params: dict) -> tuple[dict, Dataset]:
+    metrics = run_fetch(params, tmp_path / "out" / "dataset", tmp_path / "out" / "data.json")
+    return metrics, Dataset(tmp_path / "out" / "dataset")
+
+
+def test_fer_csv_keeps_pixels_labels_and_usage_splits(tmp_path):
+    rows = write_fer_csv(tmp_path / "fer2013.csv", {"Training": 3, "PublicTest": 2, "PrivateTest": 1})
+    metrics, ds = fetch(tmp_path, params_for("fer2013", tmp_path / "fer2013.csv", drop_train_copies=False))
+    assert ds.classes == fer2013.CLASSES
+    assert [metrics["counts"][s]["total"] for s in ("train", "val", "test")] == [21, 14, 7]
+    for i, (label, usage, img) in enumerate(rows):
+        assert ds.labels[i] == label
+        assert ds.splits[i] == fer2013.USAGE_TO_SPLIT[usage]
+        np.testing.assert_array_equal(ds.image(i), img)
+
+
+def test_fer_folders_map_public_to_val_and_private_to_test(tmp_path):
+    write_fer_folders(tmp_path / "kaggle" / "fer2013", train=2, public=1, private=3)
+    # the root is found one level down, as archives often unpack into a sub-folder
+    metrics, ds = fetch(tmp_path, params_for("fer2013", tmp_path / "kaggle", drop_train_copies=False))
+    assert {s: metrics["counts"][s]["total"] for s in ("train", "val", "test")} == {"train": 14, "val": 7, "test": 21}
+    assert all(metrics["counts"]["test"][c] == 3 for c in fer2013.CLASSES)
+    sources = [r["source"] for r in ds.rows]
+    assert all(s.startswith("test/") and "PrivateTest_" in s for s, sp in zip(sources, ds.splits) if sp == "test")
+    assert ds.image(0).shape == (48, 48)
+
+
+def test_ckplus_subject_protocol_keeps_each_subject_in_one_split(tmp_path):
+    write_ckplus(tmp_path / "CK+48", {c: 12 for c in ckplus.CLASSES}, subjects=12)
+    metrics, ds = fetch(tmp_path, params_for("ckplus", tmp_path / "CK+48", ckplus_protocol="subject"))
+    by_split = {s: {r["subject"] for r in ds.rows if r["split"] == s} for s in ("train", "val", "test")}
+    assert not (by_split["train"] & by_split["val"]) and not (by_split["train"] & by_split["test"])
+    assert not (by_split["val"] & by_split["test"])
+    assert metrics["audit"]["subjects_in_several_splits"] == 0
+    assert ds.classes == ckplus.CLASSES
+
+
+def test_ckplus_paper_protocol_draws_56_7_7_per_class_and_drops_small_classes(tmp_path):
+    counts = {c: 75 for c in ckplus.CLASSES}
+    counts["contempt"] = 54
+    write_ckplus(tmp_path / "ck", counts, subjects=15)
+    metrics, ds = fetch(tmp_path, params_for("ckplus", tmp_path / "ck", ckplus_protocol="paper"))
+    assert "contempt" not in ds.classes and len(ds.classes) == 6
+    for cls in ds.classes:
+        assert [metrics["counts"][s][cls] for s in ("train", "val", "test")] == [56, 7, 7]
+    assert metrics["audit"]["subjects_in_several_splits"] > 0  # the leak this protocol has
+
+
+def test_genki_reads_colour_photos_with_stratified_split(tmp_path):
+    write_genki(tmp_path / "GENKI-4K", n=40)
+    metrics, ds = fetch(tmp_path, params_for("genki4k", tmp_path / "GENKI-4K"))
+    assert ds.classes == ["non_smile", "smile"]
+    assert len(ds) == 40 and ds.image(0).ndim == 3 and ds.image(0).shape[2] == 3
+    for split in ("val", "test"):
+        assert metrics["counts"][split]["smile"] >= 1 and metrics["counts"][split]["non_smile"] >= 1
+    # label N belongs to fileN: odd numbers were written as smiles
+    for row in ds.rows:
+        number = int(Path(row["source"]).stem.removeprefix("file"))
+        assert int(row["label"]) == number % 2
+
+
+def test_splits_are_seeded(tmp_path):
+    write_genki(tmp_path / "g", n=40)
+    a = fetch(tmp_path / "a", params_for("genki4k", tmp_path / "g", seed=1))[1].splits
+    b = fetch(tmp_path / "b", params_for("genki4k", tmp_path / "g", seed=1))[1].splits
+    c = fetch(tmp_path / "c", params_for("genki4k", tmp_path / "g", seed=2))[1].splits
+    assert (a == b).all() and (a != c).any()
+
+
+def test_audit_finds_cross_split_copies_and_label_conflicts_and_drops_train_copies(tmp_path):
+    root = write_fer_folders(tmp_path / "fer", train=2, public=1, private=1)
+    val_file = next((root / "test" / "happy").glob("PublicTest_*"))
+    # a train copy of a val image, and the same image again in train under another label
+    Image.open(val_file).save(root / "train" / "happy" / "Training_copy1.png")
+    Image.open(val_file).save(root / "train" / "sad" / "Training_copy2.png")
+    params = params_for("fer2013", root, drop_train_copies=False)
+    metrics, _ = fetch(tmp_path, params)
+    assert metrics["audit"]["val_images_with_copy_in_train"] == 1
+    assert metrics["audit"]["conflicting_label_groups"] == 1
+    assert metrics["audit"]["conflicting_label_groups_within_train"] == 1
+    assert metrics["counts"]["train"]["total"] == 16
+    params["fetch"]["drop_train_copies"] = True
+    metrics, _ = fetch(tmp_path, params)
+    assert metrics["train_copies_dropped"] == 2 and metrics["counts"]["train"]["total"] == 14
+
+
+def test_content_hash_changes_with_pixels_and_not_with_file_order(tmp_path):
+    write_genki(tmp_path / "g", n=20)
+    first = fetch(tmp_path / "a", params_for("genki4k", tmp_path / "g"))[0]["content_hash"]
+    again = fetch(tmp_path / "b", params_for("genki4k", tmp_path / "g"))[0]["content_hash"]
+    write_genki(tmp_path / "g", n=20, seed=5)
+    other = fetch(tmp_path / "c", params_for("genki4k", tmp_path / "g"))[0]["content_hash"]
+    assert first == again != other
+
+
+def test_environment_variable_overrides_the_source_param(tmp_path, monkeypatch):
+    write_fer_csv(tmp_path / "fer2013.csv", {"Training": 1, "PublicTest": 1, "PrivateTest": 1})
+    monkeypatch.setenv("FERPIPE_SOURCE_FER2013", str(tmp_path / "fer2013.csv"))
+    metrics, _ = fetch(tmp_path, params_for("fer2013", "/nonexistent/path"))
+    assert metrics["counts"]["train"]["total"] == 7
+
+
+# --- bad input: one clear error naming the file or parameter, and no outputs ---------------------
+
+def _corrupt(root: Path) -> str:
+    target = next((root / "train" / "angry").glob("*.jpg"))
+    target.write_bytes(b"not an image at all")
+    return target.name
+
+
+def _truncated(root: Path) -> str:
+    target = next((root / "train" / "fear").glob("*.jpg"))
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    return target.name
+
+
+def _empty_class(root: Path) -> str:
+    for f in (root / "train" / "sad").iterdir():
+        f.unlink()
+    return "sad"
+
+
+def _unknown_class(root: Path) -> str:
+    (root / "train" / "bored").mkdir()
+    return "bored"
+
+
+@pytest.mark.parametrize("damage", [_corrupt, _truncated, _empty_class, _unknown_class])
+def test_bad_fer_folders_fail_naming_the_file(tmp_path, damage):
+    root = write_fer_folders(tmp_path / "fer")
+    named = damage(root)
+    with pytest.raises(FerpipeError, match=named):
+        fetch(tmp_path, params_for("fer2013", root))
+    assert not (tmp_path / "out" / "dataset").exists() and not (tmp_path / "out" / "data.json").exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda text: text.replace("emotion,pixels,Usage", "label,pixels,Usage"), "expected columns"),
+    (lambda text: text.replace("\n0,", "\n0,12 ", 1), "2304"),
+    (lambda text: text.replace("\n3,", "\n9,", 1), "out of range"),
+    (lambda text: text.replace("PublicTest", "Validation", 1), "Usage"),
+])
+def test_bad_fer_csv_fails_naming_the_line(tmp_path, edit, message):
+    path = tmp_path / "fer2013.csv"
+    write_fer_csv(path, {"Training": 1, "PublicTest": 1, "PrivateTest": 1})
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(FerpipeError, match=message) as err:
+        fetch(tmp_path, params_for("fer2013", path))
+    assert "fer2013.csv" in str(err.value)
+
+
+def test_genki_label_count_mismatch_fails(tmp_path):
+    write_genki(tmp_path / "g", n=10, extra_label_lines=2)
+    with pytest.raises(FerpipeError, match=r"labels.txt: 12 label lines but 10 images"):
+        fetch(tmp_path, params_for("genki4k", tmp_path / "g"))
+
+
+def test_unknown_dataset_missing_source_and_bad_param_are_named(tmp_path):
+    with pytest.raises(FerpipeError, match="dataset must be one of"):
+        fetch(tmp_path, params_for("affectnet"))
+    with pytest.raises(FerpipeError, match="sources.ckplus is not set"):
+        fetch(tmp_path, params_for("ckplus"))
+    with pytest.raises(FerpipeError, match="does not exist"):
+        fetch(tmp_path, params_for("ckplus", tmp_path / "missing"))
+    with pytest.raises(FerpipeError, match="fetch.ckplus_protocol"):
+        write_ckplus(tmp_path / "ck", {"happy": 9})
+        fetch(tmp_path, params_for("ckplus", tmp_path / "ck", ckplus_protocol="frames"))
+    with pytest.raises(FerpipeError, match="fetch.val_fraction"):
+        fetch(tmp_path, params_for("ckplus", tmp_path / "ck", val_fraction=1.5))
+
+
+def test_failed_run_removes_stale_outputs(tmp_path):
+    (tmp_path / "out" / "dataset").mkdir(parents=True)
+    (tmp_path / "out" / "data.json").write_text("{}")
+    with pytest.raises(FerpipeError):
+        fetch(tmp_path, params_for("fer2013", tmp_path / "missing"))
+    assert not (tmp_path / "out" / "dataset").exists() and not (tmp_path / "out" / "data.json").exists()
+
+
+def test_stage_script_exits_1_with_one_error_line_and_no_outputs(tmp_path):
+    params = params_for("genki4k", tmp_path / "nowhere")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out, metrics = tmp_path / "data" / "dataset", tmp_path / "metrics" / "data.json"
+    cmd = [sys.executable, str(REPO / "stages" / "fetch.py"), "--params", str(tmp_path / "params.yaml"),
+           "--out", str(out), "--metrics", str(metrics)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "sources.genki4k" in errors[0] and "nowhere" in errors[0]
+    assert not out.exists() and not metrics.exists()
+    write_genki(tmp_path / "nowhere", n=20)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(metrics.read_text())["counts"]["train"]["total"] > 0
