@@ -1,0 +1,115 @@
+from collections import Counter
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from facenet_pytorch import MTCNN
+from skimage.feature import hog
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from ferpipe.demo_faces import DEMO_CLASSES, generate_demo
+from ferpipe.errors import FerpipeError
+
+
+def _pixels(data):
+    return np.stack([img for img, _, _ in data])
+
+
+def _best_boxes(images):
+    """The most confident MTCNN box per image (default settings), None where none was found."""
+    boxes, probs = MTCNN(keep_all=True, device="cpu").detect(images)
+    return [None if b is None else np.asarray(b, dtype=float)[int(np.argmax(np.asarray(p, dtype=float)))]
+            for b, p in zip(boxes, probs)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These workloads are tiny: with 2 threads, OpenMP/BLAS spin-waiting on a busy shared CPU made
+    MTCNN 7x and the logistic regression 40x slower than with 1 thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def small_set():
+    """7 x 40 images at 64 px (the harder size), with their MTCNN boxes."""
+    data = generate_demo(seed=0, per_class=40, size=64)
+    return data, _best_boxes([img for img, _, _ in data])
+
+
+def test_classes_follow_fer2013_ids():
+    assert DEMO_CLASSES == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def test_same_seed_same_pixels_and_different_seed_different_pixels():
+    a, b, c = generate_demo(3, 2, 64), generate_demo(3, 2, 64), generate_demo(4, 2, 64)
+    assert np.array_equal(_pixels(a), _pixels(b))
+    assert [x[1:] for x in a] == [x[1:] for x in b]
+    assert all(not np.array_equal(x[0], y[0]) for x, y in zip(a, c))
+
+
+def test_shapes_labels_and_class_balance():
+    data = generate_demo(seed=1, per_class=5, size=64)
+    assert len(data) == 5 * len(DEMO_CLASSES)
+    for img, label, subject in data:
+        assert img.dtype == np.uint8 and img.shape == (64, 64, 3)
+        assert isinstance(label, int) and isinstance(subject, str)
+    assert Counter(label for _, label, _ in data) == {k: 5 for k in range(len(DEMO_CLASSES))}
+    images = _pixels(data).astype(float)
+    assert images.std() > 20  # not blank
+    # no two images alike
+    flat = images.reshape(len(images), -1)
+    assert min(np.abs(flat[i] - flat[j]).mean() for i in range(len(flat)) for j in range(i)) > 5
+
+
+def test_subjects_repeat_across_expressions():
+    data = generate_demo(seed=0, per_class=40, size=32)
+    labels_of = {}
+    for _, label, subject in data:
+        labels_of.setdefault(subject, set()).add(label)
+    assert 2 <= len(labels_of) < len(data) / len(DEMO_CLASSES)
+    assert all(len(labels) >= 3 for labels in labels_of.values())
+
+
+@pytest.mark.parametrize("bad", [dict(per_class=0), dict(size=8), dict(seed=-1)])
+def test_bad_parameters_are_named(bad):
+    args = dict(seed=0, per_class=2, size=64) | bad
+    with pytest.raises(FerpipeError, match=next(iter(bad))):
+        generate_demo(**args)
+
+
+def test_mtcnn_finds_most_faces_at_96_px():
+    data = generate_demo(seed=5, per_class=10, size=96)
+    found = [b is not None for b in _best_boxes([img for img, _, _ in data])]
+    assert np.mean(found) >= 0.8
+
+
+def test_mtcnn_finds_most_faces_at_64_px(small_set):
+    _, boxes = small_set
+    assert np.mean([b is not None for b in boxes]) >= 0.8
+
+
+def test_expressions_are_learnable_from_face_crops(small_set):
+    """HOG of the MTCNN crop + logistic regression, tested on unseen subjects, beats chance (1/7) clearly."""
+    data, boxes = small_set
+    feats, labels, subjects = [], [], []
+    for (img, label, subject), box in zip(data, boxes):
+        if box is None:
+            continue
+        x1, y1, x2, y2 = np.clip(np.round(box), 0, 64).astype(int)
+        face = cv2.resize(cv2.cvtColor(img[y1:y2, x1:x2], cv2.COLOR_RGB2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
+        feats.append(hog(face, pixels_per_cell=(6, 6), cells_per_block=(2, 2)))
+        labels.append(label)
+        subjects.append(subject)
+    feats, labels, subjects = np.stack(feats), np.array(labels), np.array(subjects)
+    test = np.isin(subjects, ["s00", "s05", "s10", "s15"])
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.05))
+    clf.fit(feats[~test], labels[~test])
+    assert clf.score(feats[test], labels[test]) > 0.4
