@@ -1,0 +1,102 @@
+"""MTCNN face-crop speed and detection rate on the real FER-2013 (a benchmark, not a test).
+
+Builds a canonical dataset from the Kaggle image folders (not timed), then times the `faces`
+stage's crop_dataset over it and prints images/s and the detection report.
+
+    python benchmarks/faces_speed.py                      # all 35,887 images, params.yaml's faces block
+    python benchmarks/faces_speed.py --sample 3000 --set pad=0 --set upscale_to=96   # compare settings
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import yaml
+
+from ferpipe.dataset import Dataset, Record, write_dataset
+from ferpipe.faces import FaceDetector, FaceSettings, crop_dataset, detection_report
+from ferpipe.params import load_params
+
+FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+SPLIT_OF_PREFIX = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fer_records(src: Path, sample: int | None, seed: int) -> list[Record]:
+    """FER-2013 from the Kaggle image folders, or from the npz that `benchmarks/gpu_fer2013.py pack`
+    writes (x, y, split: small enough to carry to a GPU machine)."""
+    if src.suffix == ".npz":
+        with np.load(src) as packed:
+            images, labels, splits = packed["x"], packed["y"], packed["split"]
+        sources = [f"{src.name}[{i}]" for i in range(len(images))]
+    else:
+        paths = sorted(src.glob("*/*/*.jpg"))
+        images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+        labels = [FER_CLASSES.index(p.parent.name) for p in paths]
+        splits = [SPLIT_OF_PREFIX[p.name.split("_")[0]] for p in paths]
+        sources = [str(p.relative_to(src)) for p in paths]
+    if not len(images):
+        sys.exit(f"error: no FER-2013 images in {src}")
+    keep = range(len(images))
+    if sample:
+        keep = sorted(np.random.default_rng(seed).choice(len(images), size=min(sample, len(images)), replace=False))
+    return [Record(str(splits[i]), int(labels[i]), "", sources[i], images[i]) for i in keep]
+
+
+def cpu_time() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--src", type=Path, default=REPO.parent / "shared/datasets/fer2013",
+                        help="Kaggle FER-2013 folder, or an npz packed by benchmarks/gpu_fer2013.py")
+    parser.add_argument("--params", default=str(REPO / "params.yaml"), help="file holding the `faces:` block")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one faces parameter (YAML value), e.g. pad=0.5")
+    parser.add_argument("--sample", type=int, default=None, help="random subset of this many images (seed 0)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    block = dict(load_params(args.params)["faces"])
+    for item in args.set:
+        key, _, value = item.partition("=")
+        block[key] = yaml.safe_load(value)
+    settings = FaceSettings.from_params({"faces": block})
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dataset(Path(tmp) / "fer", "fer2013", FER_CLASSES, fer_records(args.src, args.sample, seed=0))
+        dataset = Dataset(Path(tmp) / "fer")
+        detector = FaceDetector(settings)
+        start, cpu_start = time.perf_counter(), cpu_time()
+        splits = crop_dataset(dataset, settings, detector)
+        seconds, cpu_seconds = time.perf_counter() - start, cpu_time() - cpu_start
+    report = detection_report(splits)
+    figures = {
+        "images": len(dataset),
+        "seconds": round(seconds, 1),
+        "images_per_s": round(len(dataset) / seconds, 1),
+        # CPU time of this process and its finished workers: less sensitive than wall time to other load.
+        "cpu_seconds": round(cpu_seconds, 1),
+        "device": detector.device,
+        "torch_threads": torch.get_num_threads(),
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
+        "settings": {k: v for k, v in block.items()},
+        "report": report,
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

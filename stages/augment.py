@@ -1,0 +1,33 @@
+"""Stage `augment`: multiply the training faces by `factor`; val and test pass through untouched.
+
+Reads data/faces/{train,val,test}.npz, writes data/augmented/{train,val,test}.npz, the counts
+metrics/augment.json and plots/augment_examples.png. Reads only the `augment:` params block.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ferpipe.augment import AugmentSettings, augment_folder, plot_example
+from ferpipe.cli import run_stage, stage_parser
+from ferpipe.outputs import staged_outputs
+from ferpipe.params import load_params
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__.splitlines()[0])
+    parser.add_argument("--faces", default="data/faces", help="folder of the faces stage's split files")
+    parser.add_argument("--out", default="data/augmented")
+    parser.add_argument("--metrics", default="metrics/augment.json")
+    parser.add_argument("--plot", default="plots/augment_examples.png")
+    args = parser.parse_args(argv)
+    with staged_outputs(args.out, args.metrics, args.plot) as (out, metrics, plot):
+        settings = AugmentSettings.from_params(load_params(args.params), source=args.params)
+        report, images, variants = augment_folder(Path(args.faces), Path(out), settings)
+        metrics.write_text(json.dumps(report, indent=2) + "\n")
+        plot_example(plot, images, variants, report["train_in"])
+        print(f"augment: {report['train_in']} -> {report['train_out']} training images")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,153 @@
+"""The `augment` stage: factor x train, seeded and deterministic, each transform does what its
+parameter says, val/test untouched and never in the training data, no torch, clean failures."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ferpipe.arrays import load_split, save_split
+from ferpipe.augment import AugmentSettings, augment, augment_folder
+from ferpipe.dataset import pixel_hash
+from ferpipe.errors import FerpipeError
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSES = ["a", "b", "c"]
+AUGMENT = {"seed": 0, "factor": 12, "flip": 0.5, "brightness": 0.2, "contrast": 0.2, "crop": 0.85, "shift": 0.05,
+           "rotation": 10}
+IDENTITY = {"flip": 0.0, "brightness": 0.0, "contrast": 0.0, "crop": 1.0, "shift": 0.0, "rotation": 0.0}
+
+
+def settings(**overrides) -> AugmentSettings:
+    return AugmentSettings.from_params({"augment": {**AUGMENT, **overrides}})
+
+
+def faces(n: int, seed: int, size: int = 24) -> np.ndarray:
+    """Smooth random grey images (blurred noise), distinct from one another."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (n, size // 4, size // 4)).astype(np.float64)
+    return np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2).astype(np.uint8)
+
+
+def write_faces(folder: Path, n_train: int = 10) -> Path:
+    folder.mkdir(parents=True)
+    ids = iter(range(1000))
+    for split, n, seed in (("train", n_train, 1), ("val", 4, 2), ("test", 5, 3)):
+        save_split(folder / f"{split}.npz", faces(n, seed), np.arange(n) % len(CLASSES), [next(ids) for _ in range(n)],
+                   CLASSES)
+    return folder
+
+
+def test_count_is_factor_times_train_and_labels_follow_sources(tmp_path):
+    src = write_faces(tmp_path / "faces")
+    report, images, _ = augment_folder(src, tmp_path / "out", settings(factor=5))
+    train_in, train_out = load_split(src / "train.npz"), load_split(tmp_path / "out" / "train.npz")
+    assert report["train_out"] == len(train_out["images"]) == 5 * len(train_in["images"])
+    assert np.array_equal(train_out["images"], images)
+    assert np.array_equal(train_out["images"][:10], train_in["images"])  # the originals come first, untouched
+    assert np.array_equal(train_out["ids"], np.tile(train_in["ids"], 5))
+    assert np.array_equal(train_out["labels"], np.tile(train_in["labels"], 5))
+    assert len({pixel_hash(img) for img in train_out["images"]}) == len(train_out["images"])  # variants differ
+
+
+def test_deterministic_for_a_seed():
+    images = faces(6, seed=1)
+    first, second, other = (augment(images, settings(seed=s))[0] for s in (7, 7, 8))
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_factor_one_is_the_training_set_itself():
+    images = faces(4, seed=1)
+    assert np.array_equal(augment(images, settings(factor=1))[0], images)
+
+
+def test_identity_settings_copy_and_flip_mirrors():
+    images = faces(4, seed=1)
+    out, source, _ = augment(images, settings(**IDENTITY, factor=3))
+    assert np.array_equal(out, images[source])
+    out, source, _ = augment(images, settings(**{**IDENTITY, "flip": 1.0}, factor=3))
+    assert np.array_equal(out[4:], images[source[4:], :, ::-1])
+
+
+def test_brightness_and_contrast_change_tone_not_geometry():
+    images = np.full((3, 24, 24), 100, dtype=np.uint8)
+    images[:, :, 12:] = 140
+    out, _, v = augment(images, settings(**{**IDENTITY, "brightness": 0.2, "contrast": 0.3}, factor=4))
+    variants = out[3:].astype(float)
+    means = variants.mean(axis=(1, 2))
+    assert np.allclose(means, 120 + v.offset, atol=1)
+    assert np.allclose(variants[:, 0, 20] - variants[:, 0, 0], 40 * v.gain, atol=1.01)
+
+
+def test_val_and_test_untouched_and_never_in_training(tmp_path):
+    src = write_faces(tmp_path / "faces")
+    report, images, _ = augment_folder(src, tmp_path / "out", settings())
+    for split in ("val", "test"):
+        assert (tmp_path / "out" / f"{split}.npz").read_bytes() == (src / f"{split}.npz").read_bytes()
+    evaluation = {pixel_hash(img) for split in ("val", "test") for img in load_split(src / f"{split}.npz")["images"]}
+    assert not evaluation & {pixel_hash(img) for img in images}
+    assert report["eval_copies_in_train"] == 0
+
+
+def test_leak_audit_counts_a_planted_copy(tmp_path):
+    src = write_faces(tmp_path / "faces")
+    val = load_split(src / "val.npz")
+    train = load_split(src / "train.npz")
+    val["images"][0] = train["images"][3]
+    save_split(src / "val.npz", val["images"], val["labels"], val["ids"], list(val["classes"]))
+    report, images, _ = augment_folder(src, tmp_path / "out", settings(**IDENTITY, factor=3))
+    assert report["eval_copies_in_train"] == 3 == sum(np.array_equal(img, train["images"][3]) for img in images)
+
+
+@pytest.mark.parametrize("key, value", [("factor", 0), ("factor", 1.5), ("flip", 1.2), ("crop", 0.0),
+                                        ("rotation", -1), ("seed", "x")])
+def test_bad_settings_name_the_parameter(key, value):
+    with pytest.raises(FerpipeError, match=f"augment.{key}"):
+        settings(**{key: value})
+
+
+def test_unknown_or_missing_key_is_an_error():
+    with pytest.raises(FerpipeError, match="augment.fator"):
+        AugmentSettings.from_params({"augment": {**AUGMENT, "fator": 3}})
+    with pytest.raises(FerpipeError, match="augment.shift"):
+        AugmentSettings.from_params({"augment": {k: v for k, v in AUGMENT.items() if k != "shift"}})
+
+
+def test_does_not_import_torch():
+    code = "import sys, ferpipe.augment; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
+
+
+def run_stage(tmp_path: Path, augment_params: dict) -> tuple[subprocess.CompletedProcess, list[Path]]:
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"augment": augment_params, "faces": {"ignored": True}}))
+    outs = [tmp_path / "augmented", tmp_path / "augment.json", tmp_path / "augment.png"]
+    cmd = [sys.executable, str(REPO / "stages" / "augment.py"), "--params", str(params),
+           "--faces", str(tmp_path / "faces"), "--out", str(outs[0]), "--metrics", str(outs[1]), "--plot", str(outs[2])]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300), outs
+
+
+def test_stage_end_to_end(tmp_path):
+    write_faces(tmp_path / "faces")
+    proc, (out, metrics, plot) = run_stage(tmp_path, AUGMENT)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(metrics.read_text())["train_out"] == 120
+    assert plot.stat().st_size > 0
+    assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "val.npz"]
+
+
+def test_stage_bad_factor_fails_with_no_outputs(tmp_path):
+    write_faces(tmp_path / "faces")
+    (tmp_path / "augment.json").write_text("{}")  # stale, from an earlier run
+    proc, outs = run_stage(tmp_path, {**AUGMENT, "factor": 0})
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "augment.factor" in errors[0]
+    assert not any(p.exists() for p in outs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "params.yaml"]

@@ -1,0 +1,220 @@
+"""The `faces` stage: MTCNN finds real faces, small inputs and mixed sizes work, the no-face policy
+is counted, alignment levels the eyes, bad input fails cleanly with no outputs left."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from skimage.data import astronaut
+
+from ferpipe.arrays import load_split
+from ferpipe.dataset import Dataset, Record, write_dataset
+from ferpipe.errors import FerpipeError
+from ferpipe.faces import (DetectorView, Face, FaceDetector, FaceSettings, crop_dataset, detection_report,
+                           face_matrix, to_rgb, whole_frame)
+
+REPO = Path(__file__).resolve().parents[1]
+FER = REPO.parent / "shared" / "datasets" / "fer2013"
+
+# The params.yaml defaults, but one in-process worker and small batches for tiny fixtures.
+FACES = {
+    "device": "cpu", "workers": 1, "batch_size": 8, "min_face_size": 20, "thresholds": [0.6, 0.7, 0.7],
+    "pyramid_factor": 0.709, "small_side": 100, "pad": 0.1, "pad_mode": "replicate", "upscale_to": 96,
+    "select": "largest", "margin": 0.0, "align": False, "no_face": "keep", "size": 48,
+}
+
+
+def settings(**overrides) -> FaceSettings:
+    return FaceSettings.from_params({"faces": {**FACES, **overrides}})
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector(settings())
+
+
+def no_face_images() -> list[np.ndarray]:
+    gradient = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (64, 1))
+    noise = np.random.default_rng(0).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    return [gradient, noise]
+
+
+def fer_images(per_class: int) -> list[np.ndarray]:
+    if not FER.is_dir():
+        pytest.skip(f"real FER-2013 not found at {FER}")
+    paths = [p for d in sorted((FER / "train").iterdir()) for p in sorted(d.glob("*.jpg"))[:per_class]]
+    return [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    return w * h / (area(a) + area(b) - w * h)
+
+
+def test_finds_the_face_in_a_real_portrait(detector):
+    photo = astronaut()
+    (face,) = detector.detect([photo])
+    assert face is not None and face.confidence > 0.9
+    x1, y1, x2, y2 = face.box
+    assert 0 <= x1 < x2 <= photo.shape[1] and 0 <= y1 < y2 <= photo.shape[0]
+    (lx, ly), (rx, ry) = face.landmarks[:2]
+    assert x1 < lx < rx < x2 and y1 < ly < y2 and y1 < ry < y2
+
+
+def test_small_input_boxes_map_back_to_the_original(detector):
+    """A 48 px crop of the portrait, padded and upscaled for detection, gives the full-size box."""
+    photo = astronaut()
+    full = detector.detect([photo])[0].box
+    left, top, side = 150, 40, 150
+    small = cv2.resize(photo[top:top + side, left:left + side], (48, 48), interpolation=cv2.INTER_AREA)
+    face = detector.detect([small])[0]
+    assert face is not None
+    expected = (full - [left, top, left, top]) * (48 / side)
+    assert iou(face.box, expected) > 0.6
+
+
+def test_finds_faces_in_real_fer2013(detector):
+    images = [to_rgb(img, "fer") for img in fer_images(per_class=4)]
+    found = [face is not None for face in detector.detect(images)]
+    assert np.mean(found) >= 0.75
+
+
+def test_detector_view_round_trip():
+    view = DetectorView.for_size(48, 40, settings())
+    assert view.pad > 0 and min(view.width, view.height) == 96
+    image = np.zeros((48, 40, 3), dtype=np.uint8)
+    image[10, 30] = 255
+    shown = view.show(image, "constant")
+    y, x = np.unravel_index(np.argmax(shown[:, :, 0]), shown.shape[:2])
+    assert np.allclose(view.to_original(np.array([x, y], dtype=float)), [30, 10], atol=1.5)
+
+
+def test_to_rgb_accepts_grey_rgb_rgba_and_rejects_the_rest():
+    grey = np.arange(30 * 20, dtype=np.uint8).reshape(30, 20) % 251
+    for image in (grey, grey[:, :, None], np.dstack([grey] * 3), np.dstack([grey] * 4)):
+        rgb = to_rgb(image, "x")
+        assert rgb.shape == (30, 20, 3) and np.array_equal(rgb[:, :, 1], grey)
+    for bad in (grey.astype(np.float32), np.dstack([grey] * 2)):
+        with pytest.raises(FerpipeError, match="image 7"):
+            to_rgb(bad, "image 7")
+    with pytest.raises(FerpipeError, match="image 8.*smaller than"):
+        to_rgb(grey[:19], "image 8")
+
+
+def test_alignment_levels_the_eyes():
+    eyes = np.array([[40.0, 50.0], [80.0, 62.0], [60.0, 70.0], [45.0, 90.0], [75.0, 95.0]])
+    face = Face(np.array([30.0, 35.0, 90.0, 105.0]), 0.99, eyes)
+    for align in (True, False):
+        matrix, side = face_matrix(face, margin=0.2, align=align)
+        (_, ly), (_, ry) = (matrix @ np.append(p, 1.0) for p in eyes[:2])
+        assert (abs(ly - ry) < 1e-6) == align
+        centre = matrix @ np.array([60.0, 70.0, 1.0])
+        assert np.allclose(centre, [side / 2, side / 2])
+    assert side == round(70 * 1.4)
+
+
+def make_dataset(folder: Path, with_fer: bool) -> Dataset:
+    """Three photos with a face (one per split, of three sizes), then two images without one."""
+    photo = astronaut()
+    close_up = cv2.resize(photo[20:240, 120:340], (200, 200), interpolation=cv2.INTER_AREA)
+    gradient, noise = no_face_images()
+    images = [("train", photo), ("val", photo[:, ::-1].copy()), ("test", close_up), ("train", gradient), ("val", noise)]
+    if with_fer:
+        images += list(zip(("train", "val", "test"), fer_images(per_class=1)))
+    records = [Record(split, k % 2, f"s{k}", f"img{k}", img) for k, (split, img) in enumerate(images)]
+    write_dataset(folder, "fixture", ["a", "b"], records)
+    return Dataset(folder)
+
+
+@pytest.mark.parametrize("policy", ["keep", "drop"])
+def test_no_face_policy_is_counted(tmp_path, detector, policy):
+    dataset = make_dataset(tmp_path / "ds", with_fer=False)
+    s = settings(no_face=policy, size=32)
+    splits = crop_dataset(dataset, s, detector)
+    report = detection_report(splits)["all"]
+    assert (report["images"], report["detected"]) == (5, 3)
+    assert (report["fallback"], report["dropped"]) == ((2, 0) if policy == "keep" else (0, 2))
+    ids = np.concatenate([sp.ids for sp in splits.values()])
+    assert sorted(ids) == ([0, 1, 2, 3, 4] if policy == "keep" else [0, 1, 2])
+    for sp in splits.values():
+        assert sp.images.shape[1:] == (32, 32)
+        for img, row_id, found in zip(sp.images, sp.ids, sp.found):
+            grey = cv2.cvtColor(to_rgb(dataset.image(row_id), ""), cv2.COLOR_RGB2GRAY)
+            assert found == (row_id < 3)
+            if not found:
+                assert np.array_equal(img, whole_frame(grey, 32))
+
+
+def test_drop_policy_refuses_to_empty_a_split(tmp_path, detector):
+    gradient, noise = no_face_images()
+    records = [Record("train", 0, "s", "photo", astronaut()), Record("test", 0, "s", "gradient", gradient),
+               Record("test", 0, "s", "noise", noise)]
+    write_dataset(tmp_path / "ds", "fixture", ["a"], records)
+    with pytest.raises(FerpipeError, match="faces.no_face.*2 test images"):
+        crop_dataset(Dataset(tmp_path / "ds"), settings(no_face="drop"), detector)
+
+
+def test_worker_processes_give_the_same_crops(tmp_path, detector):
+    dataset = make_dataset(tmp_path / "ds", with_fer=FER.is_dir())
+    one = crop_dataset(dataset, settings(batch_size=2), detector)
+    two = crop_dataset(dataset, settings(batch_size=2, workers=2), FaceDetector(settings(workers=2)))
+    for split in one:
+        assert np.array_equal(one[split].images, two[split].images)
+        assert np.array_equal(one[split].confidence, two[split].confidence, equal_nan=True)
+
+
+def test_image_below_20_px_is_an_error_naming_it(tmp_path, detector):
+    tiny = Record("train", 0, "s", "tiny.png", np.zeros((19, 40), dtype=np.uint8))
+    write_dataset(tmp_path / "ds", "fixture", ["a"], [Record("train", 0, "s", "ok.png", astronaut()), tiny])
+    with pytest.raises(FerpipeError, match=r"image id 1 \(tiny.png\).*40x19"):
+        crop_dataset(Dataset(tmp_path / "ds"), settings(), detector)
+
+
+@pytest.mark.parametrize("key, value", [("size", 8), ("workers", 0), ("margin", -0.1), ("thresholds", [0.6, 0.7]),
+                                        ("no_face", "skip"), ("device", "tpu")])
+def test_bad_settings_name_the_parameter(key, value):
+    with pytest.raises(FerpipeError, match=f"faces.{key}"):
+        settings(**{key: value})
+
+
+def run_stage(tmp_path: Path, faces: dict) -> tuple[subprocess.CompletedProcess, list[Path]]:
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"faces": faces, "other": {"ignored": True}}))
+    outs = [tmp_path / "faces", tmp_path / "faces.json", tmp_path / "faces.png"]
+    cmd = [sys.executable, str(REPO / "stages" / "faces.py"), "--params", str(params),
+           "--dataset", str(tmp_path / "ds"), "--out", str(outs[0]), "--metrics", str(outs[1]), "--plot", str(outs[2])]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300), outs
+
+
+def test_stage_end_to_end(tmp_path):
+    dataset = make_dataset(tmp_path / "ds", with_fer=FER.is_dir())
+    proc, (out, metrics, plot) = run_stage(tmp_path, FACES)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(metrics.read_text())
+    assert report["all"]["images"] == len(dataset) and report["all"]["fallback"] >= 2
+    assert plot.stat().st_size > 0
+    for split in ("train", "val", "test"):
+        data = load_split(out / f"{split}.npz")
+        assert data["images"].shape[1:] == (48, 48) and data["images"].dtype == np.uint8
+        assert list(data["ids"]) == list(dataset.indices(split))
+        assert list(data["classes"]) == ["a", "b"]
+
+
+def test_stage_bad_parameter_fails_with_no_outputs(tmp_path):
+    make_dataset(tmp_path / "ds", with_fer=False)
+    stale = tmp_path / "faces.json"
+    stale.write_text("{}")  # from an earlier run: must not survive a failed one
+    proc, outs = run_stage(tmp_path, {**FACES, "size": 8})
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "faces.size" in errors[0]
+    assert not any(p.exists() for p in outs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "params.yaml"]
