@@ -226,3 +226,14 @@ def test_stage_script_exits_1_with_one_error_line_and_no_outputs(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(metrics.read_text())["counts"]["train"]["total"] > 0
+
+
+def test_rgba_cmyk_and_grey_photos_become_rgb(tmp_path):
+    root = write_genki(tmp_path / "g", n=20)
+    rgb = np.asarray(Image.open(root / "files" / "file0001.jpg"))
+    Image.fromarray(rgb).convert("CMYK").save(root / "files" / "file0001.jpg")
+    Image.fromarray(rgb).convert("L").save(root / "files" / "file0002.jpg")
+    (root / "files" / "file0003.jpg").unlink()
+    Image.fromarray(rgb).convert("RGBA").save(root / "files" / "file0003.png")
+    _, ds = fetch(tmp_path, params_for("genki4k", root))
+    assert all(ds.image(i).ndim == 3 and ds.image(i).shape[2] == 3 for i in range(len(ds)))
