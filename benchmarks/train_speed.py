@@ -1,0 +1,129 @@
+"""Training throughput of ResNet-50 (images/s) on this machine: Keras on each backend vs plain PyTorch.
+
+Each measurement runs in its own process (Keras picks its backend at import). The Keras model is
+the project's own (`ferpipe.models.build_model`, random weights, SGD with momentum, one train step
+per batch as in `ferpipe.training`); the reference is a plain PyTorch loop over torchvision's
+ResNet-50 with the same input size, batch and optimizer. Not a test: it prints figures.
+
+    .venv/bin/python benchmarks/train_speed.py                 # 48 px, batch 56, all three
+    .venv/bin/python benchmarks/train_speed.py --only torch --steps 5
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+RUNNERS = ("tensorflow", "torch", "plain-torch")
+
+
+def measure_keras(backend: str, size: int, batch: int, steps: int, warmup: int) -> dict:
+    from ferpipe.backend import select_backend
+
+    select_backend(backend)
+    import numpy as np
+
+    from ferpipe.backend import seed_everything
+    from ferpipe.models import as_model_input, build_model
+    from ferpipe.train_config import train_config
+    from ferpipe.training import compile_for_phase
+
+    params = {"arch": "resnet50", "backend": backend, "weights": "none", "lr": 0.05, "batch_size": batch,
+              "epochs": 1, "n_kerns": [20, 50], "pool_size": [2, 2],
+              "train": {"input_size": size, "head_epochs": 0, "dropout": 0.5, "momentum": 0.9, "nesterov": False,
+                        "weight_decay": 0.0, "schedule": "cosine", "steps_per_epoch": None,
+                        "mixed_precision": "float32", "seed": 0}}
+    cfg = train_config(params)
+    seed_everything(cfg.seed)
+    model = build_model(cfg, size, 7)
+    compile_for_phase(model, cfg, warmup + steps)
+    rng = np.random.default_rng(0)
+    x = as_model_input(rng.integers(0, 256, (batch, size, size), dtype=np.uint8))
+    y = rng.integers(0, 7, batch)
+    start = time.perf_counter()
+    model.train_on_batch(x, y)
+    first = time.perf_counter() - start
+    for _ in range(warmup - 1):
+        model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    step = (time.perf_counter() - start) / steps
+    return {"first_step_s": round(first, 2), "step_s": round(step, 3), "images_per_s": round(batch / step, 1)}
+
+
+def measure_plain_torch(size: int, batch: int, steps: int, warmup: int) -> dict:
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(num_classes=7)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x = torch.rand(batch, 3, size, size) * 255
+    y = torch.randint(0, 7, (batch,))
+    model.train()
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    start = time.perf_counter()
+    step()
+    first = time.perf_counter() - start
+    for _ in range(warmup - 1):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    seconds = (time.perf_counter() - start) / steps
+    return {"first_step_s": round(first, 2), "step_s": round(seconds, 3), "images_per_s": round(batch / seconds, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=48)
+    parser.add_argument("--batch", type=int, default=56)
+    parser.add_argument("--steps", type=int, default=8, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (the first one traces)")
+    parser.add_argument("--only", choices=RUNNERS, action="append", help="measure only this one (repeatable)")
+    parser.add_argument("--child", choices=RUNNERS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        if args.child == "plain-torch":
+            result = measure_plain_torch(args.size, args.batch, args.steps, args.warmup)
+        else:
+            result = measure_keras(args.child, args.size, args.batch, args.steps, args.warmup)
+        print("RESULT " + json.dumps(result))
+        return
+
+    import torch
+
+    print(f"ResNet-50 training, {args.size}x{args.size} px, batch {args.batch}, {args.steps} timed steps, "
+          f"{torch.get_num_threads()} torch threads")
+    results = {}
+    for runner in args.only or RUNNERS:
+        cmd = [sys.executable, __file__, "--child", runner, "--size", str(args.size), "--batch", str(args.batch),
+               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+        if out.returncode != 0 or not lines:
+            print(f"{runner}: failed (exit {out.returncode})\n{out.stderr[-2000:]}")
+            continue
+        results[runner] = json.loads(lines[-1][len("RESULT "):])
+        label = runner if runner == "plain-torch" else f"keras/{runner}"
+        r = results[runner]
+        print(f"{label:18s} {r['images_per_s']:7.1f} img/s  ({r['step_s']:.2f} s/step, first step {r['first_step_s']:.1f} s)")
+    keras_runs = {k: v for k, v in results.items() if k != "plain-torch"}
+    if keras_runs and "plain-torch" in results:
+        fastest = max(keras_runs, key=lambda k: keras_runs[k]["images_per_s"])
+        ratio = keras_runs[fastest]["images_per_s"] / results["plain-torch"]["images_per_s"]
+        print(f"faster Keras backend: {fastest} ({ratio:.2f}x the plain PyTorch loop); pick it with "
+              f"`dvc exp run -S backend={fastest}`")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Stage `train`: fit ResNet-50 (or the paper's LeNet) on the augmented training crops; keep the best val epoch.
+
+Reads data/augmented/{train,val}.npz; writes the model (data/model/model.keras + model.json), the
+per-epoch curves (plots/train/) and metrics/train.json. Reads the top-level keys arch, backend,
+weights, lr, batch_size, epochs, n_kerns, pool_size and the `train:` block. A killed run resumes
+from its last finished epoch (checkpoints in --checkpoints, removed when training ends).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ferpipe.arrays import load_split
+from ferpipe.backend import select_backend
+from ferpipe.cli import run_stage, stage_parser
+from ferpipe.errors import require
+from ferpipe.outputs import staged_outputs
+from ferpipe.params import load_params
+from ferpipe.train_config import lenet_feature_sizes, train_config
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__.splitlines()[0])
+    parser.add_argument("--train", default="data/augmented/train.npz")
+    parser.add_argument("--val", default="data/augmented/val.npz")
+    parser.add_argument("--model", default="data/model", help="output folder: model.keras and model.json")
+    parser.add_argument("--live", default="plots/train", help="output folder of the dvclive curves")
+    parser.add_argument("--metrics", default="metrics/train.json")
+    parser.add_argument("--checkpoints", default="data/checkpoints/train", help="per-epoch checkpoints (not a DVC output)")
+    args = parser.parse_args(argv)
+    with staged_outputs(args.model, args.live, args.metrics) as (model_dir, live_dir, metrics_path):
+        cfg = train_config(load_params(args.params), source=args.params)
+        train_split, val_split = load_split(args.train), load_split(args.val)
+        classes = [str(c) for c in train_split["classes"]]
+        require(classes == [str(c) for c in val_split["classes"]], f"{args.val}: its classes differ from {args.train}'s")
+        if cfg.arch == "lenet":
+            lenet_feature_sizes(cfg.input_size, cfg.pool_size)  # fail before the framework loads
+        select_backend(cfg.backend)
+        from dvclive import Live
+
+        from ferpipe.live import dvclive_logger
+        from ferpipe.models import save_model
+        from ferpipe.training import train
+
+        with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None) as live:
+            result = train(cfg, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
+                           len(classes), Path(args.checkpoints), log_epoch=dvclive_logger(live))
+        model_dir.mkdir()
+        save_model(result.model, model_dir / "model.keras")
+        last = result.history[-1]
+        (model_dir / "model.json").write_text(json.dumps({
+            "classes": classes, "crop_size": int(train_split["images"].shape[1]), "feature_layer": "features",
+            "config": cfg.as_dict(), "precision": result.precision,
+        }, indent=2) + "\n")
+        metrics_path.write_text(json.dumps({
+            "arch": cfg.arch, "backend": cfg.backend, "lr": cfg.lr, "batch_size": cfg.batch_size,
+            "epochs": len(result.history), "best_epoch": result.best_epoch,
+            "best_val_accuracy": result.best_val_accuracy, "best_val_loss": result.best_val_loss,
+            "final_train_loss": last["train/loss"], "final_train_accuracy": last["train/accuracy"],
+            "train_images": int(len(train_split["images"])), "val_images": int(len(val_split["images"])),
+            "precision": result.precision,
+        }, indent=2) + "\n")
+        print(f"train: best val accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}/{cfg.epochs}, "
+              f"{result.seconds:.0f} s, {result.images_per_s:.1f} training images/s ({result.precision})")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,39 @@
+"""Softmax evaluation metrics and the confusion rows of DVC's `confusion` template."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ferpipe.errors import FerpipeError
+from ferpipe.evaluation import classification_metrics, confusion_rows
+
+CLASSES = ["a", "b", "c"]
+
+
+def one_hot(predicted: list[int]) -> np.ndarray:
+    return np.eye(len(CLASSES))[predicted] * 0.8 + 0.2 / len(CLASSES)
+
+
+def test_metrics_by_hand():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    m = classification_metrics(labels, one_hot([0, 1, 1, 1, 2, 0]), CLASSES)
+    assert m["n"] == 6 and m["accuracy"] == pytest.approx(4 / 6)
+    assert m["per_class"]["a"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert m["per_class"]["b"]["precision"] == pytest.approx(2 / 3) and m["per_class"]["b"]["recall"] == 1.0
+    assert m["per_class"]["c"]["precision"] == 1.0 and m["per_class"]["c"]["recall"] == 0.5
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+
+
+def test_class_absent_from_test_set_is_still_reported():
+    m = classification_metrics(np.array([0, 1]), one_hot([0, 1]), CLASSES)
+    assert m["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(FerpipeError, match="do not match"):
+        classification_metrics(np.array([0, 1, 2]), one_hot([0, 1]), CLASSES)
+
+
+def test_confusion_rows_name_actual_and_predicted():
+    rows = confusion_rows(np.array([0, 2]), np.array([1, 2]), CLASSES)
+    assert rows == [{"actual": "a", "predicted": "b"}, {"actual": "c", "predicted": "c"}]
