@@ -66,3 +66,21 @@ def write_genki(root: Path, n: int = 20, seed: int = 0, extra_label_lines: int =
     lines += ["1 0.0 0.0 0.0"] * extra_label_lines
     (root / "labels.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+def run_array_stage(stage: str, params: dict, tmp_path: Path, source_flag: str, source: Path, out_name: str):
+    """Run stages/<stage>.py (faces or augment) as a subprocess writing into tmp_path.
+
+    Returns the finished process and its three outputs: array folder, metrics json, plot png.
+    """
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    outs = [tmp_path / out_name, tmp_path / f"{stage}.json", tmp_path / f"{stage}.png"]
+    cmd = [sys.executable, str(repo / "stages" / f"{stage}.py"), "--params", str(tmp_path / "params.yaml"),
+           source_flag, str(source), "--out", str(outs[0]), "--metrics", str(outs[1]), "--plot", str(outs[2])]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=repo, timeout=300), outs

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from builders import run_array_stage
 from ferpipe.arrays import load_split, save_split
 from ferpipe.augment import AugmentSettings, augment, augment_folder
 from ferpipe.dataset import pixel_hash
@@ -124,13 +124,9 @@ def test_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
 
 
-def run_stage(tmp_path: Path, augment_params: dict) -> tuple[subprocess.CompletedProcess, list[Path]]:
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"augment": augment_params, "faces": {"ignored": True}}))
-    outs = [tmp_path / "augmented", tmp_path / "augment.json", tmp_path / "augment.png"]
-    cmd = [sys.executable, str(REPO / "stages" / "augment.py"), "--params", str(params),
-           "--faces", str(tmp_path / "faces"), "--out", str(outs[0]), "--metrics", str(outs[1]), "--plot", str(outs[2])]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300), outs
+def run_stage(tmp_path: Path, augment_params: dict):
+    params = {"augment": augment_params, "faces": {"ignored": True}}
+    return run_array_stage("augment", params, tmp_path, "--faces", tmp_path / "faces", "augmented")
 
 
 def test_stage_end_to_end(tmp_path):

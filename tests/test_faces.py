@@ -3,16 +3,14 @@ is counted, alignment levels the eyes, bad input fails cleanly with no outputs l
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import yaml
 from skimage.data import astronaut
 
+from builders import run_array_stage
 from ferpipe.arrays import load_split
 from ferpipe.dataset import Dataset, Record, write_dataset
 from ferpipe.errors import FerpipeError
@@ -185,13 +183,8 @@ def test_bad_settings_name_the_parameter(key, value):
         settings(**{key: value})
 
 
-def run_stage(tmp_path: Path, faces: dict) -> tuple[subprocess.CompletedProcess, list[Path]]:
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"faces": faces, "other": {"ignored": True}}))
-    outs = [tmp_path / "faces", tmp_path / "faces.json", tmp_path / "faces.png"]
-    cmd = [sys.executable, str(REPO / "stages" / "faces.py"), "--params", str(params),
-           "--dataset", str(tmp_path / "ds"), "--out", str(outs[0]), "--metrics", str(outs[1]), "--plot", str(outs[2])]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300), outs
+def run_stage(tmp_path: Path, faces: dict):
+    return run_array_stage("faces", {"faces": faces, "other": {"ignored": True}}, tmp_path, "--dataset", tmp_path / "ds", "faces")
 
 
 def test_stage_end_to_end(tmp_path):

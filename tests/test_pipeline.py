@@ -45,18 +45,23 @@ def clone(tmp_path_factory) -> Path:
     return dest
 
 
-def lock_without_volatile(lock: dict) -> dict:
-    """The lock's deps, params and commands; outputs only where the stage is byte-deterministic."""
+def lock_without_data(lock: dict) -> dict:
+    """Each stage's command, params and code dependencies (with their md5).
+
+    Data hashes are left out on purpose: float kernels (oneDNN, OpenCV) may round differently on
+    another CPU, so the bytes of crops and models are only guaranteed equal on one machine.
+    """
     kept = {}
     for name, stage in lock["stages"].items():
-        kept[name] = {k: stage[k] for k in ("cmd", "deps", "params") if k in stage}
+        code = [d for d in stage.get("deps", []) if not d["path"].startswith("data/")]
+        kept[name] = {"cmd": stage["cmd"], "params": stage.get("params"), "code": code}
     return kept
 
 
 def test_committed_lock_matches_a_fresh_repro(clone):
     committed = yaml.safe_load((REPO / "dvc.lock").read_text())
     fresh = yaml.safe_load((clone / "dvc.lock").read_text())
-    assert lock_without_volatile(fresh) == lock_without_volatile(committed)
+    assert lock_without_data(fresh) == lock_without_data(committed)
     assert set(fresh["stages"]) == set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
 
@@ -69,3 +74,11 @@ def test_a_second_repro_runs_nothing(clone):
 def test_metrics_come_from_the_run(clone):
     data = json.loads((clone / "metrics" / "data.json").read_text())
     assert data["dataset"] == "demo" and data["counts"]["train"]["total"] > 0
+
+
+def test_exp_run_with_a_paper_param_as_users_type_it(clone):
+    out = run(["dvc", "exp", "run", "-S", "lr=0.01"], clone)
+    assert "Running stage 'train'" in out and "Running stage 'fetch'" not in out
+    assert json.loads((clone / "metrics" / "train.json").read_text())["lr"] == 0.01
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], clone))
+    assert (diff["metrics/train.json"]["lr"]["old"], diff["metrics/train.json"]["lr"]["new"]) == (0.05, 0.01)
