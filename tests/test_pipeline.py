@@ -76,7 +76,7 @@ def test_metrics_come_from_the_run(clone):
     assert data["dataset"] == "demo" and data["counts"]["train"]["total"] > 0
 
 
-def test_exp_run_with_a_paper_param_as_users_type_it(clone):
+def test_exp_run_sets_a_top_level_paper_param(clone):
     # epochs=1 only keeps the test short; the lr plumbing is what is checked
     out = run(["dvc", "exp", "run", "-S", "lr=0.01", "-S", "epochs=1"], clone)
     assert "Running stage 'train'" in out and "Running stage 'fetch'" not in out
