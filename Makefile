@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup repro test bench clean
+.PHONY: setup repro test
 
 # Idempotent: reinstalls only when a requirements file changed since the last install.
 setup: $(STAMP)
@@ -14,11 +14,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# dvc runs each stage's `python ...` through the shell: the venv must come first on PATH.
 repro: setup
-	$(VENV)/bin/dvc repro
+	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 
 test: setup
 	$(PY) -m pytest
 
-bench: setup
-	$(PY) benchmarks/fetch_speed.py

@@ -20,8 +20,12 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def run(cmd: list[str], cwd: Path) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+def run(cmd: list[str], cwd: Path, venv_on_path: bool = True) -> str:
+    """Run cmd in cwd; with venv_on_path, as a user whose environment is activated."""
+    venv_bin = str(Path(sys.executable).parent)
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin]
+    # PYTHONPATH: the stages must import the copy's ferpipe, not the editable install's.
+    env = dict(os.environ, PATH=os.pathsep.join(([venv_bin] if venv_on_path else []) + path), PYTHONPATH=str(cwd),
                GIT_AUTHOR_NAME="ferpipe test", GIT_AUTHOR_EMAIL="test@ferpipe.invalid",
                GIT_COMMITTER_NAME="ferpipe test", GIT_COMMITTER_EMAIL="test@ferpipe.invalid")
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -41,7 +45,9 @@ def clone(tmp_path_factory) -> Path:
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "fresh copy"], dest)
-    run(["dvc", "repro"], dest)
+    venv = Path(sys.executable).parent.parent
+    # The README's command; -o: the test's environment is installed already, never reinstall it here.
+    run(["make", "repro", f"VENV={venv}", "-o", f"{venv}/.installed"], dest, venv_on_path=False)
     return dest
 
 
