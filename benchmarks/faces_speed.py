@@ -12,12 +12,10 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import yaml
@@ -25,31 +23,24 @@ import yaml
 from ferpipe.dataset import Dataset, Record, write_dataset
 from ferpipe.faces import FaceDetector, FaceSettings, crop_dataset, detection_report
 from ferpipe.params import load_params
+from ferpipe.sources import fer2013
 
-FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-SPLIT_OF_PREFIX = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 REPO = Path(__file__).resolve().parents[1]
 
 
 def fer_records(src: Path, sample: int | None, seed: int) -> list[Record]:
-    """FER-2013 from the Kaggle image folders, or from the npz that `benchmarks/gpu_fer2013.py pack`
-    writes (x, y, split: small enough to carry to a GPU machine)."""
+    """FER-2013 from the Kaggle image folders (read by the fetch stage's loader), or from the npz
+    that `benchmarks/gpu_fer2013.py pack` writes (x, y, split: small enough to carry to a GPU machine)."""
     if src.suffix == ".npz":
         with np.load(src) as packed:
             images, labels, splits = packed["x"], packed["y"], packed["split"]
-        sources = [f"{src.name}[{i}]" for i in range(len(images))]
+        records = [Record(str(splits[i]), int(labels[i]), "", f"{src.name}[{i}]", images[i]) for i in range(len(images))]
     else:
-        paths = sorted(src.glob("*/*/*.jpg"))
-        images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
-        labels = [FER_CLASSES.index(p.parent.name) for p in paths]
-        splits = [SPLIT_OF_PREFIX[p.name.split("_")[0]] for p in paths]
-        sources = [str(p.relative_to(src)) for p in paths]
-    if not len(images):
-        sys.exit(f"error: no FER-2013 images in {src}")
-    keep = range(len(images))
-    if sample:
-        keep = sorted(np.random.default_rng(seed).choice(len(images), size=min(sample, len(images)), replace=False))
-    return [Record(str(splits[i]), int(labels[i]), "", sources[i], images[i]) for i in keep]
+        records = fer2013.load_folders(src)
+    if not sample:
+        return records
+    keep = sorted(np.random.default_rng(seed).choice(len(records), size=min(sample, len(records)), replace=False))
+    return [records[i] for i in keep]
 
 
 def cpu_time() -> float:
@@ -74,7 +65,7 @@ def main() -> None:
         block[key] = yaml.safe_load(value)
     settings = FaceSettings.from_params({"faces": block})
     with tempfile.TemporaryDirectory() as tmp:
-        write_dataset(Path(tmp) / "fer", "fer2013", FER_CLASSES, fer_records(args.src, args.sample, seed=0))
+        write_dataset(Path(tmp) / "fer", "fer2013", fer2013.CLASSES, fer_records(args.src, args.sample, seed=0))
         dataset = Dataset(Path(tmp) / "fer")
         detector = FaceDetector(settings)
         start, cpu_start = time.perf_counter(), cpu_time()

@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-# The Kaggle folder names in the label order of the original fer2013.csv.
-FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-SPLIT_OF_PREFIX = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+from ferpipe.sources.fer2013 import CLASSES as FER_CLASSES, USAGE_TO_SPLIT as SPLIT_OF_PREFIX
 
 
 def pack(src: Path, out: Path, train_subset: int | None, seed: int = 0) -> None:
