@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 import yaml
 
-from ferpipe.augment import AugmentSettings, augment, eval_copies
+from ferpipe.augment.folder import eval_copies
+from ferpipe.augment.transforms import AugmentSettings, augment
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULTS = {"seed": 0, "factor": 12, "flip": 0.5, "brightness": 0.2, "contrast": 0.2, "crop": 0.85, "shift": 0.05,

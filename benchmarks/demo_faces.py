@@ -8,9 +8,9 @@ contact sheet (a row per class) of the first size, to look at.
 import argparse
 import time
 
-import torch  # noqa: F401  (before anything that might pull in tensorflow)
 import cv2
 import numpy as np
+import torch  # noqa: F401  (before anything that might pull in tensorflow)
 from facenet_pytorch import MTCNN
 from skimage.feature import hog
 from sklearn.linear_model import LogisticRegression
@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ferpipe.demo_faces import DEMO_CLASSES, generate_demo
+from ferpipe.data.sources.demo_faces import DEMO_CLASSES, generate_demo
 
 
 def detect(images: list[np.ndarray]) -> list[np.ndarray | None]:

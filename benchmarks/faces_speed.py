@@ -20,10 +20,13 @@ import numpy as np
 import torch
 import yaml
 
-from ferpipe.dataset import Dataset, Record, write_dataset
-from ferpipe.faces import FaceDetector, FaceSettings, crop_dataset, detection_report
-from ferpipe.params import load_params
-from ferpipe.sources import fer2013
+from ferpipe.core.params import load_params
+from ferpipe.data.dataset import Dataset, Record, write_dataset
+from ferpipe.data.sources import fer2013
+from ferpipe.faces.crop import crop_dataset
+from ferpipe.faces.detector import FaceDetector
+from ferpipe.faces.report import detection_report
+from ferpipe.faces.settings import FaceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 

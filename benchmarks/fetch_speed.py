@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ferpipe.fetch import run_fetch
+from ferpipe.data.fetch import run_fetch
 
 REPO = Path(__file__).resolve().parents[1]
 

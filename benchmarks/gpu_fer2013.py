@@ -4,7 +4,7 @@ Two steps:
   pack: the Kaggle image-folder FER-2013 into one npz of the JPEG bytes as they are (raw pixels
         compress worse), optionally with a random subset of Training, small enough to travel to a
         GPU machine (all 35,887 images are ~58 MB; 22,000 Training + both test sets ~45 MiB);
-  run:  train with `ferpipe.training` (Keras; torch backend by default, the only one on the GPU
+  run:  train with `ferpipe.nn.training` (Keras; torch backend by default, the only one on the GPU
         machine; the dtype policy --precision when a GPU is present), epochs sized to --budget-s
         by a short throughput probe, the checkpoint chosen on PublicTest; prints PrivateTest
         accuracy and training images/s on a `RESULT {json}` line. No augmentation, weights none.
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.sources.fer2013 import CLASSES as FER_CLASSES, USAGE_TO_SPLIT as SPLIT_OF_PREFIX
+from ferpipe.data.sources.fer2013 import CLASSES as FER_CLASSES
+from ferpipe.data.sources.fer2013 import USAGE_TO_SPLIT as SPLIT_OF_PREFIX
 
 
 def pack(src: Path, out: Path, train_subset: int | None, seed: int = 0) -> None:
@@ -62,8 +63,8 @@ def probe_images_per_s(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, step
     """Training throughput of a throwaway model, to size the real run's epochs to the time budget."""
     import keras
 
-    from ferpipe.models import as_model_input, build_model
-    from ferpipe.training import compile_for_phase
+    from ferpipe.nn.models import as_model_input, build_model
+    from ferpipe.nn.training import compile_for_phase
 
     model = build_model(cfg, x.shape[1], num_classes)
     compile_for_phase(model, cfg, steps)
@@ -81,14 +82,14 @@ def probe_images_per_s(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, step
 
 
 def run(args: argparse.Namespace) -> None:
-    from ferpipe.backend import select_backend
+    from ferpipe.nn.backend import select_backend
 
     select_backend(args.backend)
-    from ferpipe.backend import gpu_available
-    from ferpipe.evaluation import classification_metrics
-    from ferpipe.models import predict_probabilities
-    from ferpipe.train_config import train_config
-    from ferpipe.training import train
+    from ferpipe.eval.metrics import classification_metrics
+    from ferpipe.nn.backend import gpu_available
+    from ferpipe.nn.config import train_config
+    from ferpipe.nn.models import predict_probabilities
+    from ferpipe.nn.training import train
 
     data = unpack(args.data)
     x, y, split, classes = data["x"], data["y"], data["split"], data["classes"]
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> None:
     result = train(cfg, *parts["train"], *parts["val"], len(classes), Path(args.checkpoints),
                    stop_after_seconds=args.budget_s * 1.3)
     probs = predict_probabilities(result.model, parts["test"][0])
-    test = classification_metrics(parts["test"][1], probs, classes)
+    test = classification_metrics(parts["test"][1], probs.argmax(axis=1), classes)
     summary = {"device": args.device_name, "arch": cfg.arch, "backend": args.backend, "precision": result.precision,
                "input_size": cfg.input_size, "batch_size": cfg.batch_size, "lr": cfg.lr, "momentum": cfg.momentum,
                "weights": "none",

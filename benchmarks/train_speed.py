@@ -1,8 +1,8 @@
 """Training throughput of ResNet-50 (images/s) on this machine: Keras on each backend vs plain PyTorch.
 
 Each measurement runs in its own process (Keras picks its backend at import). The Keras model is
-the project's own (`ferpipe.models.build_model`, random weights, SGD with momentum, one train step
-per batch as in `ferpipe.training`); the reference is a plain PyTorch loop over torchvision's
+the project's own (`ferpipe.nn.models.build_model`, random weights, SGD with momentum, one train step
+per batch as in `ferpipe.nn.training`); the reference is a plain PyTorch loop over torchvision's
 ResNet-50 with the same input size, batch and optimizer. Not a test: it prints figures.
 
     .venv/bin/python benchmarks/train_speed.py                 # 48 px, batch 56, all three
@@ -20,15 +20,15 @@ RUNNERS = ("tensorflow", "torch", "plain-torch")
 
 
 def measure_keras(backend: str, size: int, batch: int, steps: int, warmup: int) -> dict:
-    from ferpipe.backend import select_backend
+    from ferpipe.nn.backend import select_backend
 
     select_backend(backend)
     import numpy as np
 
-    from ferpipe.backend import seed_everything
-    from ferpipe.models import as_model_input, build_model
-    from ferpipe.train_config import train_config
-    from ferpipe.training import compile_for_phase
+    from ferpipe.nn.backend import seed_everything
+    from ferpipe.nn.config import train_config
+    from ferpipe.nn.models import as_model_input, build_model
+    from ferpipe.nn.training import compile_for_phase
 
     params = {"arch": "resnet50", "backend": backend, "weights": "none", "lr": 0.05, "batch_size": batch,
               "epochs": 1, "n_kerns": [20, 50], "pool_size": [2, 2],

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ferpipe.augment import AugmentSettings, augment_folder, plot_example
-from ferpipe.cli import run_stage, stage_parser
-from ferpipe.outputs import staged_outputs
-from ferpipe.params import load_params
+from ferpipe.augment.folder import augment_folder, plot_example
+from ferpipe.augment.transforms import AugmentSettings
+from ferpipe.core.cli import run_stage, stage_parser
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:

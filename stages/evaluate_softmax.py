@@ -7,19 +7,13 @@ Reads only the top-level `backend` key.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
-
-from ferpipe.arrays import load_split
-from ferpipe.backend import select_backend
-from ferpipe.cli import run_stage, stage_parser
-from ferpipe.errors import FerpipeError, require
-from ferpipe.evaluation import classification_metrics, confusion_rows
-from ferpipe.outputs import staged_outputs
-from ferpipe.params import load_params, pick
-from ferpipe.train_config import BACKENDS
+from ferpipe.core.cli import run_stage, stage_parser
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import load_params
+from ferpipe.nn.backend import backend_param, select_backend
+from ferpipe.nn.saved import read_model_info
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,31 +25,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--predictions", default="data/predictions/softmax_test.npz")
     args = parser.parse_args(argv)
     with staged_outputs(args.metrics, args.confusion, args.predictions) as (metrics_path, confusion_path, predictions_path):
-        backend = pick(load_params(args.params), "backend", source=args.params)["backend"]
-        require(backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        model_file, info_file = Path(args.model) / "model.keras", Path(args.model) / "model.json"
-        require(model_file.is_file() and info_file.is_file(), f"{args.model}: no model.keras/model.json; run the train stage")
-        classes = json.loads(info_file.read_text())["classes"]
-        test = load_split(args.test)
-        require([str(c) for c in test["classes"]] == classes, f"{args.test}: its classes differ from the model's {classes}")
+        backend = backend_param(load_params(args.params), args.params)
+        read_model_info(args.model)  # fail before the framework loads
         select_backend(backend)
-        import keras
+        from ferpipe.eval.softmax import evaluate_softmax
 
-        from ferpipe.models import predict_probabilities
-
-        try:
-            model = keras.models.load_model(model_file)
-        except Exception as exc:
-            raise FerpipeError(f"{model_file}: cannot load the Keras model: {exc}") from exc
-        probabilities = predict_probabilities(model, test["images"])
-        predicted = probabilities.argmax(axis=1)
-        metrics = classification_metrics(test["labels"], probabilities, classes)
-        metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
-        rows = confusion_rows(test["labels"], predicted, classes)
-        confusion_path.write_text("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")  # a row a line
-        with open(predictions_path, "wb") as fh:
-            np.savez(fh, probabilities=probabilities, predicted=predicted, labels=test["labels"], ids=test["ids"],
-                     classes=np.asarray(classes, dtype=str))
+        metrics = evaluate_softmax(Path(args.model), Path(args.test), metrics_path, confusion_path, predictions_path)
         print(f"evaluate_softmax: test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
               f"on {metrics['n']} images")
 

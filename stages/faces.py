@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ferpipe.cli import run_stage, stage_parser
-from ferpipe.dataset import Dataset
-from ferpipe.faces import FaceDetector, FaceSettings, crop_dataset, detection_report, plot_samples, save_faces
-from ferpipe.outputs import staged_outputs
-from ferpipe.params import load_params
+from ferpipe.core.cli import run_stage, stage_parser
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import load_params
+from ferpipe.data.dataset import Dataset
+from ferpipe.faces.crop import crop_dataset, save_faces
+from ferpipe.faces.detector import FaceDetector
+from ferpipe.faces.report import detection_report, plot_samples
+from ferpipe.faces.settings import FaceSettings
 
 
 def main(argv: list[str] | None = None) -> None:

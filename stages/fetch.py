@@ -1,9 +1,9 @@
 """Stage `fetch`: read the dataset chosen by `dataset` and write the canonical dataset folder."""
 from pathlib import Path
 
-from ferpipe.cli import run_stage, stage_parser
-from ferpipe.fetch import run_fetch
-from ferpipe.params import load_params, pick
+from ferpipe.core.cli import run_stage, stage_parser
+from ferpipe.core.params import load_params, pick
+from ferpipe.data.fetch import run_fetch
 
 
 def main(argv=None):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ferpipe.arrays import load_split
-from ferpipe.backend import select_backend
-from ferpipe.cli import run_stage, stage_parser
-from ferpipe.errors import require
-from ferpipe.outputs import staged_outputs
-from ferpipe.params import load_params
-from ferpipe.train_config import lenet_feature_sizes, train_config
+from ferpipe.core.cli import run_stage, stage_parser
+from ferpipe.core.errors import require
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import load_params
+from ferpipe.data.arrays import load_split
+from ferpipe.nn.backend import select_backend
+from ferpipe.nn.config import lenet_feature_sizes, train_config
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,20 +38,17 @@ def main(argv: list[str] | None = None) -> None:
         select_backend(cfg.backend)
         from dvclive import Live
 
-        from ferpipe.live import dvclive_logger
-        from ferpipe.models import save_model
-        from ferpipe.training import train
+        from ferpipe.nn.live import dvclive_logger
+        from ferpipe.nn.saved import ModelInfo, write_model_folder
+        from ferpipe.nn.training import train
 
         with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None) as live:
             result = train(cfg, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
                            len(classes), Path(args.checkpoints), log_epoch=dvclive_logger(live))
-        model_dir.mkdir()
-        save_model(result.model, model_dir / "model.keras")
+        write_model_folder(model_dir, result.model, ModelInfo(
+            classes=classes, crop_size=int(train_split["images"].shape[1]), feature_layer="features",
+            config=cfg.as_dict(), precision=result.precision))
         last = result.history[-1]
-        (model_dir / "model.json").write_text(json.dumps({
-            "classes": classes, "crop_size": int(train_split["images"].shape[1]), "feature_layer": "features",
-            "config": cfg.as_dict(), "precision": result.precision,
-        }, indent=2) + "\n")
         metrics_path.write_text(json.dumps({
             "arch": cfg.arch, "backend": cfg.backend, "lr": cfg.lr, "batch_size": cfg.batch_size,
             "epochs": len(result.history), "best_epoch": result.best_epoch,

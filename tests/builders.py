@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ferpipe.sources import ckplus, fer2013
+from ferpipe.data.sources import ckplus, fer2013
 
 
 def face_like(rng: np.random.Generator, size: int = 48, channels: int = 1) -> np.ndarray:

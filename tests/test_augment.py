@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from builders import run_array_stage
-from ferpipe.arrays import load_split, save_split
-from ferpipe.augment import AugmentSettings, augment, augment_folder
-from ferpipe.dataset import pixel_hash
-from ferpipe.errors import FerpipeError
+
+from ferpipe.augment.folder import augment_folder
+from ferpipe.augment.transforms import AugmentSettings, augment
+from ferpipe.core.errors import FerpipeError
+from ferpipe.data.arrays import load_split, save_split
+from ferpipe.data.dataset import pixel_hash
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["a", "b", "c"]
@@ -120,7 +121,7 @@ def test_unknown_or_missing_key_is_an_error():
 
 
 def test_does_not_import_torch():
-    code = "import sys, ferpipe.augment; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, ferpipe.augment.transforms; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
 
 

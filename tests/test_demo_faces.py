@@ -11,8 +11,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ferpipe.demo_faces import DEMO_CLASSES, generate_demo
-from ferpipe.errors import FerpipeError
+from ferpipe.core.errors import FerpipeError
+from ferpipe.data.sources.demo_faces import DEMO_CLASSES, generate_demo
 
 
 def _pixels(data):

@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from builders import write_fer_csv, write_genki
-from ferpipe.errors import FerpipeError
-from ferpipe.sources.download import materialize
 from test_fetch import fetch, params_for
+
+from ferpipe.core.errors import FerpipeError
+from ferpipe.data.sources.download import materialize
 
 
 @pytest.fixture

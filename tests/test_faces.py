@@ -8,14 +8,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from builders import run_array_stage
 from skimage.data import astronaut
 
-from builders import run_array_stage
-from ferpipe.arrays import load_split
-from ferpipe.dataset import Dataset, Record, write_dataset
-from ferpipe.errors import FerpipeError
-from ferpipe.faces import (DetectorView, Face, FaceDetector, FaceSettings, crop_dataset, detection_report,
-                           face_matrix, to_rgb, whole_frame)
+from ferpipe.core.errors import FerpipeError
+from ferpipe.data.arrays import load_split
+from ferpipe.data.dataset import Dataset, Record, write_dataset
+from ferpipe.faces.crop import crop_dataset, face_matrix, whole_frame
+from ferpipe.faces.detector import DetectorView, Face, FaceDetector, to_rgb
+from ferpipe.faces.report import detection_report
+from ferpipe.faces.settings import FaceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 FER = REPO.parent / "shared" / "datasets" / "fer2013"

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from builders import write_ckplus, write_fer_csv, write_fer_folders, write_genki
 from PIL import Image
 
-from builders import write_ckplus, write_fer_csv, write_fer_folders, write_genki
-from ferpipe.dataset import Dataset
-from ferpipe.errors import FerpipeError
-from ferpipe.fetch import run_fetch
-from ferpipe.sources import ckplus, fer2013
+from ferpipe.core.errors import FerpipeError
+from ferpipe.data.dataset import Dataset
+from ferpipe.data.fetch import run_fetch
+from ferpipe.data.sources import ckplus, fer2013
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -6,7 +6,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ferpipe.models import save_model  # noqa: E402
+from ferpipe.nn.saved import save_model  # noqa: E402
 
 
 def test_same_weights_same_bytes_and_the_model_reloads(tmp_path):

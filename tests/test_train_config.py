@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
-
-from ferpipe.errors import FerpipeError
-from ferpipe.train_config import lenet_feature_sizes, train_config
 from train_fixtures import params
+
+from ferpipe.core.errors import FerpipeError
+from ferpipe.nn.config import lenet_feature_sizes, train_config
 
 
 def test_defaults_parse():

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from train_fixtures import CLASSES, params, write_toy_splits
 
 REPO = Path(__file__).resolve().parents[1]

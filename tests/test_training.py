@@ -10,13 +10,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-from ferpipe.errors import FerpipeError  # noqa: E402
-from ferpipe import training  # noqa: E402
-from ferpipe.models import build_model, predict_probabilities, set_backbone_trainable  # noqa: E402
-from ferpipe.train_config import train_config  # noqa: E402
-from ferpipe.training import epoch_batches, train  # noqa: E402
 from train_fixtures import CLASSES, params, toy_split  # noqa: E402
+
+from ferpipe.core.errors import FerpipeError  # noqa: E402
+from ferpipe.nn import training  # noqa: E402
+from ferpipe.nn.config import train_config  # noqa: E402
+from ferpipe.nn.models import build_model, predict_probabilities, set_backbone_trainable  # noqa: E402
+from ferpipe.nn.training import epoch_batches, train  # noqa: E402
 
 
 def run(tmp_path, cfg, **kwargs):

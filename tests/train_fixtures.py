@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.arrays import save_split
+from ferpipe.data.arrays import save_split
 
 CLASSES = ["dark", "mid", "bright"]
 PARAMS = {

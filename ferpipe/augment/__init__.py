@@ -1,0 +1,1 @@
+"""Stage `augment`: the paper's 12x augmentation of the training split only."""

@@ -1,0 +1,1 @@
+"""Shared plumbing of every stage: errors, params checking, all-or-nothing outputs, the stage CLI, image grids."""

@@ -1,0 +1,23 @@
+"""What every stage script shares: argument parsing of params and paths, clean failure."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from ferpipe.core.errors import FerpipeError
+
+
+def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
+    """Run a stage's main; bad input ends in one `error:` line on stderr and exit status 1."""
+    try:
+        main(argv)
+    except FerpipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    return parser

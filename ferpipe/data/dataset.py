@@ -1,0 +1,116 @@
+"""The canonical on-disk dataset that `fetch` writes and every later stage reads.
+
+A dataset folder holds three files:
+- `images.npy`: every image's pixels, uint8, concatenated into one flat buffer (memory-mapped on
+  read, so 36k images are one file for DVC to hash, not 36k);
+- `index.csv`: one row per image: `id,split,label,label_name,subject,source,offset,height,width,channels`
+  (`source` is where the image came from: a file path inside the source, or a csv row);
+- `meta.json`: dataset name, class names (label id = position), splits, content hash.
+
+Images are 2-D greyscale (channels 1) or RGB (channels 3), of any size.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ferpipe.core.errors import FerpipeError
+
+SPLITS = ("train", "val", "test")
+INDEX_COLUMNS = ["id", "split", "label", "label_name", "subject", "source", "offset", "height", "width", "channels"]
+
+
+@dataclass
+class Record:
+    split: str
+    label: int
+    subject: str
+    source: str
+    image: np.ndarray
+
+
+def pixel_hash(image: np.ndarray) -> str:
+    """Hash of pixel content and shape: equal for pixel-identical images, whatever their file."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(image.shape).encode())
+    h.update(np.ascontiguousarray(image).tobytes())
+    return h.hexdigest()
+
+
+def content_hash(records: list[Record]) -> str:
+    """Order-independent hash of the whole dataset: pixels, labels and splits."""
+    rows = sorted(f"{r.split}:{r.label}:{pixel_hash(r.image)}" for r in records)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def _check_record(rec: Record, n_classes: int) -> None:
+    if rec.split not in SPLITS:
+        raise FerpipeError(f"{rec.source}: split {rec.split!r} is not one of {SPLITS}")
+    if not 0 <= rec.label < n_classes:
+        raise FerpipeError(f"{rec.source}: label {rec.label} is out of range 0..{n_classes - 1}")
+    img = rec.image
+    if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+        raise FerpipeError(f"{rec.source}: expected a uint8 grey or RGB image, got {img.dtype} {img.shape}")
+
+
+def write_dataset(folder: Path, name: str, classes: list[str], records: list[Record]) -> dict:
+    """Write records into `folder` (which must not exist yet); return the meta written."""
+    for rec in records:
+        _check_record(rec, len(classes))
+    folder.mkdir(parents=True)
+    sizes = [r.image.size for r in records]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    buffer = np.lib.format.open_memmap(folder / "images.npy", mode="w+", dtype=np.uint8, shape=(int(offsets[-1]),))
+    with open(folder / "index.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(INDEX_COLUMNS)
+        for i, rec in enumerate(records):
+            buffer[offsets[i]:offsets[i + 1]] = rec.image.reshape(-1)
+            h, w = rec.image.shape[:2]
+            c = 1 if rec.image.ndim == 2 else 3
+            writer.writerow([i, rec.split, rec.label, classes[rec.label], rec.subject, rec.source, offsets[i], h, w, c])
+    buffer.flush()
+    del buffer
+    meta = {
+        "dataset": name,
+        "classes": list(classes),
+        "num_images": len(records),
+        "content_hash": content_hash(records),
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+class Dataset:
+    """Read access to a canonical dataset folder."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        for fname in ("images.npy", "index.csv", "meta.json"):
+            if not (self.folder / fname).is_file():
+                raise FerpipeError(f"{self.folder}: not a ferpipe dataset (missing {fname}); run the fetch stage")
+        self.meta = json.loads((self.folder / "meta.json").read_text())
+        self.classes: list[str] = self.meta["classes"]
+        self._pixels = np.load(self.folder / "images.npy", mmap_mode="r")
+        with open(self.folder / "index.csv", newline="") as fh:
+            self.rows = list(csv.DictReader(fh))
+        self.splits = np.array([r["split"] for r in self.rows])
+        self.labels = np.array([int(r["label"]) for r in self.rows], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def image(self, i: int) -> np.ndarray:
+        row = self.rows[i]
+        h, w, c = int(row["height"]), int(row["width"]), int(row["channels"])
+        start = int(row["offset"])
+        flat = np.asarray(self._pixels[start:start + h * w * c])
+        return flat.reshape((h, w) if c == 1 else (h, w, 3))
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.splits == split)

@@ -1,0 +1,160 @@
+"""Turning `sources.<dataset>` into a local path: a folder or file as is, an archive unpacked,
+an http(s) URL or a Kaggle dataset downloaded (sha256-checked) into a local cache first.
+
+Source forms:
+- a local folder or file (csv), used in place;
+- a local `.zip` / `.tar` / `.tar.gz` / `.tgz` archive, unpacked into the cache;
+- `http://...` or `https://...`, downloaded (needs `fetch.sha256.<dataset>`);
+- `kaggle:<owner>/<dataset>`, downloaded with the Kaggle API when credentials exist
+  (`~/.kaggle/kaggle.json` or KAGGLE_USERNAME / KAGGLE_KEY; needs `fetch.sha256.<dataset>` too).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import requests
+from tqdm import tqdm
+
+from ferpipe.core.errors import FerpipeError
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+KAGGLE_API = "https://www.kaggle.com/api/v1"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FERPIPE_CACHE", "data/cache"))
+
+
+def env_var(dataset: str) -> str:
+    return f"FERPIPE_SOURCE_{dataset.upper()}"
+
+
+def resolve_source(dataset: str, sources: dict) -> str:
+    """The source for `dataset`: the environment variable if set, else `sources.<dataset>`."""
+    value = os.environ.get(env_var(dataset)) or (sources or {}).get(dataset)
+    if not value:
+        raise FerpipeError(
+            f"sources.{dataset} is not set: give a local path or URL in params.yaml, with "
+            f"`dvc exp run -S sources.{dataset}=/path/to/{dataset}`, or in ${env_var(dataset)}")
+    return str(value)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, expected: str, what: str, param: str, downloaded: bool) -> None:
+    actual = sha256_of(path)
+    if actual != expected.lower():
+        if downloaded:
+            path.unlink()
+        raise FerpipeError(f"{what}: sha256 mismatch ({param} = {expected}, the file has {actual})"
+                           + ("; the download was removed" if downloaded else ""))
+
+
+def _kaggle_auth() -> tuple[str, str]:
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"]
+    config = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
+    if not config.is_file():
+        raise FerpipeError(f"kaggle source needs credentials: {config} or KAGGLE_USERNAME and KAGGLE_KEY")
+    creds = json.loads(config.read_text())
+    return creds["username"], creds["key"]
+
+
+def _download(url: str, target: Path, auth: tuple[str, str] | None = None) -> None:
+    part = target.with_name(target.name + ".part")
+    try:
+        with requests.get(url, stream=True, timeout=60, auth=auth) as resp:
+            if resp.status_code != 200:
+                raise FerpipeError(f"{url}: download failed with HTTP {resp.status_code}")
+            total = int(resp.headers.get("content-length", 0)) or None
+            with open(part, "wb") as fh, tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+                for chunk in resp.iter_content(1 << 20):
+                    fh.write(chunk)
+                    bar.update(len(chunk))
+    except requests.RequestException as exc:
+        part.unlink(missing_ok=True)
+        raise FerpipeError(f"{url}: download failed ({exc})") from exc
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, target)
+
+
+def _archive_name(name: str) -> str:
+    return name if name.endswith(ARCHIVE_SUFFIXES) else name + ".zip"
+
+
+def fetch_remote(source: str, sha256: str | None, param: str) -> Path:
+    """Download `source` (URL or kaggle:owner/name) into the cache once; return the local file."""
+    if source.startswith("kaggle:"):
+        slug = source.removeprefix("kaggle:").strip("/")
+        base = os.environ.get("FERPIPE_KAGGLE_API", KAGGLE_API)
+        url, auth, name = f"{base}/datasets/download/{slug}", _kaggle_auth(), slug.replace("/", "_") + ".zip"
+    else:
+        url, auth, name = source, None, _archive_name(Path(source.split("?")[0]).name or "download")
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    target = cache_dir() / "downloads" / key / name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _download(url, target, auth)
+    if not sha256:
+        raise FerpipeError(f"{param} is not set for the download {url}; the file's sha256 is "
+                           f"{sha256_of(target)}: check it against the publisher's and set {param}")
+    _verify(target, sha256, url, param, downloaded=True)
+    return target
+
+
+def _safe_members(names: list[str], dest: Path, archive: Path) -> None:
+    root = dest.resolve()
+    for name in names:
+        if not (root / name).resolve().is_relative_to(root):
+            raise FerpipeError(f"{archive}: member {name!r} would unpack outside the target folder")
+
+
+def unpack(archive: Path) -> Path:
+    """Unpack an archive into the cache (once per archive content); return the folder."""
+    dest = cache_dir() / "unpacked" / sha256_of(archive)[:16]
+    if (dest / ".complete").is_file():
+        return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    try:
+        if archive.name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                _safe_members(zf.namelist(), dest, archive)
+                zf.extractall(dest)
+        else:
+            with tarfile.open(archive) as tf:
+                tf.extractall(dest, filter="data")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise FerpipeError(f"{archive}: cannot unpack ({exc})") from exc
+    (dest / ".complete").touch()
+    return dest
+
+
+def materialize(dataset: str, sources: dict, sha256s: dict) -> Path:
+    """The local folder or file holding `dataset`, downloading and unpacking as needed."""
+    source = resolve_source(dataset, sources)
+    if source.startswith(("http://", "https://", "kaggle:")):
+        path = fetch_remote(source, (sha256s or {}).get(dataset), f"fetch.sha256.{dataset}")
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            where = f"${env_var(dataset)}" if os.environ.get(env_var(dataset)) else f"sources.{dataset}"
+            raise FerpipeError(f"{where}: {path} does not exist")
+        if path.is_file() and (sha256s or {}).get(dataset):
+            _verify(path, sha256s[dataset], str(path), f"fetch.sha256.{dataset}", downloaded=False)
+    return unpack(path) if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES) else path

@@ -1,0 +1,45 @@
+"""Classification metrics of test predictions (no deep-learning framework needed)."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+from ferpipe.core.errors import require
+
+MACRO_F1_NOTE = "unweighted mean of the F1 of the classes present in the test labels"
+
+
+def classification_metrics(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict:
+    """Accuracy, macro-F1 and per-class precision/recall/F1/support.
+
+    Every class of `classes` is reported per class, also one absent from the test set (support 0,
+    recall 0; precision 0 when never predicted: scikit-learn's zero_division=0). Macro-F1 averages
+    over the classes present in the test labels only: an absent class has no F1 to average.
+    """
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    require(labels.shape == predicted.shape and labels.ndim == 1,
+            f"predictions {predicted.shape} do not match labels {labels.shape}")
+    require(len(labels) > 0, "no test labels to score")
+    k = len(classes)
+    require(labels.min() >= 0 and labels.max() < k and predicted.min() >= 0 and predicted.max() < k,
+            f"labels or predictions outside the class range 0..{k - 1}")
+    ids = list(range(k))
+    present = sorted(set(labels.tolist()))
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=ids, zero_division=0)
+    return {
+        "n": int(len(labels)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, labels=present, average="macro", zero_division=0)),
+        "macro_f1_over": MACRO_F1_NOTE,
+        "classes_in_test": len(present),
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                   "support": int(support[i])}
+            for i, name in enumerate(classes)
+        },
+    }
+
+
+def confusion_rows(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> list[dict[str, str]]:
+    """One {actual, predicted} row per test image: the data format of DVC's `confusion` template."""
+    return [{"actual": classes[a], "predicted": classes[p]} for a, p in zip(labels.tolist(), predicted.tolist())]

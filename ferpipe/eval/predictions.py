@@ -1,0 +1,42 @@
+"""Test-set predictions of one classifier (softmax head or SVM), the input of `compare`.
+
+A predictions file `.npz` holds `predicted` (N,), `labels` (N,), `ids` (N,) (canonical dataset row
+ids), `classes` (K,) and, where the classifier gives them, `probabilities` (N, K).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ferpipe.core.errors import FerpipeError, require
+
+FIELDS = ("predicted", "labels", "ids", "classes")
+
+
+def save_predictions(path: str | Path, predicted: np.ndarray, labels: np.ndarray, ids: np.ndarray,
+                     classes: list[str], probabilities: np.ndarray | None = None) -> None:
+    arrays = {"predicted": np.asarray(predicted, dtype=np.int64), "labels": np.asarray(labels, dtype=np.int64),
+              "ids": np.asarray(ids, dtype=np.int64), "classes": np.asarray(classes, dtype=str)}
+    if probabilities is not None:
+        arrays["probabilities"] = np.asarray(probabilities, dtype=np.float32)
+    with open(path, "wb") as fh:  # a file handle keeps the name exact (np.savez would append .npz)
+        np.savez(fh, **arrays)
+
+
+def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
+    path = Path(path)
+    require(path.is_file(), f"{path}: predictions file not found; run the stage that writes it")
+    try:
+        with np.load(path) as data:
+            out = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise FerpipeError(f"{path}: not a predictions file ({exc})") from exc
+    missing = [k for k in FIELDS if k not in out]
+    require(not missing, f"{path}: not a predictions file (missing {', '.join(missing)})")
+    n, k = len(out["labels"]), len(out["classes"])
+    require(len(out["predicted"]) == n and len(out["ids"]) == n,
+            f"{path}: predicted, labels and ids differ in length")
+    for name in ("predicted", "labels"):
+        require(n == 0 or (out[name].min() >= 0 and out[name].max() < k), f"{path}: {name} outside 0..{k - 1}")
+    return out

@@ -1,0 +1,1 @@
+"""Stage `faces`: MTCNN detection, the face crop, and the detection report."""

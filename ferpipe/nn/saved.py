@@ -1,0 +1,91 @@
+"""The trained-model folder that `train` writes and every later stage reads: `model.keras` (the
+Keras model) and `model.json` (class names, crop size, the feature layer's name, the training
+configuration).
+
+`read_model_info` needs no deep-learning framework, so a stage can check its inputs before it
+picks a Keras backend; `load_model` imports keras and must run after `select_backend`.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ferpipe.core.errors import FerpipeError, require
+
+MODEL_FILE = "model.keras"
+INFO_FILE = "model.json"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    classes: list[str]
+    crop_size: int  # side of the square grey crops the model takes
+    feature_layer: str  # name of the layer whose output is the deep feature vector
+    config: dict[str, Any]  # the training configuration (TrainConfig.as_dict())
+    precision: str  # Keras dtype policy it was trained under
+
+    def check_crops(self, images: np.ndarray, where: str) -> None:
+        """Crops fed to this model must be (N, S, S) with S its crop size."""
+        require(images.ndim == 3 and images.shape[1:] == (self.crop_size, self.crop_size),
+                f"{where}: crops of shape {tuple(images.shape[1:])} do not fit the model, which takes "
+                f"{self.crop_size}x{self.crop_size} crops (model.json crop_size)")
+
+
+def read_model_info(folder: str | Path) -> ModelInfo:
+    path = Path(folder) / INFO_FILE
+    require((Path(folder) / MODEL_FILE).is_file() and path.is_file(),
+            f"{folder}: no {MODEL_FILE}/{INFO_FILE}; run the train stage")
+    try:
+        raw = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FerpipeError(f"{path}: not valid JSON ({exc})") from exc
+    require(isinstance(raw, dict), f"{path}: expected a JSON object")
+    missing = [k for k in ("classes", "crop_size", "feature_layer", "config", "precision") if k not in raw]
+    require(not missing, f"{path}: missing field(s) {', '.join(missing)}; retrain with the train stage")
+    classes, crop = raw["classes"], raw["crop_size"]
+    require(isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes),
+            f"{path}: classes must be a list of at least two names")
+    require(isinstance(crop, int) and crop > 0, f"{path}: crop_size must be a positive integer, got {crop!r}")
+    return ModelInfo(classes, crop, str(raw["feature_layer"]), dict(raw["config"]), str(raw["precision"]))
+
+
+def save_model(model, path: Path) -> None:
+    """Save in Keras' format with the same bytes for the same weights (DVC hashes the file).
+
+    Keras stamps the save time into the archive's entries and metadata.json; those are fixed here.
+    """
+    raw = path.with_name(path.name + ".raw.keras")
+    model.save(raw)
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "metadata.json":
+                meta = json.loads(data)
+                meta.pop("date_saved", None)
+                data = json.dumps(meta, sort_keys=True).encode()
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    raw.unlink()
+
+
+def write_model_folder(folder: Path, model, info: ModelInfo) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model(model, folder / MODEL_FILE)
+    (folder / INFO_FILE).write_text(json.dumps(asdict(info), indent=2) + "\n")
+
+
+def load_model(folder: str | Path):
+    """The Keras model and its info; keras must already run on the chosen backend."""
+    import keras
+
+    info = read_model_info(folder)
+    path = Path(folder) / MODEL_FILE
+    try:
+        model = keras.models.load_model(path)
+    except Exception as exc:  # Keras raises many types for a broken or foreign file
+        raise FerpipeError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})") from exc
+    return model, info

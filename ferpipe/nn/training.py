@@ -1,0 +1,145 @@
+"""Training loop: minibatch SGD with momentum, a learning-rate schedule, the best epoch chosen on
+val, a checkpoint after every epoch so that a killed run resumes where it stopped.
+
+Import only after `ferpipe.nn.backend.select_backend` (this module imports keras).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from ferpipe.core.errors import FerpipeError, require
+from ferpipe.nn.backend import gpu_available, seed_everything
+from ferpipe.nn.checkpoints import Checkpoints, fingerprint
+from ferpipe.nn.config import TrainConfig
+from ferpipe.nn.models import as_model_input, build_model, set_backbone_trainable
+
+EpochLogger = Callable[[dict], None]
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model
+    history: list[dict]
+    best_epoch: int  # 1-based
+    best_val_accuracy: float
+    best_val_loss: float
+    precision: str  # the Keras dtype policy used
+    images_per_s: float  # training throughput of this run (first step, which traces/compiles, excluded)
+    seconds: float  # wall time of train(), model building and checkpoints included
+
+
+def epoch_batches(n: int, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:
+    """Index batches of one epoch: a fresh seeded shuffle per epoch, full batches only.
+
+    The order depends only on (seed, epoch), so a resumed run sees the batches it would have seen.
+    `steps_per_epoch` caps the number of batches (each epoch then draws its own random sample).
+    """
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+    if n <= cfg.batch_size:
+        return [order]
+    steps = n // cfg.batch_size
+    if cfg.steps_per_epoch is not None:
+        steps = min(steps, cfg.steps_per_epoch)
+    return [order[i * cfg.batch_size:(i + 1) * cfg.batch_size] for i in range(steps)]
+
+
+def compile_for_phase(model: keras.Model, cfg: TrainConfig, phase_steps: int) -> None:
+    lr = cfg.lr
+    if cfg.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=max(phase_steps, 1))
+    optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                                     weight_decay=cfg.weight_decay or None)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def _choose_precision(cfg: TrainConfig) -> str:
+    policy = cfg.mixed_precision if gpu_available() else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def _phase_steps(cfg: TrainConfig, first_epoch: int, end_epoch: int, n_train: int) -> int:
+    return sum(len(epoch_batches(n_train, cfg, e)) for e in range(first_epoch, end_epoch))
+
+
+def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+          num_classes: int, checkpoint_dir: Path, log_epoch: EpochLogger = lambda entry: None,
+          stop_after_seconds: float | None = None) -> TrainResult:
+    """Train `cfg.arch` on uint8 crops (N, S, S); return the model of the best val epoch.
+
+    A checkpoint of the same configuration and data in `checkpoint_dir` is resumed; the folder is
+    removed once training ends. `log_epoch` gets each epoch's metrics (also those replayed from a
+    resumed checkpoint). `stop_after_seconds` ends training after the epoch that passes it.
+    """
+    require(x_train.ndim == 3 and x_train.shape[1] == x_train.shape[2], f"training crops must be square, got {x_train.shape}")
+    require(x_val.shape[1:] == x_train.shape[1:], f"val crops {x_val.shape[1:]} differ from train crops {x_train.shape[1:]}")
+    require(len(x_train) > 0 and len(x_val) > 0, "train and val splits must not be empty")
+    started = time.perf_counter()
+    seed_everything(cfg.seed)
+    precision = _choose_precision(cfg)
+    checkpoints = Checkpoints(checkpoint_dir, fingerprint(cfg, [x_train, y_train, x_val, y_val]))
+    state = checkpoints.load_state()
+    if state is not None:
+        model = keras.models.load_model(checkpoints.folder / "last.keras")
+        print(f"resuming from the checkpoint of epoch {state['epochs_done']} in {checkpoints.folder}")
+    else:
+        model = build_model(cfg, x_train.shape[1], num_classes)
+        checkpoints.start_fresh()
+        state = {"epochs_done": 0, "history": [], "best_epoch": 0, "best_val_accuracy": -1.0, "best_val_loss": None}
+        set_backbone_trainable(model, cfg.head_epochs == 0)
+        compile_for_phase(model, cfg, _phase_steps(cfg, 0, cfg.head_epochs or cfg.epochs, len(x_train)))
+    for entry in state["history"]:
+        log_epoch(entry)
+
+    x_val_in = as_model_input(x_val)
+    train_images, train_seconds, traced = 0, 0.0, False
+    for epoch in range(state["epochs_done"], cfg.epochs):
+        if cfg.head_epochs and epoch == cfg.head_epochs:  # phase 2: fine-tune every layer
+            set_backbone_trainable(model, True)
+            compile_for_phase(model, cfg, _phase_steps(cfg, epoch, cfg.epochs, len(x_train)))
+        # train_on_batch resets the metrics at every call: average the per-batch values here.
+        sums, seen = {"loss": 0.0, "accuracy": 0.0}, 0
+        batches = epoch_batches(len(x_train), cfg, epoch)
+        for batch in tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch"):
+            step_start = time.perf_counter()
+            logs = model.train_on_batch(as_model_input(x_train[batch]), y_train[batch], return_dict=True)
+            if traced:  # the first step of a run traces/compiles: not timed
+                train_seconds += time.perf_counter() - step_start
+                train_images += len(batch)
+            traced = True
+            for key in sums:
+                sums[key] += float(logs[key]) * len(batch)
+            seen += len(batch)
+        if not np.isfinite(sums["loss"]):
+            raise FerpipeError(f"training diverged at epoch {epoch + 1} (loss {sums['loss']}): lower lr (now {cfg.lr}) "
+                               f"or train.momentum (now {cfg.momentum})")
+        val = model.evaluate(x_val_in, y_val, batch_size=cfg.batch_size, verbose=0, return_dict=True)
+        entry = {"epoch": epoch + 1, "train/loss": sums["loss"] / seen, "train/accuracy": sums["accuracy"] / seen,
+                 "val/loss": float(val["loss"]), "val/accuracy": float(val["accuracy"]),
+                 "lr": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))}
+        improved = entry["val/accuracy"] > state["best_val_accuracy"]
+        if improved:
+            state.update(best_epoch=epoch + 1, best_val_accuracy=entry["val/accuracy"], best_val_loss=entry["val/loss"])
+        state["epochs_done"] = epoch + 1
+        state["history"].append(entry)
+        checkpoints.save(model, state, improved)
+        log_epoch(entry)
+        print(json.dumps(entry))
+        if stop_after_seconds is not None and time.perf_counter() - started > stop_after_seconds:
+            print(f"stopping after epoch {epoch + 1}: past {stop_after_seconds:.0f} s")
+            break
+
+    best = checkpoints.best_model()
+    checkpoints.remove()
+    return TrainResult(model=best, history=state["history"], best_epoch=state["best_epoch"],
+                       best_val_accuracy=state["best_val_accuracy"], best_val_loss=state["best_val_loss"],
+                       precision=precision, images_per_s=train_images / train_seconds if train_seconds else 0.0,
+                       seconds=time.perf_counter() - started)
