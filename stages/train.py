@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         from dvclive import Live
 
         from ferpipe.nn.live import dvclive_logger
+        from ferpipe.nn.models import FEATURES_LAYER
         from ferpipe.nn.saved import ModelInfo, write_model_folder
         from ferpipe.nn.training import train
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
             result = train(cfg, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
                            len(classes), Path(args.checkpoints), log_epoch=dvclive_logger(live))
         write_model_folder(model_dir, result.model, ModelInfo(
-            classes=classes, crop_size=int(train_split["images"].shape[1]), feature_layer="features",
+            classes=classes, crop_size=int(train_split["images"].shape[1]), feature_layer=FEATURES_LAYER,
             config=cfg.as_dict(), precision=result.precision))
         last = result.history[-1]
         metrics_path.write_text(json.dumps({

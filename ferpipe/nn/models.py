@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.nn.config import LENET_KERNEL, TrainConfig, lenet_feature_sizes
@@ -21,6 +22,7 @@ from ferpipe.nn.config import LENET_KERNEL, TrainConfig, lenet_feature_sizes
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 IMAGENET_WEIGHTS_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
 BACKBONE_NAME = "resnet50"
+FEATURES_LAYER = "features"
 
 
 def _inputs_resized(crop_size: int, input_size: int):
@@ -59,7 +61,7 @@ def build_resnet50(cfg: TrainConfig, crop_size: int, num_classes: int) -> keras.
     x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
     x = keras.layers.Normalization(mean=IMAGENET_BGR_MEAN, variance=(1.0, 1.0, 1.0), name="imagenet_mean")(x)
     x = _resnet50_backbone(cfg)(x)
-    x = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    x = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(x)
     x = keras.layers.Dropout(cfg.dropout, name="dropout")(x)
     # float32 softmax keeps the loss stable under mixed precision.
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
@@ -75,7 +77,7 @@ def build_lenet(cfg: TrainConfig, crop_size: int, num_classes: int) -> keras.Mod
         x = keras.layers.Conv2D(n_kern, LENET_KERNEL, activation="tanh", name=f"conv{i}")(x)
         x = keras.layers.MaxPooling2D(cfg.pool_size, name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(500, activation="tanh", name="features")(x)
+    x = keras.layers.Dense(500, activation="tanh", name=FEATURES_LAYER)(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name="lenet_fer")
 
@@ -99,7 +101,25 @@ def as_model_input(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)[..., None]
 
 
+def predict_batched(model: keras.Model, images: np.ndarray, batch_size: int = 256, desc: str | None = None) -> np.ndarray:
+    """`model`'s outputs for uint8 crops (N, S, S), in batches to bound memory (tqdm bar with `desc`)."""
+    starts = range(0, len(images), batch_size)
+    if desc is not None:
+        starts = tqdm(starts, desc=desc, unit="batch")
+    chunks = [keras.ops.convert_to_numpy(model.predict_on_batch(as_model_input(images[i:i + batch_size])))
+              for i in starts]
+    return np.concatenate(chunks).astype(np.float32)
+
+
 def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Softmax outputs (N, K) for uint8 crops (N, S, S), in batches to bound memory."""
-    chunks = [model.predict_on_batch(as_model_input(images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
-    return np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks]).astype(np.float32)
+    """Softmax outputs (N, K) for uint8 crops (N, S, S)."""
+    return predict_batched(model, images, batch_size)
+
+
+def feature_model(model: keras.Model, layer: str = FEATURES_LAYER) -> keras.Model:
+    """The same network cut at its `features` layer: ResNet-50's 2,048-d pooled output, LeNet's 500 units."""
+    try:
+        output = model.get_layer(layer).output
+    except ValueError as exc:
+        raise FerpipeError(f"the model has no layer named {layer!r} (model.json feature_layer)") from exc
+    return keras.Model(model.inputs, output, name=f"{model.name}_features")
