@@ -67,7 +67,7 @@ def probe_images_per_s(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, step
     from ferpipe.nn.training import compile_for_phase
 
     model = build_model(cfg, x.shape[1], num_classes)
-    compile_for_phase(model, cfg, steps)
+    compile_for_phase(model, cfg, cfg.lr, steps)
     batch = as_model_input(x[:cfg.batch_size]), y[:cfg.batch_size]
     for _ in range(3):  # warm-up: tracing, cuDNN autotuning
         model.train_on_batch(*batch)
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> None:
     from ferpipe.eval.metrics import classification_metrics
     from ferpipe.nn.backend import gpu_available
     from ferpipe.nn.config import train_config
+    from ferpipe.testing.train_params import train_params
     from ferpipe.nn.models import predict_probabilities
     from ferpipe.nn.training import train
 
@@ -99,17 +100,15 @@ def run(args: argparse.Namespace) -> None:
         parts = {k: tuple(a[np.sort(rng.permutation(len(v[0]))[:args.limit])] for a in v) for k, v in parts.items()}
     print(f"gpu: {gpu_available()}; train {len(parts['train'][0])} / PublicTest {len(parts['val'][0])} / "
           f"PrivateTest {len(parts['test'][0])} images")
-    params = {"arch": args.arch, "backend": args.backend, "weights": "none", "lr": args.lr,
-              "batch_size": args.batch_size, "epochs": 1, "n_kerns": [20, 50], "pool_size": [2, 2],
-              "train": {"input_size": args.input_size, "head_epochs": 0, "dropout": 0.5, "momentum": args.momentum,
-                        "nesterov": False, "weight_decay": args.weight_decay, "schedule": "cosine",
-                        "steps_per_epoch": None, "mixed_precision": args.precision, "seed": 0}}
+    params = train_params(arch=args.arch, backend=args.backend, lr=args.lr, batch_size=args.batch_size, epochs=1,
+                          n_kerns=[20, 50], train_input_size=args.input_size, train_dropout=0.5,
+                          train_momentum=args.momentum, train_weight_decay=args.weight_decay, train_schedule="cosine",
+                          train_mixed_precision=args.precision)
     probe = probe_images_per_s(train_config(params), *parts["train"], len(classes), steps=args.probe_steps)
     epoch_s = len(parts["train"][0]) / probe * 1.15  # + val evaluation and checkpoint saving
     epochs = int(max(1, min(args.max_epochs, args.budget_s // epoch_s)))
     print(f"probe: {probe:.0f} img/s -> {epochs} epochs in a budget of {args.budget_s:.0f} s")
-    params["epochs"] = epochs
-    cfg = train_config(params)
+    cfg = train_config({**params, "epochs": epochs})
     result = train(cfg, *parts["train"], *parts["val"], len(classes), Path(args.checkpoints),
                    stop_after_seconds=args.budget_s * 1.3)
     probs = predict_probabilities(result.model, parts["test"][0])

@@ -27,18 +27,16 @@ def measure_keras(backend: str, size: int, batch: int, steps: int, warmup: int) 
 
     from ferpipe.nn.backend import seed_everything
     from ferpipe.nn.config import train_config
+    from ferpipe.testing.train_params import train_params
     from ferpipe.nn.models import as_model_input, build_model
     from ferpipe.nn.training import compile_for_phase
 
-    params = {"arch": "resnet50", "backend": backend, "weights": "none", "lr": 0.05, "batch_size": batch,
-              "epochs": 1, "n_kerns": [20, 50], "pool_size": [2, 2],
-              "train": {"input_size": size, "head_epochs": 0, "dropout": 0.5, "momentum": 0.9, "nesterov": False,
-                        "weight_decay": 0.0, "schedule": "cosine", "steps_per_epoch": None,
-                        "mixed_precision": "float32", "seed": 0}}
-    cfg = train_config(params)
+    cfg = train_config(train_params(arch="resnet50", backend=backend, batch_size=batch, train_input_size=size,
+                                    train_dropout=0.5, train_momentum=0.9, train_schedule="cosine",
+                                    train_mixed_precision="float32"))
     seed_everything(cfg.seed)
     model = build_model(cfg, size, 7)
-    compile_for_phase(model, cfg, warmup + steps)
+    compile_for_phase(model, cfg, cfg.lr, warmup + steps)
     rng = np.random.default_rng(0)
     x = as_model_input(rng.integers(0, 256, (batch, size, size), dtype=np.uint8))
     y = rng.integers(0, 7, batch)

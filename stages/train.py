@@ -16,7 +16,7 @@ from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
 from ferpipe.data.arrays import load_split
 from ferpipe.nn.backend import select_backend
-from ferpipe.nn.config import lenet_feature_sizes, train_config
+from ferpipe.nn.config import train_config
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,8 +33,6 @@ def main(argv: list[str] | None = None) -> None:
         train_split, val_split = load_split(args.train), load_split(args.val)
         classes = [str(c) for c in train_split["classes"]]
         require(classes == [str(c) for c in val_split["classes"]], f"{args.val}: its classes differ from {args.train}'s")
-        if cfg.arch == "lenet":
-            lenet_feature_sizes(cfg.input_size, cfg.pool_size)  # fail before the framework loads
         select_backend(cfg.backend)
         from dvclive import Live
 

@@ -1,36 +1,49 @@
 """The `train` and `evaluate_softmax` stage scripts end to end, on both Keras backends and both
-architectures (tiny inputs, a few steps), and their clean failures on bad input."""
+architectures (tiny inputs, a few steps), a resume after a SIGKILL, and their clean failures on bad input."""
 from __future__ import annotations
 
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from train_fixtures import CLASSES, params, write_toy_splits
+from train_fixtures import CLASSES, write_toy_splits
+
+from ferpipe.testing.train_params import train_params
 
 REPO = Path(__file__).resolve().parents[1]
+# LeNet learns the toy set (class = brightness) with these in every run we tried: val and test 100%
+# from the third epoch on, any seed, either backend, one thread or two.
+LENET_LEARNS = {"lr": 0.01, "train_momentum": 0.9}
+LENET_TRAIN_IMAGES = 240
 
 
-def stage(name: str, tmp: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+def stage_command(name: str, tmp: Path) -> list[str]:
     data = tmp / "augmented"
     args = {"train": ["--train", data / "train.npz", "--val", data / "val.npz", "--model", tmp / "model",
                       "--live", tmp / "live", "--metrics", tmp / "train.json", "--checkpoints", tmp / "ckpt"],
             "evaluate_softmax": ["--model", tmp / "model", "--test", data / "test.npz", "--metrics", tmp / "softmax.json",
                                  "--confusion", tmp / "confusion.json", "--predictions", tmp / "predictions.npz"]}[name]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})}
-    return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py"), "--params", str(tmp / "params.yaml"),
-                           *map(str, args)], capture_output=True, text=True, cwd=tmp, env=env, timeout=600)
+    return [sys.executable, str(REPO / "stages" / f"{name}.py"), "--params", str(tmp / "params.yaml"), *map(str, args)]
 
 
-def setup(tmp: Path, **overrides) -> Path:
-    write_toy_splits(tmp / "augmented", n_train=48)
-    (tmp / "params.yaml").write_text(yaml.safe_dump(params(**overrides)))
+STAGE_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def stage(name: str, tmp: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(stage_command(name, tmp), capture_output=True, text=True, cwd=tmp, env=STAGE_ENV, timeout=600)
+
+
+def setup(tmp: Path, n_train: int = 48, **overrides) -> Path:
+    write_toy_splits(tmp / "augmented", n_train=n_train)
+    (tmp / "params.yaml").write_text(yaml.safe_dump(train_params(**overrides)))
     return tmp
 
 
@@ -43,16 +56,18 @@ def curve(live: Path, name: str) -> list[float]:
 @pytest.mark.parametrize("backend", ["tensorflow", "torch"])
 @pytest.mark.parametrize("arch", ["lenet", "resnet50"])
 def test_train_then_evaluate(tmp_path, backend, arch):
-    overrides = {"arch": arch, "backend": backend}
-    if arch == "resnet50":
-        overrides.update(lr=0.01, epochs=2, batch_size=16)
-    setup(tmp_path, **overrides)
+    """Both networks run through both stages; LeNet also learns the toy set far above chance (1/3).
+    ResNet-50 from scratch does not learn in two tiny epochs: its learning is checked by overfitting
+    a batch (test_training.py)."""
+    if arch == "lenet":
+        setup(tmp_path, n_train=LENET_TRAIN_IMAGES, backend=backend, **LENET_LEARNS)
+    else:
+        setup(tmp_path, arch=arch, backend=backend, lr=0.01, epochs=2, batch_size=16)
     done = stage("train", tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "train.json").read_text())
     assert metrics["arch"] == arch and metrics["backend"] == backend and 1 <= metrics["best_epoch"] <= metrics["epochs"]
-    losses = curve(tmp_path / "live", "train/loss")
-    assert len(losses) == metrics["epochs"] and losses[-1] < losses[0]
+    assert len(curve(tmp_path / "live", "train/loss")) == metrics["epochs"]
     assert len(curve(tmp_path / "live", "val/accuracy")) == metrics["epochs"]
     assert json.loads((tmp_path / "model" / "model.json").read_text())["classes"] == CLASSES
     assert not (tmp_path / "ckpt").exists()
@@ -67,13 +82,46 @@ def test_train_then_evaluate(tmp_path, backend, arch):
     rows = json.loads((tmp_path / "confusion.json").read_text())
     assert len(rows) == 15 and set(rows[0]) == {"actual", "predicted"}
     assert set(softmax["per_class"]) == set(CLASSES)
+    if arch == "lenet":
+        assert metrics["best_val_accuracy"] >= 0.6 and softmax["accuracy"] >= 0.6, (metrics, softmax)
+
+
+@pytest.mark.slow
+def test_train_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
+    overrides = {"n_train": LENET_TRAIN_IMAGES, "epochs": 4, "train_schedule": "cosine", **LENET_LEARNS}
+    uninterrupted = setup(tmp_path / "uninterrupted", **overrides)
+    done = stage("train", uninterrupted)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    killed = setup(tmp_path / "killed", **overrides)
+    proc = subprocess.Popen(stage_command("train", killed), cwd=killed, env=STAGE_ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not (killed / "ckpt" / "state.json").exists() and proc.poll() is None:
+            time.sleep(0.02)
+        assert proc.poll() is None, "train ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    state = json.loads((killed / "ckpt" / "state.json").read_text())["state"]
+    assert 1 <= state["epochs_done"] < 4 and not (killed / "train.json").exists()
+
+    done = stage("train", killed)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"resuming from the checkpoint of epoch {state['epochs_done']}" in done.stdout
+    resumed, full = (json.loads((folder / "train.json").read_text()) for folder in (killed, uninterrupted))
+    assert resumed["best_epoch"] == full["best_epoch"] and resumed["epochs"] == full["epochs"] == 4
+    assert resumed["best_val_accuracy"] == pytest.approx(full["best_val_accuracy"], abs=1e-6)
+    assert resumed["final_train_loss"] == pytest.approx(full["final_train_loss"], rel=1e-4)
+    assert not (killed / "ckpt").exists()
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"lr": 0}, "error: lr must be a number > 0"),
-    ({"arch": "alexnet"}, "error: arch must be one of"),
-    ({"pool_size": [30, 30]}, "error: pool_size=[30, 30] is larger than the 28x28 feature map"),
-    ({"arch": "resnet50", "weights": "missing.h5"}, "error: weights='missing.h5': no such weights file"),
+    ({"lr": 0}, "params.yaml: lr must be a number > 0"),
+    ({"arch": "alexnet"}, "params.yaml: arch must be one of"),
+    ({"pool_size": [30, 30]}, "params.yaml: pool_size=[30, 30] is larger than the 28x28 feature map"),
+    ({"arch": "resnet50", "weights": "missing.h5"}, "params.yaml: weights must be imagenet, none or the path of an existing"),
+    ({"train_momentun": 0.9}, "params.yaml: unknown parameter(s): train.momentun"),
 ])
 def test_bad_input_fails_cleanly_without_outputs(tmp_path, overrides, message):
     setup(tmp_path, **overrides)

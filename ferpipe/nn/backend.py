@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import FerpipeError
+from ferpipe.core.params import ParamBlock
 from ferpipe.nn.config import BACKENDS
+
+NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")  # present where an NVIDIA driver is loaded
+GPU_LEFT_UNUSED = ("warning: this machine has an NVIDIA GPU but TensorFlow sees none (tensorflow-cpu is installed), "
+                   "so training runs on the CPU; the torch backend's wheel brings CUDA: dvc exp run -S backend=torch")
 
 
 def backend_param(params: dict, source: str = "params.yaml") -> str:
     """The top-level `backend` key, checked (stages that only run a trained model read just this)."""
-    require("backend" in params, f"{source}: missing parameter(s): backend")
-    backend = params["backend"]
-    require(backend in BACKENDS, f"{source}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    return backend
+    return ParamBlock.top_level(params, ["backend"], source).choice("backend", BACKENDS)
 
 
 def select_backend(name: str) -> None:
@@ -40,12 +43,43 @@ def gpu_available() -> bool:
     import keras
 
     if keras.config.backend() == "torch":
-        import torch
-
-        return torch.cuda.is_available()
+        return torch_sees_cuda()
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def torch_sees_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def gpu_left_unused() -> bool:
+    """Keras runs on a TensorFlow without GPU support (tensorflow-cpu) on a machine with an NVIDIA GPU."""
+    import keras
+
+    if keras.config.backend() != "tensorflow" or gpu_available():
+        return False
+    return torch_sees_cuda() or NVIDIA_DRIVER_FILE.exists()
+
+
+def warn_if_gpu_left_unused() -> None:
+    """One line on stderr, so that a GPU-sized job never runs on the CPU silently."""
+    if gpu_left_unused():
+        print(GPU_LEFT_UNUSED, file=sys.stderr)
+
+
+def backend_version() -> str:
+    import keras
+
+    if keras.config.backend() == "torch":
+        import torch
+
+        return f"torch {torch.__version__}"
+    import tensorflow as tf
+
+    return f"tensorflow {tf.__version__}"
 
 
 def seed_everything(seed: int) -> None:

@@ -11,53 +11,76 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ferpipe.nn.backend import backend_version
 from ferpipe.nn.config import TrainConfig
+
+CODE_FOLDER = Path(__file__).parent  # ferpipe/nn: the code that builds and trains the model
+
+
+def code_version() -> dict[str, str]:
+    """What builds and trains the model: the Keras and backend versions and a hash of each source file."""
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(CODE_FOLDER.glob("*.py"))}
+    return {"keras": keras.__version__, "backend": backend_version(), **files}
 
 
 def fingerprint(cfg: TrainConfig, arrays: list[np.ndarray]) -> str:
-    h = hashlib.sha256(json.dumps(cfg.as_dict(), sort_keys=True).encode())
+    """A hash of the configuration, the code and the data (arrays hashed in place, not copied)."""
+    h = hashlib.sha256(json.dumps({"config": cfg.as_dict(), "code": code_version()}, sort_keys=True).encode())
     for a in arrays:
         h.update(repr((a.dtype.str, a.shape)).encode())
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(np.ascontiguousarray(a).data)  # the array's own buffer when it is contiguous (as loaded)
     return h.hexdigest()
 
 
 class Checkpoints:
-    """`last.keras`, `best.keras` and `state.json` in one folder, each replaced atomically."""
+    """One model file per saved epoch and `state.json`, which names the last and the best of them.
+
+    state.json is replaced (atomically) only once the files it names exist, and files it no longer
+    names are removed after it, so a kill at any moment leaves a state and the very models it names.
+    """
 
     def __init__(self, folder: Path, fingerprint: str):
         self.folder, self.fingerprint = Path(folder), fingerprint
         self.state_file = self.folder / "state.json"
+        self.files: dict[str, str] = {}  # "last" / "best" -> file name in the folder
 
     def load_state(self) -> dict | None:
-        """The saved state of an interrupted run of this very configuration and data, if any."""
+        """The saved state of an interrupted run of this very configuration, data and code, if any."""
         try:
-            state = json.loads(self.state_file.read_text())
+            saved = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        if state.get("fingerprint") != self.fingerprint or not (self.folder / "last.keras").is_file():
+        files = saved.get("files", {})
+        if (saved.get("fingerprint") != self.fingerprint or set(files) != {"last", "best"}
+                or not all((self.folder / name).is_file() for name in files.values())):
             return None
-        return state
+        self.files = files
+        return saved["state"]
 
     def start_fresh(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
+        self.files = {}
 
-    def _save_model(self, model: keras.Model, name: str) -> None:
+    def save(self, model: keras.Model, state: dict, improved: bool) -> None:
+        """Save the model after epoch `state["epochs_done"]`; `improved`: it is the new best."""
+        name = f"epoch{state['epochs_done']}.keras"
         tmp = self.folder / f".{name}.tmp.keras"
         model.save(tmp)
         os.replace(tmp, self.folder / name)
-
-    def save(self, model: keras.Model, state: dict, improved: bool) -> None:
-        self._save_model(model, "last.keras")
-        if improved:
-            self._save_model(model, "best.keras")
+        self.files = {"last": name, "best": name if improved else self.files["best"]}
         tmp = self.folder / ".state.json.tmp"
-        tmp.write_text(json.dumps({**state, "fingerprint": self.fingerprint}, indent=1))
+        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "files": self.files, "state": state}, indent=1))
         os.replace(tmp, self.state_file)
+        for path in self.folder.glob("*.keras"):
+            if path.name not in self.files.values():
+                path.unlink()
+
+    def last_model(self) -> keras.Model:
+        return keras.models.load_model(self.folder / self.files["last"])
 
     def best_model(self) -> keras.Model:
-        return keras.models.load_model(self.folder / "best.keras")
+        return keras.models.load_model(self.folder / self.files["best"])
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

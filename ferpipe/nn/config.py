@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from ferpipe.core.errors import require
-from ferpipe.core.params import pick
+from ferpipe.core.params import ParamBlock
 
 ARCHS = ("resnet50", "lenet")
 BACKENDS = ("tensorflow", "torch")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
+PRETRAINED_BATCHNORM = ("frozen", "train")
 TOP_LEVEL_KEYS = ("arch", "backend", "weights", "lr", "batch_size", "epochs", "n_kerns", "pool_size")
-BLOCK_KEYS = ("input_size", "head_epochs", "dropout", "momentum", "nesterov", "weight_decay", "schedule",
-              "steps_per_epoch", "mixed_precision", "seed")
+BLOCK_KEYS = ("input_size", "head_epochs", "finetune_lr_factor", "pretrained_batchnorm", "dropout", "momentum",
+              "nesterov", "weight_decay", "schedule", "steps_per_epoch", "mixed_precision", "seed")
 RESNET50_MIN_INPUT = 32  # keras.applications.ResNet50 refuses smaller inputs without its top
 LENET_KERNEL = 5
 
@@ -36,6 +37,8 @@ class TrainConfig:
     pool_size: tuple[int, int]
     input_size: int
     head_epochs: int
+    finetune_lr_factor: float  # phase 2 of two-phase fine-tuning runs at lr x this
+    pretrained_batchnorm: str  # frozen | train: BatchNorm layers of pretrained weights while fine-tuning
     dropout: float
     momentum: float
     nesterov: bool
@@ -48,100 +51,71 @@ class TrainConfig:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    @property
+    def batchnorm_frozen(self) -> bool:
+        """Pretrained BatchNorm layers keep their statistics, scale and offset (and run in inference
+        mode) while the rest of the backbone trains; from scratch, BatchNorm always trains."""
+        return self.weights is not None and self.pretrained_batchnorm == "frozen"
 
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    require(_is_int(value) and value >= minimum, f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _pair(name: str, value: Any) -> tuple[int, int]:
-    if _is_int(value):
-        value = [value, value]
-    require(isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) and v >= 1 for v in value),
-            f"{name} must be two positive integers, e.g. [2, 2], got {value!r}")
-    return int(value[0]), int(value[1])
-
-
-def _weights(value: Any, arch: str) -> str | None:
+def _weights(top: ParamBlock, arch: str) -> str | None:
+    value = top.values["weights"]
     if value is None or (isinstance(value, str) and value.lower() == "none"):
         return None
-    require(isinstance(value, str) and value != "", f"weights must be imagenet, none or a weights file path, got {value!r}")
-    require(arch == "resnet50", f"weights={value!r}: only arch=resnet50 loads weights; lenet trains from scratch (use weights=none)")
-    if value != "imagenet":
-        require(Path(value).is_file(), f"weights={value!r}: no such weights file (or use weights=imagenet or weights=none)")
+    if not isinstance(value, str) or value == "":
+        top.fail("weights", "imagenet, none or the path of a weights file")
+    if arch != "resnet50":
+        top.fail("weights", f"none for arch={arch} (only resnet50 loads weights; {arch} trains from scratch)")
+    if value != "imagenet" and not Path(value).is_file():
+        top.fail("weights", "imagenet, none or the path of an existing weights file")
     return value
 
 
 def train_config(params: dict[str, Any], source: str = "params.yaml") -> TrainConfig:
-    """Check every training parameter; a bad one raises FerpipeError naming it."""
-    top = pick(params, *TOP_LEVEL_KEYS, "train", source=source)
-    block = top.pop("train")
-    require(isinstance(block, dict), f"{source}: train must be a mapping")
-    block = pick(block, *BLOCK_KEYS, source=f"{source} (train block)")
-
-    arch, backend = top["arch"], top["backend"]
-    require(arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-    require(backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    require(_is_number(top["lr"]) and top["lr"] > 0, f"lr must be a number > 0, got {top['lr']!r}")
-    epochs = _positive_int("epochs", top["epochs"])
-    input_size = _positive_int("train.input_size", block["input_size"])
-    if arch == "resnet50":
-        require(input_size >= RESNET50_MIN_INPUT,
-                f"train.input_size={input_size} is too small for ResNet-50 (at least {RESNET50_MIN_INPUT})")
-    head_epochs = block["head_epochs"]
-    require(_is_int(head_epochs) and 0 <= head_epochs < epochs,
-            f"train.head_epochs must be an integer in 0..epochs-1 ({epochs - 1}), got {head_epochs!r}")
-    require(arch == "resnet50" or head_epochs == 0, "train.head_epochs: two-phase fine-tuning applies to arch=resnet50 only")
-    for name in ("dropout", "momentum"):
-        value = block[name]
-        require(_is_number(value) and 0 <= value < 1, f"train.{name} must be a number in [0, 1), got {value!r}")
-    require(isinstance(block["nesterov"], bool), f"train.nesterov must be true or false, got {block['nesterov']!r}")
-    require(_is_number(block["weight_decay"]) and block["weight_decay"] >= 0,
-            f"train.weight_decay must be a number >= 0, got {block['weight_decay']!r}")
-    require(block["schedule"] in SCHEDULES, f"train.schedule must be one of {', '.join(SCHEDULES)}, got {block['schedule']!r}")
-    steps = block["steps_per_epoch"]
-    require(steps is None or (_is_int(steps) and steps >= 1),
-            f"train.steps_per_epoch must be null (whole training set) or an integer >= 1, got {steps!r}")
-    require(block["mixed_precision"] in PRECISIONS,
-            f"train.mixed_precision must be one of {', '.join(PRECISIONS)}, got {block['mixed_precision']!r}")
-    require(_is_int(block["seed"]), f"train.seed must be an integer, got {block['seed']!r}")
-
+    """Check every training parameter; a bad one raises FerpipeError naming the file and the parameter."""
+    top = ParamBlock.top_level(params, TOP_LEVEL_KEYS, source)
+    block = ParamBlock(params, "train", BLOCK_KEYS, source)
+    arch = top.choice("arch", ARCHS)
+    epochs = top.integer("epochs", minimum=1)
+    input_size = block.integer("input_size", minimum=1)
+    if arch == "resnet50" and input_size < RESNET50_MIN_INPUT:
+        block.fail("input_size", f"at least {RESNET50_MIN_INPUT} for ResNet-50")
+    head_epochs = block.integer("head_epochs", minimum=0, maximum=epochs - 1)
+    if arch != "resnet50" and head_epochs:
+        block.fail("head_epochs", f"0 for arch={arch} (two-phase fine-tuning applies to arch=resnet50 only)")
+    pool_size = top.pair("pool_size")
+    if arch == "lenet":
+        lenet_feature_sizes(input_size, pool_size, source)
     return TrainConfig(
-        arch=arch, backend=backend, weights=_weights(top["weights"], arch), lr=float(top["lr"]),
-        batch_size=_positive_int("batch_size", top["batch_size"]), epochs=epochs,
-        n_kerns=_pair("n_kerns", top["n_kerns"]), pool_size=_pair("pool_size", top["pool_size"]),
-        input_size=input_size, head_epochs=head_epochs, dropout=float(block["dropout"]),
-        momentum=float(block["momentum"]), nesterov=block["nesterov"], weight_decay=float(block["weight_decay"]),
-        schedule=block["schedule"], steps_per_epoch=steps, mixed_precision=block["mixed_precision"],
-        seed=block["seed"],
+        arch=arch, backend=top.choice("backend", BACKENDS), weights=_weights(top, arch), lr=top.real("lr", above=0),
+        batch_size=top.integer("batch_size", minimum=1), epochs=epochs, n_kerns=top.pair("n_kerns"),
+        pool_size=pool_size, input_size=input_size, head_epochs=head_epochs,
+        finetune_lr_factor=block.real("finetune_lr_factor", above=0, maximum=1),
+        pretrained_batchnorm=block.choice("pretrained_batchnorm", PRETRAINED_BATCHNORM),
+        dropout=block.real("dropout", minimum=0, below=1), momentum=block.real("momentum", minimum=0, below=1),
+        nesterov=block.flag("nesterov"), weight_decay=block.real("weight_decay", minimum=0),
+        schedule=block.choice("schedule", SCHEDULES), steps_per_epoch=block.integer("steps_per_epoch", minimum=1, nullable=True),
+        mixed_precision=block.choice("mixed_precision", PRECISIONS), seed=block.integer("seed"),
     )
 
 
-def lenet_feature_sizes(input_size: int, pool_size: tuple[int, int]) -> list[tuple[int, int]]:
+def lenet_feature_sizes(input_size: int, pool_size: tuple[int, int], source: str = "params.yaml") -> list[tuple[int, int]]:
     """Feature-map sizes after each conv(5x5, valid) + max-pool of the paper's LeNet.
 
-    Raises FerpipeError naming pool_size when a pool window is larger than the map it pools.
+    Raises FerpipeError naming `source` and pool_size when a pool window is larger than the map it pools.
     """
     h = w = input_size
     sizes = []
     for layer in (1, 2):
         if layer == 2:
             require(h >= LENET_KERNEL and w >= LENET_KERNEL,
-                    f"pool_size={list(pool_size)} leaves a {h}x{w} feature map after LeNet's pool 1, smaller than "
+                    f"{source}: pool_size={list(pool_size)} leaves a {h}x{w} feature map after LeNet's pool 1, smaller than "
                     f"its second {LENET_KERNEL}x{LENET_KERNEL} convolution (input {input_size}x{input_size})")
         else:
-            require(h >= LENET_KERNEL, f"train.input_size={input_size} is too small for LeNet's {LENET_KERNEL}x{LENET_KERNEL} convolutions")
+            require(h >= LENET_KERNEL, f"{source}: train.input_size={input_size} is too small for LeNet's {LENET_KERNEL}x{LENET_KERNEL} convolutions")
         h, w = h - LENET_KERNEL + 1, w - LENET_KERNEL + 1
         require(pool_size[0] <= h and pool_size[1] <= w,
-                f"pool_size={list(pool_size)} is larger than the {h}x{w} feature map after LeNet's conv {layer} "
+                f"{source}: pool_size={list(pool_size)} is larger than the {h}x{w} feature map after LeNet's conv {layer} "
                 f"(input {input_size}x{input_size})")
         h, w = h // pool_size[0], w // pool_size[1]
         sizes.append((h, w))

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.nn.config import LENET_KERNEL, TrainConfig, lenet_feature_sizes
+from ferpipe.nn.config import LENET_KERNEL, TrainConfig
 
 # keras.applications.resnet50.preprocess_input ("caffe" mode): BGR means of ImageNet, no scaling.
 # The three channels are copies of the grey crop, so the channel order does not matter.
@@ -69,8 +69,10 @@ def build_resnet50(cfg: TrainConfig, crop_size: int, num_classes: int) -> keras.
 
 
 def build_lenet(cfg: TrainConfig, crop_size: int, num_classes: int) -> keras.Model:
-    """The paper's LeNet: two conv(5x5)+max-pool layers, a hidden layer of 500, softmax (tanh units)."""
-    lenet_feature_sizes(cfg.input_size, cfg.pool_size)
+    """The paper's LeNet: two conv(5x5)+max-pool layers, a hidden layer of 500, softmax (tanh units).
+
+    `train_config` has checked that its pool windows fit the feature maps (`lenet_feature_sizes`).
+    """
     inputs, x = _inputs_resized(crop_size, cfg.input_size)
     x = keras.layers.Rescaling(1.0 / 255.0, name="scale")(x)
     for i, n_kern in enumerate(cfg.n_kerns, start=1):
@@ -89,11 +91,21 @@ def build_model(cfg: TrainConfig, crop_size: int, num_classes: int) -> keras.Mod
     return builder(cfg, crop_size, num_classes)
 
 
-def set_backbone_trainable(model: keras.Model, trainable: bool) -> None:
-    """Freeze (head-only phase) or unfreeze the ResNet-50 backbone; a no-op for LeNet."""
+def set_backbone_trainable(model: keras.Model, trainable: bool, freeze_batchnorm: bool) -> None:
+    """Freeze (head-only phase) or unfreeze the ResNet-50 backbone; a no-op for LeNet.
+
+    With `freeze_batchnorm` its BatchNorm layers stay frozen when it is unfrozen. A frozen Keras
+    BatchNorm layer also runs in inference mode (its moving statistics are used, not updated). Calling
+    the backbone with `training=False`, the older recipe, does not hold in Keras 3: a functional
+    model passes its own `training=True` down to it (keras-team/keras#20285).
+    """
     for layer in model.layers:
         if layer.name == BACKBONE_NAME:
             layer.trainable = trainable
+            if trainable and freeze_batchnorm:
+                for inner in layer.layers:
+                    if isinstance(inner, keras.layers.BatchNormalization):
+                        inner.trainable = False
 
 
 def as_model_input(images: np.ndarray) -> np.ndarray:

@@ -1,6 +1,10 @@
 """Training loop: minibatch SGD with momentum, a learning-rate schedule, the best epoch chosen on
 val, a checkpoint after every epoch so that a killed run resumes where it stopped.
 
+Two-phase fine-tuning (`train.head_epochs` > 0): phase 1 trains only the new head at `lr`, phase 2
+every layer at `lr` x `train.finetune_lr_factor`; pretrained BatchNorm layers stay frozen in both
+when `train.pretrained_batchnorm` is `frozen`.
+
 Import only after `ferpipe.nn.backend.select_backend` (this module imports keras).
 """
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.nn.backend import gpu_available, seed_everything
+from ferpipe.nn.backend import gpu_available, seed_everything, warn_if_gpu_left_unused
 from ferpipe.nn.checkpoints import Checkpoints, fingerprint
 from ferpipe.nn.config import TrainConfig
 from ferpipe.nn.models import as_model_input, build_model, set_backbone_trainable
@@ -51,23 +55,30 @@ def epoch_batches(n: int, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:
     return [order[i * cfg.batch_size:(i + 1) * cfg.batch_size] for i in range(steps)]
 
 
-def compile_for_phase(model: keras.Model, cfg: TrainConfig, phase_steps: int) -> None:
-    lr = cfg.lr
+def compile_for_phase(model: keras.Model, cfg: TrainConfig, lr: float, phase_steps: int) -> None:
+    """SGD from `lr` (decaying to 0 over `phase_steps` with the cosine schedule)."""
     if cfg.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=max(phase_steps, 1))
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(phase_steps, 1))
     optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                      weight_decay=cfg.weight_decay or None)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def _choose_precision(cfg: TrainConfig) -> str:
+def start_phase(model: keras.Model, cfg: TrainConfig, epoch: int, n_train: int) -> None:
+    """Set what trains from `epoch` (0-based) to the end of its phase, at which rate, and compile."""
+    head_only = epoch < cfg.head_epochs
+    set_backbone_trainable(model, not head_only, cfg.batchnorm_frozen)
+    lr = cfg.lr * (cfg.finetune_lr_factor if cfg.head_epochs and not head_only else 1.0)
+    end = cfg.head_epochs if head_only else cfg.epochs
+    steps = sum(len(epoch_batches(n_train, cfg, e)) for e in range(epoch, end))
+    compile_for_phase(model, cfg, lr, steps)
+
+
+def choose_precision(cfg: TrainConfig) -> str:
+    """Set Keras' global dtype policy: `cfg.mixed_precision` on a GPU, float32 on the CPU."""
     policy = cfg.mixed_precision if gpu_available() else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
-
-
-def _phase_steps(cfg: TrainConfig, first_epoch: int, end_epoch: int, n_train: int) -> int:
-    return sum(len(epoch_batches(n_train, cfg, e)) for e in range(first_epoch, end_epoch))
 
 
 def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
@@ -83,28 +94,27 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     require(x_val.shape[1:] == x_train.shape[1:], f"val crops {x_val.shape[1:]} differ from train crops {x_train.shape[1:]}")
     require(len(x_train) > 0 and len(x_val) > 0, "train and val splits must not be empty")
     started = time.perf_counter()
+    warn_if_gpu_left_unused()
     seed_everything(cfg.seed)
-    precision = _choose_precision(cfg)
+    precision = choose_precision(cfg)
     checkpoints = Checkpoints(checkpoint_dir, fingerprint(cfg, [x_train, y_train, x_val, y_val]))
     state = checkpoints.load_state()
     if state is not None:
-        model = keras.models.load_model(checkpoints.folder / "last.keras")
+        model = checkpoints.last_model()  # compiled, with its optimizer state and its phase's trainable layers
         print(f"resuming from the checkpoint of epoch {state['epochs_done']} in {checkpoints.folder}")
     else:
         model = build_model(cfg, x_train.shape[1], num_classes)
         checkpoints.start_fresh()
         state = {"epochs_done": 0, "history": [], "best_epoch": 0, "best_val_accuracy": -1.0, "best_val_loss": None}
-        set_backbone_trainable(model, cfg.head_epochs == 0)
-        compile_for_phase(model, cfg, _phase_steps(cfg, 0, cfg.head_epochs or cfg.epochs, len(x_train)))
+        start_phase(model, cfg, 0, len(x_train))
     for entry in state["history"]:
         log_epoch(entry)
 
     x_val_in = as_model_input(x_val)
     train_images, train_seconds, traced = 0, 0.0, False
     for epoch in range(state["epochs_done"], cfg.epochs):
-        if cfg.head_epochs and epoch == cfg.head_epochs:  # phase 2: fine-tune every layer
-            set_backbone_trainable(model, True)
-            compile_for_phase(model, cfg, _phase_steps(cfg, epoch, cfg.epochs, len(x_train)))
+        if cfg.head_epochs and epoch == cfg.head_epochs:
+            start_phase(model, cfg, epoch, len(x_train))
         # train_on_batch resets the metrics at every call: average the per-batch values here.
         sums, seen = {"loss": 0.0, "accuracy": 0.0}, 0
         batches = epoch_batches(len(x_train), cfg, epoch)
