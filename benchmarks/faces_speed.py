@@ -26,7 +26,7 @@ from ferpipe.data.sources import fer2013
 from ferpipe.faces.crop import crop_dataset
 from ferpipe.faces.detector import FaceDetector
 from ferpipe.faces.report import detection_report
-from ferpipe.faces.settings import FaceSettings
+from ferpipe.faces.settings import FaceRuntime, FaceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,22 +55,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=REPO.parent / "shared/datasets/fer2013",
                         help="Kaggle FER-2013 folder, or an npz packed by benchmarks/gpu_fer2013.py")
-    parser.add_argument("--params", default=str(REPO / "params.yaml"), help="file holding the `faces:` block")
+    parser.add_argument("--params", default=str(REPO / "params.yaml"),
+                        help="file holding the `faces:` and `runtime.faces:` blocks")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one faces parameter (YAML value), e.g. pad=0.5")
+                        help="override one faces or runtime.faces parameter (YAML value), e.g. pad=0.5 or workers=1")
     parser.add_argument("--sample", type=int, default=None, help="random subset of this many images (seed 0)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
-    block = dict(load_params(args.params)["faces"])
+    params = load_params(args.params)
+    block, runtime_block = dict(params["faces"]), dict(params["runtime"]["faces"])
     for item in args.set:
         key, _, value = item.partition("=")
-        block[key] = yaml.safe_load(value)
+        (runtime_block if key in runtime_block else block)[key] = yaml.safe_load(value)
     settings = FaceSettings.from_params({"faces": block})
+    runtime = FaceRuntime.from_params({"runtime": {"faces": runtime_block}})
     with tempfile.TemporaryDirectory() as tmp:
         write_dataset(Path(tmp) / "fer", "fer2013", fer2013.CLASSES, fer_records(args.src, args.sample, seed=0))
         dataset = Dataset(Path(tmp) / "fer")
-        detector = FaceDetector(settings)
+        detector = FaceDetector(settings, runtime)
         start, cpu_start = time.perf_counter(), cpu_time()
         splits = crop_dataset(dataset, settings, detector)
         seconds, cpu_seconds = time.perf_counter() - start, cpu_time() - cpu_start
@@ -84,7 +87,7 @@ def main() -> None:
         "device": detector.device,
         "torch_threads": torch.get_num_threads(),
         "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
-        "settings": {k: v for k, v in block.items()},
+        "settings": {**block, **runtime_block},
         "report": report,
     }
     print(json.dumps(figures, indent=2))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ferpipe.data.fetch import run_fetch
+from ferpipe.data.fetch import FetchSettings, run_fetch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ def main() -> None:
     params["dataset"], params["sources"]["fer2013"] = "fer2013", str(source)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        metrics = run_fetch(params, Path(tmp) / "dataset", Path(tmp) / "data.json")
+        metrics = run_fetch(FetchSettings.from_params(params), Path(tmp) / "dataset", Path(tmp) / "data.json")
         seconds = time.perf_counter() - start
     n = sum(c["total"] for c in metrics["counts"].values()) + metrics["train_copies_dropped"]
     print(f"fetch fer2013 ({source}): {n} images in {seconds:.1f} s ({n / seconds:.0f} images/s)")

@@ -1,7 +1,8 @@
 """Stage `faces`: crop every image of the canonical dataset to its face with MTCNN.
 
 Writes data/faces/{train,val,test}.npz (grey size x size crops), the detection report
-metrics/faces.json and plots/faces_samples.png. Reads only the `faces:` params block.
+metrics/faces.json and plots/faces_samples.png. Reads the `faces:` params block, and the speed-only
+`runtime.faces:` block (device, workers, batch size), which dvc.yaml does not declare.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ferpipe.data.dataset import Dataset
 from ferpipe.faces.crop import crop_dataset, save_faces
 from ferpipe.faces.detector import FaceDetector
 from ferpipe.faces.report import detection_report, plot_samples
-from ferpipe.faces.settings import FaceSettings
+from ferpipe.faces.settings import FaceRuntime, FaceSettings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,9 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plot", default="plots/faces_samples.png")
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.metrics, args.plot) as (out, metrics, plot):
-        settings = FaceSettings.from_params(load_params(args.params), source=args.params)
+        params = load_params(args.params)
+        settings = FaceSettings.from_params(params, source=args.params)
+        runtime = FaceRuntime.from_params(params, source=args.params)
         dataset = Dataset(args.dataset)
-        splits = crop_dataset(dataset, settings, FaceDetector(settings))
+        splits = crop_dataset(dataset, settings, FaceDetector(settings, runtime))
         save_faces(Path(out), splits, dataset.classes)
         report = detection_report(splits)
         metrics.write_text(json.dumps(report, indent=2) + "\n")

@@ -1,18 +1,26 @@
-"""Stage `fetch`: read the dataset chosen by `dataset` and write the canonical dataset folder."""
+"""Stage `fetch`: read the dataset chosen by `dataset` and write the canonical dataset folder.
+
+Writes data/dataset/ and metrics/data.json (counts per split and class, content hash, audit).
+Reads only the top-level `dataset` and `sources` keys and the `fetch:` block.
+"""
+from __future__ import annotations
+
 from pathlib import Path
 
 from ferpipe.core.cli import run_stage, stage_parser
-from ferpipe.core.params import load_params, pick
-from ferpipe.data.fetch import run_fetch
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import load_params
+from ferpipe.data.fetch import FetchSettings, run_fetch
 
 
-def main(argv=None):
-    parser = stage_parser(__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/dataset")
     parser.add_argument("--metrics", default="metrics/data.json")
     args = parser.parse_args(argv)
-    params = pick(load_params(args.params), "dataset", "sources", "fetch")
-    metrics = run_fetch(params, Path(args.out), Path(args.metrics))
+    with staged_outputs(args.out, args.metrics) as (out, metrics_path):
+        settings = FetchSettings.from_params(load_params(args.params), source=args.params)
+        metrics = run_fetch(settings, Path(out), metrics_path)
     counts = ", ".join(f"{s} {c['total']}" for s, c in metrics["counts"].items())
     print(f"fetch: {metrics['dataset']}: {counts}; {metrics['train_copies_dropped']} train copies of val/test images dropped")
 

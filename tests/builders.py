@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 from PIL import Image
 
+from ferpipe.core.outputs import temp_path
 from ferpipe.data.sources import ckplus, fer2013
+
+REPO = Path(__file__).resolve().parents[1]
+STALE_TAG = "0badc0de"
 
 
 def face_like(rng: np.random.Generator, size: int = 48, channels: int = 1) -> np.ndarray:
@@ -55,6 +63,21 @@ def write_ckplus(root: Path, per_class: dict[str, int], subjects: int = 10, seed
     return root
 
 
+def write_ckplus_sequences(root: Path, sequences: dict[str, int], subjects: int, frames: int = 3, seed: int = 0
+                           ) -> Path:
+    """CK+48 layout as CK+ spreads it: each class's sequences come from distinct subjects drawn at
+    random out of `subjects`, `frames` frames each (CK+48: 123 subjects, contempt in only 18 of them)."""
+    rng = np.random.default_rng(seed)
+    for cls, count in sequences.items():
+        folder = root / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        sequence = ckplus.CLASSES.index(cls) + 1
+        for subject in rng.choice(np.arange(1, subjects + 1), size=count, replace=False):
+            for frame in range(1, frames + 1):
+                Image.fromarray(face_like(rng)).save(folder / f"S{subject:03d}_{sequence:03d}_{frame:08d}.png")
+    return root
+
+
 def write_genki(root: Path, n: int = 20, seed: int = 0, extra_label_lines: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     (root / "files").mkdir(parents=True, exist_ok=True)
@@ -68,19 +91,55 @@ def write_genki(root: Path, n: int = 20, seed: int = 0, extra_label_lines: int =
     return root
 
 
+def run_script(stage: str, params: dict | str, tmp_path: Path, *args, params_file: str = "params.yaml"
+               ) -> subprocess.CompletedProcess:
+    """Run stages/<stage>.py with `params` (a dict, or the file's text as is) written to
+    tmp_path/`params_file` and the given arguments."""
+    path = tmp_path / params_file
+    path.write_text(params if isinstance(params, str) else yaml.safe_dump(params))
+    cmd = [sys.executable, str(REPO / "stages" / f"{stage}.py"), "--params", str(path), *map(str, args)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+
+
+def array_stage_outputs(stage: str, tmp_path: Path, out_name: str) -> list[Path]:
+    """Where run_array_stage has the stage write: array folder, metrics json, plot png."""
+    return [tmp_path / out_name, tmp_path / f"{stage}.json", tmp_path / f"{stage}.png"]
+
+
 def run_array_stage(stage: str, params: dict, tmp_path: Path, source_flag: str, source: Path, out_name: str):
     """Run stages/<stage>.py (faces or augment) as a subprocess writing into tmp_path.
 
-    Returns the finished process and its three outputs: array folder, metrics json, plot png.
+    Returns the finished process and its three outputs (array_stage_outputs).
     """
-    import subprocess
-    import sys
+    outs = array_stage_outputs(stage, tmp_path, out_name)
+    proc = run_script(stage, params, tmp_path, source_flag, source, "--out", outs[0], "--metrics", outs[1],
+                      "--plot", outs[2])
+    return proc, outs
 
-    import yaml
 
-    repo = Path(__file__).resolve().parents[1]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    outs = [tmp_path / out_name, tmp_path / f"{stage}.json", tmp_path / f"{stage}.png"]
-    cmd = [sys.executable, str(repo / "stages" / f"{stage}.py"), "--params", str(tmp_path / "params.yaml"),
-           source_flag, str(source), "--out", str(outs[0]), "--metrics", str(outs[1]), "--plot", str(outs[2])]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=repo, timeout=300), outs
+def plant_stale(outputs: list[Path]) -> None:
+    """Leave what earlier runs may leave: each output, and its temporary copy from a killed run."""
+    for out in outputs:
+        for path in (out, temp_path(out, STALE_TAG)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if out.suffix:
+                path.write_text("stale")
+            else:  # a folder output
+                path.mkdir(exist_ok=True)
+                (path / "stale.npz").write_text("stale")
+
+
+def leftovers(outputs: list[Path]) -> list[Path]:
+    """The outputs that exist, and any temporary copy of them (of this run or a killed one)."""
+    return [p for out in outputs for p in (out, *out.parent.glob(temp_path(out, "[0-9a-f]" * 8).name)) if p.exists()]
+
+
+def assert_failed_cleanly(proc: subprocess.CompletedProcess, message: str, outputs: list[Path]) -> None:
+    """A stage run on bad input: exit 1, one `error:` line holding `message` and ending the output, no
+    traceback, and none of its outputs left, neither stale ones nor temporary ones."""
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    lines = proc.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("error:") and message in lines[-1], proc.stderr[-3000:]
+    assert sum(line.startswith("error:") for line in lines) == 1 and "Traceback" not in proc.stderr
+    assert not leftovers(outputs)

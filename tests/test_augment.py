@@ -3,19 +3,20 @@ parameter says, val/test untouched and never in the training data, no torch, cle
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import run_array_stage
+from builders import array_stage_outputs, assert_failed_cleanly, plant_stale, run_array_stage
 
 from ferpipe.augment.folder import augment_folder
 from ferpipe.augment.transforms import AugmentSettings, augment
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.arrays import load_split, save_split
-from ferpipe.data.dataset import pixel_hash
+from ferpipe.data.pixels import pixel_hash
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["a", "b", "c"]
@@ -106,6 +107,34 @@ def test_leak_audit_counts_a_planted_copy(tmp_path):
     assert report["eval_copies_in_train"] == 3 == sum(np.array_equal(img, train["images"][3]) for img in images)
 
 
+def _arrays(path: Path, **replace) -> None:
+    arrays = {"images": np.zeros((2, 8, 8), np.uint8), "labels": np.array([0, 1]), "ids": np.array([5, 6]),
+              "classes": np.array(CLASSES), **replace}
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _single_npy(path: Path) -> None:
+    np.save(path.with_suffix(".npy"), np.zeros(3))
+    path.with_suffix(".npy").rename(path)
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: p.write_bytes(b""), "not a readable .npz split file"),
+    (_single_npy, "a single .npy array"),
+    (lambda p: _arrays(p, classes=np.array(["a", None], dtype=object)), "not a readable .npz split file"),
+    (lambda p: _arrays(p, labels=np.array([0, 1, 2])), "labels must be 2 integers"),
+    (lambda p: _arrays(p, ids=np.array([0.5, 1.5])), "ids must be 2 integers"),
+    (lambda p: _arrays(p, images=np.zeros((2, 8, 8), np.float32)), "uint8 square crops"),
+    (lambda p: _arrays(p, labels=np.array([0, -1])), "label -1 is outside the class range 0..2"),
+])
+def test_load_split_names_the_file_of_a_damaged_split(tmp_path, write, message):
+    path = tmp_path / "val.npz"
+    write(path)
+    with pytest.raises(FerpipeError, match=re.escape(str(path)) + ".*" + re.escape(message)):
+        load_split(path)
+
+
 @pytest.mark.parametrize("key, value", [("factor", 0), ("factor", 1.5), ("flip", 1.2), ("crop", 0.0),
                                         ("rotation", -1), ("seed", "x")])
 def test_bad_settings_name_the_parameter(key, value):
@@ -132,19 +161,31 @@ def run_stage(tmp_path: Path, augment_params: dict):
 
 def test_stage_end_to_end(tmp_path):
     write_faces(tmp_path / "faces")
+    plant_stale(array_stage_outputs("augment", tmp_path, "augmented"))
     proc, (out, metrics, plot) = run_stage(tmp_path, AUGMENT)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(metrics.read_text())["train_out"] == 120
     assert plot.stat().st_size > 0
     assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "val.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["augment.json", "augment.png", "augmented", "faces",
+                                                          "params.yaml"]
 
 
 def test_stage_bad_factor_fails_with_no_outputs(tmp_path):
     write_faces(tmp_path / "faces")
-    (tmp_path / "augment.json").write_text("{}")  # stale, from an earlier run
-    proc, outs = run_stage(tmp_path, {**AUGMENT, "factor": 0})
-    assert proc.returncode == 1
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "augment.factor" in errors[0]
-    assert not any(p.exists() for p in outs)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "params.yaml"]
+    outs = array_stage_outputs("augment", tmp_path, "augmented")
+    plant_stale(outs)
+    proc, _ = run_stage(tmp_path, {**AUGMENT, "factor": 0})
+    assert_failed_cleanly(proc, "augment.factor", outs)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_bytes(b"garbage"), "not a readable .npz split file"),
+    (lambda path: save_split(path, np.zeros((2, 24, 20)), [0, 1], [0, 1], CLASSES), "square"),
+    (lambda path: save_split(path, np.zeros((2, 24, 24)), [0, 3], [0, 1], CLASSES), "label 3 is outside"),
+])
+def test_stage_damaged_split_file_fails_naming_it(tmp_path, damage, message):
+    damage(write_faces(tmp_path / "faces") / "val.npz")
+    proc, outs = run_stage(tmp_path, AUGMENT)
+    assert_failed_cleanly(proc, f"{tmp_path / 'faces' / 'val.npz'}: ", outs)
+    assert message in proc.stderr

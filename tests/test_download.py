@@ -123,9 +123,9 @@ def test_local_archive_is_unpacked_and_checked_when_a_sha256_is_given(tmp_path, 
     monkeypatch.setenv("FERPIPE_CACHE", str(tmp_path / "cache"))
     write_genki(tmp_path / "src" / "g", n=20)
     archive = Path(shutil.make_archive(str(tmp_path / "g"), "zip", tmp_path / "src"))
-    assert (materialize("genki4k", {"genki4k": str(archive)}, {}) / "g" / "labels.txt").is_file()
+    assert (materialize("genki4k", {"genki4k": str(archive)}, {}, "params.yaml") / "g" / "labels.txt").is_file()
     with pytest.raises(FerpipeError, match="sha256 mismatch"):
-        materialize("genki4k", {"genki4k": str(archive)}, {"genki4k": "f" * 64})
+        materialize("genki4k", {"genki4k": str(archive)}, {"genki4k": "f" * 64}, "params.yaml")
     assert archive.is_file()  # a user's own file is never deleted
 
 
@@ -135,4 +135,4 @@ def test_archive_escaping_its_folder_is_refused(tmp_path, monkeypatch):
     with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zf:
         zf.writestr("../../escape.txt", "x")
     with pytest.raises(FerpipeError, match="outside"):
-        materialize("genki4k", {"genki4k": str(tmp_path / "evil.zip")}, {})
+        materialize("genki4k", {"genki4k": str(tmp_path / "evil.zip")}, {}, "params.yaml")

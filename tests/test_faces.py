@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from builders import run_array_stage
+from builders import array_stage_outputs, assert_failed_cleanly, plant_stale, run_array_stage
 from skimage.data import astronaut
 
 from ferpipe.core.errors import FerpipeError
@@ -17,26 +17,31 @@ from ferpipe.data.dataset import Dataset, Record, write_dataset
 from ferpipe.faces.crop import crop_dataset, face_matrix, whole_frame
 from ferpipe.faces.detector import DetectorView, Face, FaceDetector, to_rgb
 from ferpipe.faces.report import detection_report
-from ferpipe.faces.settings import FaceSettings
+from ferpipe.faces.settings import FaceRuntime, FaceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 FER = REPO.parent / "shared" / "datasets" / "fer2013"
 
-# The params.yaml defaults, but one in-process worker and small batches for tiny fixtures.
+# The params.yaml defaults; at run time one in-process worker and small batches for tiny fixtures.
 FACES = {
-    "device": "cpu", "workers": 1, "batch_size": 8, "min_face_size": 20, "thresholds": [0.6, 0.7, 0.7],
-    "pyramid_factor": 0.709, "small_side": 100, "pad": 0.1, "pad_mode": "replicate", "upscale_to": 96,
-    "select": "largest", "margin": 0.0, "align": False, "no_face": "keep", "size": 48,
+    "min_face_size": 20, "thresholds": [0.6, 0.7, 0.7], "pyramid_factor": 0.709, "small_side": 100, "pad": 0.1,
+    "pad_mode": "replicate", "upscale_to": 96, "select": "largest", "margin": 0.0, "align": False, "no_face": "keep",
+    "size": 48,
 }
+RUNTIME = {"device": "cpu", "workers": 1, "batch_size": 8}
 
 
 def settings(**overrides) -> FaceSettings:
     return FaceSettings.from_params({"faces": {**FACES, **overrides}})
 
 
+def runtime(**overrides) -> FaceRuntime:
+    return FaceRuntime.from_params({"runtime": {"faces": {**RUNTIME, **overrides}}})
+
+
 @pytest.fixture(scope="module")
 def detector() -> FaceDetector:
-    return FaceDetector(settings())
+    return FaceDetector(settings(), runtime())
 
 
 def no_face_images() -> list[np.ndarray]:
@@ -162,13 +167,15 @@ def test_drop_policy_refuses_to_empty_a_split(tmp_path, detector):
         crop_dataset(Dataset(tmp_path / "ds"), settings(no_face="drop"), detector)
 
 
-def test_worker_processes_give_the_same_crops(tmp_path, detector):
+def test_runtime_settings_give_the_same_crops(tmp_path, detector):
+    """runtime.faces is speed only: worker processes and batch size never change a crop."""
     dataset = make_dataset(tmp_path / "ds", with_fer=FER.is_dir())
-    one = crop_dataset(dataset, settings(batch_size=2), detector)
-    two = crop_dataset(dataset, settings(batch_size=2, workers=2), FaceDetector(settings(workers=2)))
-    for split in one:
-        assert np.array_equal(one[split].images, two[split].images)
-        assert np.array_equal(one[split].confidence, two[split].confidence, equal_nan=True)
+    one = crop_dataset(dataset, settings(), detector)
+    for other in (runtime(batch_size=2, workers=2), runtime(batch_size=1)):
+        two = crop_dataset(dataset, settings(), FaceDetector(settings(), other))
+        for split in one:
+            assert np.array_equal(one[split].images, two[split].images)
+            assert np.array_equal(one[split].confidence, two[split].confidence, equal_nan=True)
 
 
 def test_image_below_20_px_is_an_error_naming_it(tmp_path, detector):
@@ -178,19 +185,27 @@ def test_image_below_20_px_is_an_error_naming_it(tmp_path, detector):
         crop_dataset(Dataset(tmp_path / "ds"), settings(), detector)
 
 
-@pytest.mark.parametrize("key, value", [("size", 8), ("workers", 0), ("margin", -0.1), ("thresholds", [0.6, 0.7]),
-                                        ("no_face", "skip"), ("device", "tpu")])
+@pytest.mark.parametrize("key, value", [("size", 8), ("margin", -0.1), ("thresholds", [0.6, 0.7]),
+                                        ("no_face", "skip")])
 def test_bad_settings_name_the_parameter(key, value):
     with pytest.raises(FerpipeError, match=f"faces.{key}"):
         settings(**{key: value})
 
 
+@pytest.mark.parametrize("key, value", [("workers", 0), ("device", "tpu"), ("batch_size", 1.5)])
+def test_bad_runtime_names_the_parameter(key, value):
+    with pytest.raises(FerpipeError, match=f"runtime.faces.{key}"):
+        runtime(**{key: value})
+
+
 def run_stage(tmp_path: Path, faces: dict):
-    return run_array_stage("faces", {"faces": faces, "other": {"ignored": True}}, tmp_path, "--dataset", tmp_path / "ds", "faces")
+    params = {"faces": faces, "runtime": {"faces": RUNTIME}, "other": {"ignored": True}}
+    return run_array_stage("faces", params, tmp_path, "--dataset", tmp_path / "ds", "faces")
 
 
 def test_stage_end_to_end(tmp_path):
     dataset = make_dataset(tmp_path / "ds", with_fer=FER.is_dir())
+    plant_stale(array_stage_outputs("faces", tmp_path, "faces"))
     proc, (out, metrics, plot) = run_stage(tmp_path, FACES)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(metrics.read_text())
@@ -201,15 +216,22 @@ def test_stage_end_to_end(tmp_path):
         assert data["images"].shape[1:] == (48, 48) and data["images"].dtype == np.uint8
         assert list(data["ids"]) == list(dataset.indices(split))
         assert list(data["classes"]) == ["a", "b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "faces", "faces.json", "faces.png", "params.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "val.npz"]
 
 
 def test_stage_bad_parameter_fails_with_no_outputs(tmp_path):
     make_dataset(tmp_path / "ds", with_fer=False)
-    stale = tmp_path / "faces.json"
-    stale.write_text("{}")  # from an earlier run: must not survive a failed one
-    proc, outs = run_stage(tmp_path, {**FACES, "size": 8})
-    assert proc.returncode == 1
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "faces.size" in errors[0]
-    assert not any(p.exists() for p in outs)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "params.yaml"]
+    outs = array_stage_outputs("faces", tmp_path, "faces")
+    plant_stale(outs)
+    proc, _ = run_stage(tmp_path, {**FACES, "size": 8})
+    assert_failed_cleanly(proc, "faces.size", outs)
+    assert str(tmp_path / "params.yaml") in proc.stderr
+
+
+def test_stage_damaged_dataset_fails_naming_the_file(tmp_path):
+    make_dataset(tmp_path / "ds", with_fer=False)
+    index = tmp_path / "ds" / "index.csv"
+    index.write_text(index.read_text().replace(",label,", ",class,", 1))
+    proc, outs = run_stage(tmp_path, FACES)
+    assert_failed_cleanly(proc, f"{index}: missing column(s) label", outs)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from test_fetch import fetch, params_for
 
-from ferpipe.data.dataset import pixel_hash
+from ferpipe.data.pixels import pixel_hash
 
 FER = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fer2013"
 EXPECTED = {  # class: (Training, PublicTest, PrivateTest), from the dataset's documentation

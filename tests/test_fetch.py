@@ -3,20 +3,22 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from builders import write_ckplus, write_fer_csv, write_fer_folders, write_genki
+from builders import (assert_failed_cleanly, leftovers, plant_stale, run_script, write_ckplus, write_ckplus_sequences,
+                      write_fer_csv, write_fer_folders, write_genki)
 from PIL import Image
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.data.dataset import Dataset
-from ferpipe.data.fetch import run_fetch
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.data.dataset import SPLITS, Dataset
+from ferpipe.data.fetch import FetchSettings, run_fetch
 from ferpipe.data.sources import ckplus, fer2013
+from ferpipe.data.splits import kfold_split, subject_split
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -32,8 +34,11 @@ def params_for(dataset: str, source=None, **fetch) -> dict:
 
 
 def fetch(tmp_path: Path, params: dict) -> tuple[dict, Dataset]:
-    metrics = run_fetch(params, tmp_path / "out" / "dataset", tmp_path / "out" / "data.json")
-    return metrics, Dataset(tmp_path / "out" / "dataset")
+    """What the stage does, in process: settings checked and outputs written all-or-nothing."""
+    out, metrics_path = tmp_path / "out" / "dataset", tmp_path / "out" / "data.json"
+    with staged_outputs(out, metrics_path) as (tmp_out, tmp_metrics):
+        metrics = run_fetch(FetchSettings.from_params(params), tmp_out, tmp_metrics)
+    return metrics, Dataset(out)
 
 
 def test_fer_csv_keeps_pixels_labels_and_usage_splits(tmp_path):
@@ -66,6 +71,101 @@ def test_ckplus_subject_protocol_keeps_each_subject_in_one_split(tmp_path):
     assert not (by_split["val"] & by_split["test"])
     assert metrics["audit"]["subjects_in_several_splits"] == 0
     assert ds.classes == ckplus.CLASSES
+
+
+# CK+48's sequences per class; 123 subjects (contempt is spread over only 18 of them)
+CK_SEQUENCES = {"anger": 45, "contempt": 18, "disgust": 59, "fear": 25, "happy": 69, "sadness": 28, "surprise": 83}
+
+
+@pytest.fixture(scope="module")
+def ck_like(tmp_path_factory) -> Path:
+    return write_ckplus_sequences(tmp_path_factory.mktemp("ck") / "CK+48", CK_SEQUENCES, subjects=123)
+
+
+def labels_and_subjects(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    items = ckplus.scan(root)
+    return np.array([label for label, _, _ in items]), np.array([subject for _, subject, _ in items])
+
+
+def test_ckplus_subject_split_puts_every_class_in_every_split_for_any_seed(ck_like):
+    # Unstratified, a seeded draw of 12 test subjects missed all 18 contempt subjects for 24 of 200 seeds.
+    labels, subjects = labels_and_subjects(ck_like)
+    for seed in range(200):
+        splits = subject_split(subjects, labels, 0.1, 0.1, seed)
+        for split in SPLITS:
+            assert set(labels[splits == split]) == set(labels), f"seed {seed}: a class is missing from {split}"
+        assert all(len(set(splits[subjects == s])) == 1 for s in set(subjects)), f"seed {seed}: a subject is split"
+        assert 0.07 < np.mean(splits == "test") < 0.13 and 0.07 < np.mean(splits == "val") < 0.13
+
+
+def test_ckplus_subject_protocol_reports_every_class_in_every_split(tmp_path, ck_like):
+    metrics, ds = fetch(tmp_path, params_for("ckplus", ck_like, ckplus_protocol="subject", seed=3))
+    assert ds.classes == ckplus.CLASSES
+    for split in SPLITS:
+        assert all(metrics["counts"][split][c] >= 3 for c in ckplus.CLASSES), metrics["counts"][split]
+    assert metrics["audit"]["subjects_in_several_splits"] == 0
+
+
+def test_subject_folds_keep_subjects_whole_cover_every_image_once_and_keep_class_proportions(ck_like):
+    labels, subjects = labels_and_subjects(ck_like)
+    for k in (3, 5, 10):
+        for seed in range(3):
+            splits = np.array([kfold_split(labels, subjects, k, i, 0.1, seed) for i in range(k)])
+            tests = splits == "test"
+            assert (tests.sum(axis=0) == 1).all(), "every image is in exactly one test fold"
+            for s in set(subjects):
+                assert len({tuple(column) for column in splits[:, subjects == s].T}) == 1, f"subject {s} is split"
+            per_fold = np.array([np.bincount(labels[t], minlength=len(CK_SEQUENCES)) for t in tests])
+            # a subject brings its 3 frames of a class to one fold: counts differ by one subject at most
+            assert (per_fold.max(axis=0) - per_fold.min(axis=0) <= 3).all(), (k, seed, per_fold)
+            for row in splits:
+                assert set(labels[row == "val"]) == set(labels)
+                assert 0.07 < np.mean(row == "val") / np.mean(row != "test") < 0.13
+
+
+def test_image_folds_keep_class_proportions_exactly():
+    labels = np.repeat([0, 1, 2], [23, 41, 7])
+    for k in (2, 5, 7):
+        splits = np.array([kfold_split(labels, None, k, i, 0.2, seed=1) for i in range(k)])
+        tests = splits == "test"
+        assert (tests.sum(axis=0) == 1).all()
+        per_fold = np.array([np.bincount(labels[t], minlength=3) for t in tests])
+        assert (per_fold.max(axis=0) - per_fold.min(axis=0) <= 1).all(), per_fold
+
+
+def test_fetch_folds_on_ckplus_genki_and_demo(tmp_path, ck_like):
+    write_genki(tmp_path / "g", n=40)
+    cases = [("ckplus", ck_like, 3, "subject"), ("genki4k", tmp_path / "g", 4, "image"),
+             ("demo", None, 3, "subject")]
+    for dataset, source, k, grouped_by in cases:
+        test_sources = []
+        for i in range(k):
+            params = params_for(dataset, source, folds=k, fold=i)
+            params["fetch"]["demo"] = {"per_class": 6, "size": 32}
+            metrics, ds = fetch(tmp_path / f"{dataset}{i}", params)
+            assert metrics["folds"] == {"k": k, "fold": i, "grouped_by": grouped_by}
+            if grouped_by == "subject":
+                assert metrics["audit"]["subjects_in_several_splits"] == 0
+            test_sources += [r["source"] for r in ds.rows if r["split"] == "test"]
+        assert sorted(test_sources) == sorted(r["source"] for r in ds.rows), f"{dataset}: one test fold per image"
+
+
+@pytest.mark.parametrize("dataset, fetch_params, message", [
+    ("demo", {"folds": 1}, "fetch.folds must be 0 (no k-fold) or k >= 2"),
+    ("demo", {"folds": -2}, "fetch.folds must be an integer >= 0"),
+    ("demo", {"folds": 3, "fold": 3}, "fetch.fold must be in 0..2"),
+    ("demo", {"folds": 0, "fold": 1}, "fetch.fold = 1 needs k-fold"),
+    ("fer2013", {"folds": 5}, "fer2013 has an official split"),
+    ("ckplus", {"folds": 5, "ckplus_protocol": "paper"}, "k-fold is refused"),
+    ("ckplus", {"folds": 13}, "fetch.folds = 13 is more than the 12 subjects of ckplus"),
+    ("genki4k", {"folds": 11}, "fetch.folds = 11 is more than the 10 images of class 'non_smile'"),
+])
+def test_bad_folds_are_named(tmp_path, dataset, fetch_params, message):
+    sources = {"ckplus": write_ckplus(tmp_path / "ck", {c: 12 for c in ckplus.CLASSES}, subjects=12),
+               "genki4k": write_genki(tmp_path / "g", n=20), "fer2013": tmp_path / "g", "demo": None}
+    with pytest.raises(FerpipeError, match="params.yaml: .*" + re.escape(message)):
+        fetch(tmp_path, params_for(dataset, sources[dataset], **fetch_params))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_ckplus_paper_protocol_draws_56_7_7_per_class_and_drops_small_classes(tmp_path):
@@ -211,21 +311,56 @@ def test_failed_run_removes_stale_outputs(tmp_path):
     assert not (tmp_path / "out" / "dataset").exists() and not (tmp_path / "out" / "data.json").exists()
 
 
+def run_stage(tmp_path: Path, params: dict | str, params_file: str = "params.yaml"):
+    outs = [tmp_path / "data" / "dataset", tmp_path / "metrics" / "data.json"]
+    return run_script("fetch", params, tmp_path, "--out", outs[0], "--metrics", outs[1], params_file=params_file), outs
+
+
 def test_stage_script_exits_1_with_one_error_line_and_no_outputs(tmp_path):
-    params = params_for("genki4k", tmp_path / "nowhere")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    out, metrics = tmp_path / "data" / "dataset", tmp_path / "metrics" / "data.json"
-    cmd = [sys.executable, str(REPO / "stages" / "fetch.py"), "--params", str(tmp_path / "params.yaml"),
-           "--out", str(out), "--metrics", str(metrics)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 1
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "sources.genki4k" in errors[0] and "nowhere" in errors[0]
-    assert not out.exists() and not metrics.exists()
+    proc, outs = run_stage(tmp_path, params_for("genki4k", tmp_path / "nowhere"))
+    assert_failed_cleanly(proc, "sources.genki4k", outs)
+    assert "nowhere" in proc.stderr
     write_genki(tmp_path / "nowhere", n=20)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    plant_stale(outs)  # a killed run's temporary outputs are cleared by the next run
+    proc, outs = run_stage(tmp_path, params_for("genki4k", tmp_path / "nowhere"))
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(metrics.read_text())["counts"]["train"]["total"] > 0
+    assert json.loads(outs[1].read_text())["counts"]["train"]["total"] > 0
+    assert leftovers(outs) == outs and (outs[0] / "index.csv").is_file()
+
+
+@pytest.mark.parametrize("params, message", [
+    ("dataset: [unclosed", "other.yaml: not valid YAML"),
+    (yaml.safe_dump(params_for("genki4k", "/nowhere")), "other.yaml: sources.genki4k: /nowhere does not exist"),
+    (yaml.safe_dump(params_for("genki4k", None)), "other.yaml: sources.genki4k is not set"),
+    (yaml.safe_dump(params_for("demo", folds=4, fold=4)), "other.yaml: fetch.fold must be in 0..3"),
+    (yaml.safe_dump({**params_for("demo"), "fetch": {**params_for("demo")["fetch"], "fods": 3}}),
+     "other.yaml: unknown parameter(s): fetch.fods"),
+    (yaml.safe_dump(params_for("demo", val_fraction=0.6, test_fraction=0.5)), "other.yaml: fetch.val_fraction"),
+])
+def test_stage_params_error_names_the_given_file_and_leaves_no_stale_output(tmp_path, params, message):
+    outs = [tmp_path / "data" / "dataset", tmp_path / "metrics" / "data.json"]
+    plant_stale(outs)
+    proc, outs = run_stage(tmp_path, params, params_file="other.yaml")
+    assert_failed_cleanly(proc, message, outs)
+
+
+@pytest.mark.parametrize("name, damage, message", [
+    ("index.csv", lambda t: t.replace("id,split,label,", "id,split,", 1), "missing column(s) label"),
+    ("index.csv", lambda t: t + "99,val,0,non_smile,,x.jpg,0,ten,10,1\n", "must be integers"),
+    ("index.csv", lambda t: t + "99,val,0,non_smile,,x.jpg,999999999,10,10,1\n", "does not fit images.npy"),
+    ("index.csv", lambda t: t.replace(",0,non_smile,", ",5,non_smile,", 1), "label 5 is outside the class range 0..1"),
+    ("index.csv", lambda t: t.replace(",val,", ",dev,", 1), "split 'dev' is not one of"),
+    ("meta.json", lambda t: t[:-5], "not valid JSON"),
+    ("meta.json", lambda t: '{"dataset": "x"}', "list of class names"),
+    ("images.npy", lambda t: "garbage", "not a readable .npy pixel buffer"),
+])
+def test_damaged_dataset_is_an_error_naming_the_file(tmp_path, name, damage, message):
+    write_genki(tmp_path / "g", n=20)
+    _, ds = fetch(tmp_path, params_for("genki4k", tmp_path / "g"))
+    path = ds.folder / name
+    path.write_text(damage(path.read_text(errors="replace")))
+    with pytest.raises(FerpipeError, match=re.escape(str(path)) + ".*" + re.escape(message)):
+        Dataset(ds.folder)
 
 
 def test_rgba_cmyk_and_grey_photos_become_rgb(tmp_path):

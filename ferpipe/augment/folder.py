@@ -11,14 +11,15 @@ from ferpipe.augment.transforms import AugmentSettings, Variants, augment
 from ferpipe.core.errors import require
 from ferpipe.core.image_grid import Cell, save_image_grid
 from ferpipe.data.arrays import load_split, save_split
+from ferpipe.data.pixels import pixel_hash
 
 EVAL_SPLITS = ("val", "test")
 
 
 def eval_copies(train: np.ndarray, *evaluation: np.ndarray) -> int:
     """How many training images are pixel-identical to a val or test image (a leak, should be 0)."""
-    seen = {img.tobytes() for split in evaluation for img in split}
-    return sum(img.tobytes() in seen for img in train)
+    seen = {pixel_hash(img) for split in evaluation for img in split}
+    return sum(pixel_hash(img) in seen for img in train)
 
 
 def plot_example(path, augmented: np.ndarray, v: Variants, n_images: int, per_row: int = 6) -> None:

@@ -21,7 +21,10 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     try:
         params = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise FerpipeError(f"{path}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FerpipeError(f"{path}: not valid YAML{where}: {problem}") from exc
     if not isinstance(params, dict):
         raise FerpipeError(f"{path}: expected a mapping of parameters at the top level")
     return params
@@ -36,11 +39,14 @@ def pick(params: dict[str, Any], *keys: str, source: str = "params.yaml") -> dic
 
 
 class ParamBlock:
-    """Typed, range-checked access to one block of parameters (e.g. `faces:`), or with `top_level`
-    to named top-level keys. Every message names the file and the parameter (`train.momentum`)."""
+    """Typed, range-checked access to one block of parameters: `faces` or, dotted, a nested block such
+    as `runtime.faces`; or with `top_level`, to named top-level keys. Every message names the params
+    file (`source`) and the parameter (`train.momentum`)."""
 
     def __init__(self, params: dict[str, Any], name: str, keys: Sequence[str], source: str = "params.yaml"):
-        block = params.get(name)
+        block: Any = params
+        for part in name.split("."):
+            block = block.get(part) if isinstance(block, dict) else None
         if not isinstance(block, dict):
             raise FerpipeError(f"{source}: missing parameter block `{name}:`")
         self._take(block, keys, source, prefix=f"{name}.")

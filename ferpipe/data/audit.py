@@ -10,7 +10,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ferpipe.data.dataset import SPLITS, Record, pixel_hash
+from ferpipe.data.dataset import SPLITS, Record
+from ferpipe.data.pixels import pixel_hash
 
 
 def audit(records: list[Record]) -> dict:

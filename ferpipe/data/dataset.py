@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.data.pixels import pixel_hash
 
 SPLITS = ("train", "val", "test")
 INDEX_COLUMNS = ["id", "split", "label", "label_name", "subject", "source", "offset", "height", "width", "channels"]
@@ -32,14 +33,6 @@ class Record:
     subject: str
     source: str
     image: np.ndarray
-
-
-def pixel_hash(image: np.ndarray) -> str:
-    """Hash of pixel content and shape: equal for pixel-identical images, whatever their file."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(repr(image.shape).encode())
-    h.update(np.ascontiguousarray(image).tobytes())
-    return h.hexdigest()
 
 
 def content_hash(records: list[Record]) -> str:
@@ -87,20 +80,66 @@ def write_dataset(folder: Path, name: str, classes: list[str], records: list[Rec
 
 
 class Dataset:
-    """Read access to a canonical dataset folder."""
+    """Read access to a canonical dataset folder, checked on opening: a damaged file is an error naming it."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         for fname in ("images.npy", "index.csv", "meta.json"):
             if not (self.folder / fname).is_file():
                 raise FerpipeError(f"{self.folder}: not a ferpipe dataset (missing {fname}); run the fetch stage")
-        self.meta = json.loads((self.folder / "meta.json").read_text())
+        self.meta = self._read_meta(self.folder / "meta.json")
         self.classes: list[str] = self.meta["classes"]
-        self._pixels = np.load(self.folder / "images.npy", mmap_mode="r")
-        with open(self.folder / "index.csv", newline="") as fh:
-            self.rows = list(csv.DictReader(fh))
+        self._pixels = self._read_pixels(self.folder / "images.npy")
+        self.rows = self._read_index(self.folder / "index.csv")
         self.splits = np.array([r["split"] for r in self.rows])
         self.labels = np.array([int(r["label"]) for r in self.rows], dtype=np.int64)
+
+    @staticmethod
+    def _read_meta(path: Path) -> dict:
+        try:
+            meta = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FerpipeError(f"{path}: not valid JSON ({exc}); rerun the fetch stage") from exc
+        classes = meta.get("classes") if isinstance(meta, dict) else None
+        if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+            raise FerpipeError(f"{path}: expected a JSON object with a list of class names under 'classes'")
+        return meta
+
+    @staticmethod
+    def _read_pixels(path: Path) -> np.ndarray:
+        try:
+            pixels = np.load(path, mmap_mode="r")
+        except (ValueError, OSError, EOFError) as exc:
+            raise FerpipeError(f"{path}: not a readable .npy pixel buffer ({exc})") from exc
+        if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 1):
+            raise FerpipeError(f"{path}: expected one flat uint8 array of pixels")
+        return pixels
+
+    def _read_index(self, path: Path) -> list[dict[str, str]]:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in INDEX_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise FerpipeError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(INDEX_COLUMNS)}")
+            rows = list(reader)
+        for line, row in enumerate(rows, start=2):
+            problem = self._row_problem(row)
+            if problem:
+                raise FerpipeError(f"{path}:{line}: {problem}")
+        return rows
+
+    def _row_problem(self, row: dict[str, str]) -> str | None:
+        try:
+            label, offset, h, w, c = (int(row[k]) for k in ("label", "offset", "height", "width", "channels"))
+        except (TypeError, ValueError):
+            return "label, offset, height, width and channels must be integers"
+        if row["split"] not in SPLITS:
+            return f"split {row['split']!r} is not one of {', '.join(SPLITS)}"
+        if not 0 <= label < len(self.classes):
+            return f"label {label} is outside the class range 0..{len(self.classes) - 1}"
+        if c not in (1, 3) or h < 1 or w < 1 or offset < 0 or offset + h * w * c > len(self._pixels):
+            return f"image {h}x{w}x{c} at offset {offset} does not fit images.npy ({len(self._pixels)} bytes)"
+        return None
 
     def __len__(self) -> int:
         return len(self.rows)

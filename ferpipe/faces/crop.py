@@ -83,7 +83,7 @@ def crop_dataset(dataset: Dataset, settings: FaceSettings, detector: FaceDetecto
     by_size: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(dataset.rows):
         by_size[(row["height"], row["width"])].append(i)
-    step = settings.batch_size
+    step = detector.runtime.batch_size
     batches = [ids[k:k + step] for ids in by_size.values() for k in range(0, len(ids), step)]
     loads = ((batch, [to_rgb(dataset.image(i), image_name(dataset, i)) for i in batch]) for batch in batches)
     with tqdm(total=n, unit="img", desc=f"faces ({detector.device})") as progress:
@@ -103,7 +103,7 @@ def crop_dataset(dataset: Dataset, settings: FaceSettings, detector: FaceDetecto
         idx = dataset.indices(split)
         if settings.no_face == "drop":
             if len(idx) and not found[idx].any():
-                raise FerpipeError(f"faces.no_face is 'drop' but no face was found in any of the {len(idx)} "
+                raise FerpipeError(f"{settings.source}: faces.no_face is 'drop' but no face was found in any of the {len(idx)} "
                                    f"{split} images, which would leave the split empty; use 'keep'")
             kept = idx[found[idx]]
         else:

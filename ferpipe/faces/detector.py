@@ -21,7 +21,7 @@ import torch
 from facenet_pytorch import MTCNN
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.faces.settings import PAD_MODES, FaceSettings
+from ferpipe.faces.settings import PAD_MODES, FaceRuntime, FaceSettings
 
 MIN_IMAGE_SIDE = 20
 
@@ -77,18 +77,20 @@ class Face:
     landmarks: np.ndarray  # (5, 2) x, y: left eye, right eye, nose, mouth left, mouth right
 
 
-def resolve_device(name: str) -> str:
+def resolve_device(runtime: FaceRuntime) -> str:
+    name = runtime.device
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise FerpipeError(f"faces.device is {name!r} but torch sees no CUDA device; use auto or cpu")
+        raise FerpipeError(f"{runtime.source}: runtime.faces.device is {name!r} but torch sees no CUDA device; "
+                           "use auto or cpu")
     return name
 
 
 class FaceDetector:
-    def __init__(self, settings: FaceSettings):
-        self.settings = settings
-        self.device = resolve_device(settings.device)
+    def __init__(self, settings: FaceSettings, runtime: FaceRuntime):
+        self.settings, self.runtime = settings, runtime
+        self.device = resolve_device(runtime)
         self.mtcnn = MTCNN(min_face_size=settings.min_face_size, thresholds=list(settings.thresholds),
                            factor=settings.pyramid_factor, device=torch.device(self.device))
 
@@ -130,9 +132,9 @@ def one_cpu_thread() -> Iterator[None]:
 _worker_detector: FaceDetector | None = None
 
 
-def _start_worker(settings: FaceSettings) -> None:
+def _start_worker(settings: FaceSettings, runtime: FaceRuntime) -> None:
     global _worker_detector
-    _worker_detector = FaceDetector(settings)
+    _worker_detector = FaceDetector(settings, runtime)
 
 
 def _detect_in_worker(images: list[np.ndarray]) -> list[Face | None]:
@@ -143,7 +145,7 @@ def detect_batches(detector: FaceDetector, batches: Iterator[tuple[list[int], li
                    ) -> Iterator[tuple[list[int], list[np.ndarray], list[Face | None]]]:
     """(ids, RGB images) batches -> (ids, images, faces), in order. On the CPU the batches go to
     `workers` processes, at most two per worker in flight so that memory stays bounded."""
-    workers = detector.settings.workers if detector.device == "cpu" else 1
+    workers = detector.runtime.workers if detector.device == "cpu" else 1
     if workers == 1:
         for ids, images in batches:
             yield ids, images, detector.detect(images)
@@ -156,7 +158,7 @@ def detect_batches(detector: FaceDetector, batches: Iterator[tuple[list[int], li
             yield ids, images, result.get()
 
     # spawn, not fork: a forked child can hang on the parent's torch thread pools.
-    with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (detector.settings,)) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (detector.settings, detector.runtime)) as pool:
         for ids, images in batches:
             pending.append((ids, images, pool.apply_async(_detect_in_worker, (images,))))
             yield from finished(2 * workers)

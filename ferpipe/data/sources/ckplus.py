@@ -1,7 +1,8 @@
 """CK+ in the common CK+48 layout: `<class>/S<subject>_<sequence>_<frame>.png`, 48x48 grey.
 
 Two split protocols:
-- `subject`: whole subjects go to one split (seeded), so no person is in two splits;
+- `subject`: whole subjects go to one split (seeded), so no person is in two splits, stratified by
+  class so that every class is in every split wherever its subjects allow;
 - `paper`: the seed paper's frame-level split, per class 56 train / 7 val / 7 test, for the classes
   that have at least 70 images. Frames of one sequence then land in train and test alike: the data
   audit's subject overlap shows that leak.
@@ -30,7 +31,7 @@ def _is_root(folder: Path) -> bool:
     return any((folder / c).is_dir() for c in CLASSES)
 
 
-def _scan(root: Path) -> list[tuple[int, str, Path]]:
+def scan(root: Path) -> list[tuple[int, str, Path]]:
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     unknown = [p.name for p in folders if p.name not in CLASSES]
     if unknown:
@@ -50,14 +51,12 @@ def _scan(root: Path) -> list[tuple[int, str, Path]]:
 
 def load(path: Path, protocol: str, val_fraction: float, test_fraction: float, seed: int
          ) -> tuple[list[str], list[Record]]:
-    if protocol not in PROTOCOLS:
-        raise FerpipeError(f"fetch.ckplus_protocol must be one of {PROTOCOLS}, got {protocol!r}")
     root = find_root(path, _is_root, f"CK+48 class folders ({', '.join(CLASSES)})")
-    items = _scan(root)
+    items = scan(root)
     labels = np.array([label for label, _, _ in items])
     if protocol == "subject":
         classes = sorted({CLASSES[label] for label in labels}, key=CLASSES.index)
-        splits = subject_split(np.array([s for _, s, _ in items]), val_fraction, test_fraction, seed)
+        splits = subject_split(np.array([s for _, s, _ in items]), labels, val_fraction, test_fraction, seed)
     else:
         needed = sum(PAPER_COUNTS.values())
         counts = np.bincount(labels, minlength=len(CLASSES))

@@ -35,12 +35,12 @@ def env_var(dataset: str) -> str:
     return f"FERPIPE_SOURCE_{dataset.upper()}"
 
 
-def resolve_source(dataset: str, sources: dict) -> str:
+def resolve_source(dataset: str, sources: dict, params_file: str) -> str:
     """The source for `dataset`: the environment variable if set, else `sources.<dataset>`."""
     value = os.environ.get(env_var(dataset)) or (sources or {}).get(dataset)
     if not value:
         raise FerpipeError(
-            f"sources.{dataset} is not set: give a local path or URL in params.yaml, with "
+            f"{params_file}: sources.{dataset} is not set: give a local path or URL there, with "
             f"`dvc exp run -S sources.{dataset}=/path/to/{dataset}`, or in ${env_var(dataset)}")
     return str(value)
 
@@ -145,16 +145,19 @@ def unpack(archive: Path) -> Path:
     return dest
 
 
-def materialize(dataset: str, sources: dict, sha256s: dict) -> Path:
-    """The local folder or file holding `dataset`, downloading and unpacking as needed."""
-    source = resolve_source(dataset, sources)
+def materialize(dataset: str, sources: dict, sha256s: dict, params_file: str) -> Path:
+    """The local folder or file holding `dataset`, downloading and unpacking as needed.
+
+    `params_file` is the params file the sources and hashes come from, named in messages."""
+    source = resolve_source(dataset, sources, params_file)
+    sha_param = f"fetch.sha256.{dataset} in {params_file}"
     if source.startswith(("http://", "https://", "kaggle:")):
-        path = fetch_remote(source, (sha256s or {}).get(dataset), f"fetch.sha256.{dataset}")
+        path = fetch_remote(source, (sha256s or {}).get(dataset), sha_param)
     else:
         path = Path(source).expanduser()
         if not path.exists():
-            where = f"${env_var(dataset)}" if os.environ.get(env_var(dataset)) else f"sources.{dataset}"
+            where = f"${env_var(dataset)}" if os.environ.get(env_var(dataset)) else f"{params_file}: sources.{dataset}"
             raise FerpipeError(f"{where}: {path} does not exist")
         if path.is_file() and (sha256s or {}).get(dataset):
-            _verify(path, sha256s[dataset], str(path), f"fetch.sha256.{dataset}", downloaded=False)
+            _verify(path, sha256s[dataset], str(path), sha_param, downloaded=False)
     return unpack(path) if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES) else path
