@@ -88,9 +88,9 @@ def run(args: argparse.Namespace) -> None:
     from ferpipe.eval.metrics import classification_metrics
     from ferpipe.nn.backend import gpu_available
     from ferpipe.nn.config import train_config
-    from ferpipe.testing.train_params import train_params
     from ferpipe.nn.models import predict_probabilities
     from ferpipe.nn.training import train
+    from ferpipe.testing.train_params import train_params
 
     data = unpack(args.data)
     x, y, split, classes = data["x"], data["y"], data["split"], data["classes"]

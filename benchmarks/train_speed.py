@@ -27,9 +27,9 @@ def measure_keras(backend: str, size: int, batch: int, steps: int, warmup: int) 
 
     from ferpipe.nn.backend import seed_everything
     from ferpipe.nn.config import train_config
-    from ferpipe.testing.train_params import train_params
     from ferpipe.nn.models import as_model_input, build_model
     from ferpipe.nn.training import compile_for_phase
+    from ferpipe.testing.train_params import train_params
 
     cfg = train_config(train_params(arch="resnet50", backend=backend, batch_size=batch, train_input_size=size,
                                     train_dropout=0.5, train_momentum=0.9, train_schedule="cosine",

@@ -21,9 +21,14 @@ from ferpipe.core.errors import FerpipeError  # noqa: E402
 from ferpipe.nn import backend, checkpoints, training  # noqa: E402
 from ferpipe.nn.checkpoints import Checkpoints, fingerprint  # noqa: E402
 from ferpipe.nn.config import train_config  # noqa: E402
-from ferpipe.testing.train_params import train_params  # noqa: E402
-from ferpipe.nn.models import BACKBONE_NAME, as_model_input, build_model, predict_probabilities  # noqa: E402
+from ferpipe.nn.models import (  # noqa: E402
+    BACKBONE_NAME,
+    as_model_input,
+    build_model,
+    predict_probabilities,
+)
 from ferpipe.nn.training import choose_precision, epoch_batches, start_phase, train  # noqa: E402
+from ferpipe.testing.train_params import train_params  # noqa: E402
 
 
 def run(tmp_path, cfg, **kwargs):
@@ -73,12 +78,12 @@ def batchnorm_moving_means(model: keras.Model) -> list[np.ndarray]:
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
-@pytest.mark.parametrize("arch, lr, steps", [("lenet", 0.02, 40), ("resnet50", 0.01, 25)])
+@pytest.mark.parametrize("arch, lr, steps", [("lenet", 0.02, 40), ("resnet50", 0.002, 20)])
 def test_overfits_one_fixed_batch(arch, lr, steps):
     """Learning, asserted with a margin that any CPU's rounding keeps: the loss on one fixed batch
     falls twentyfold (it falls by 1000x or more). ResNet-50 from scratch: its BatchNorm trains too."""
     cfg = train_config(train_params(arch=arch, lr=lr, batch_size=8, train_momentum=0.9, train_schedule="constant"))
-    training.seed_everything(cfg.seed)
+    backend.seed_everything(cfg.seed)
     model = build_model(cfg, 32, len(CLASSES))
     start_phase(model, cfg, 0, n_train=8)
     x, y = toy_split(8, seed=4)

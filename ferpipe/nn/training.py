@@ -86,8 +86,8 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
           stop_after_seconds: float | None = None) -> TrainResult:
     """Train `cfg.arch` on uint8 crops (N, S, S); return the model of the best val epoch.
 
-    A checkpoint of the same configuration and data in `checkpoint_dir` is resumed; the folder is
-    removed once training ends. `log_epoch` gets each epoch's metrics (also those replayed from a
+    A checkpoint of the same configuration, data and code in `checkpoint_dir` is resumed; the folder
+    is removed once training ends. `log_epoch` gets each epoch's metrics (also those replayed from a
     resumed checkpoint). `stop_after_seconds` ends training after the epoch that passes it.
     """
     require(x_train.ndim == 3 and x_train.shape[1] == x_train.shape[2], f"training crops must be square, got {x_train.shape}")
