@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from builders import assert_failed_cleanly, plant_stale, run_script
-from train_fixtures import CLASSES, params, write_toy_splits
+from train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.data.arrays import save_split
+from ferpipe.testing.train_params import train_params
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def trained(tmp_path_factory) -> Path:
     """A tiny LeNet trained by the train stage (one epoch on 32 px crops)."""
     tmp = tmp_path_factory.mktemp("trained")
     data = write_toy_splits(tmp / "augmented", n_train=24)
-    proc = run_script("train", params(epochs=1), tmp, "--train", data / "train.npz", "--val", data / "val.npz",
+    proc = run_script("train", train_params(epochs=1), tmp, "--train", data / "train.npz", "--val", data / "val.npz",
                       "--model", tmp / "model", "--live", tmp / "live", "--metrics", tmp / "train.json",
                       "--checkpoints", tmp / "ckpt")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -34,7 +35,7 @@ def evaluate(tmp: Path, model: Path, test: Path, stage_params: dict, params_file
 
 
 def test_evaluates_the_trained_model(tmp_path, trained):
-    proc, outs = evaluate(tmp_path, trained / "model", trained / "augmented" / "test.npz", params())
+    proc, outs = evaluate(tmp_path, trained / "model", trained / "augmented" / "test.npz", train_params())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert all(p.exists() for p in outs) and not list(tmp_path.glob(".*.tmp-*"))
 
@@ -42,25 +43,25 @@ def test_evaluates_the_trained_model(tmp_path, trained):
 def test_bad_json_in_model_json(tmp_path, trained):
     model = shutil.copytree(trained / "model", tmp_path / "model")
     (model / "model.json").write_text('{"classes": ["dark", "mid"')
-    proc, outs = evaluate(tmp_path, model, trained / "augmented" / "test.npz", params())
+    proc, outs = evaluate(tmp_path, model, trained / "augmented" / "test.npz", train_params())
     assert_failed_cleanly(proc, f"{model / 'model.json'}: not valid JSON", outs)
 
 
 def test_test_crops_of_another_size_than_the_models(tmp_path, trained):
     test = tmp_path / "test.npz"
     save_split(test, np.zeros((3, 24, 24), np.uint8), [0, 1, 2], [7, 8, 9], CLASSES)
-    proc, outs = evaluate(tmp_path, trained / "model", test, params())
+    proc, outs = evaluate(tmp_path, trained / "model", test, train_params())
     assert_failed_cleanly(proc, f"{test}: crops of shape (24, 24) do not fit the model, which takes 32x32", outs)
 
 
 def test_garbage_test_split(tmp_path, trained):
     test = tmp_path / "test.npz"
     test.write_bytes(b"\x00garbage")
-    proc, outs = evaluate(tmp_path, trained / "model", test, params())
+    proc, outs = evaluate(tmp_path, trained / "model", test, train_params())
     assert_failed_cleanly(proc, f"{test}: not a readable .npz split file", outs)
 
 
 def test_bad_backend_names_the_params_file_given(tmp_path, trained):
-    proc, outs = evaluate(tmp_path, trained / "model", trained / "augmented" / "test.npz", params(backend="jax"),
+    proc, outs = evaluate(tmp_path, trained / "model", trained / "augmented" / "test.npz", train_params(backend="jax"),
                           params_file="other.yaml")
     assert_failed_cleanly(proc, f"{tmp_path / 'other.yaml'}: backend must be one of", outs)
