@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import require
+from ferpipe.core.npz import read_arrays
 
 SPLITS = ("train", "val", "test")
 FIELDS = ("features", "labels", "ids", "classes")
@@ -27,14 +28,7 @@ def save_embeddings(path: str | Path, features: np.ndarray, labels: np.ndarray, 
 def load_embeddings(path: str | Path) -> dict[str, np.ndarray]:
     """One split's features, checked: rows match labels and ids, every value finite, labels in range."""
     path = Path(path)
-    require(path.is_file(), f"{path}: embeddings file not found; run the embed stage")
-    try:
-        with np.load(path) as data:
-            out = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise FerpipeError(f"{path}: not an embeddings file ({exc})") from exc
-    missing = [k for k in FIELDS if k not in out]
-    require(not missing, f"{path}: not an embeddings file (missing {', '.join(missing)})")
+    out = read_arrays(path, FIELDS, "embeddings", "run the embed stage")
     features, labels, ids = out["features"], out["labels"], out["ids"]
     require(features.ndim == 2 and features.shape[0] > 0 and features.shape[1] > 0
             and np.issubdtype(features.dtype, np.floating),

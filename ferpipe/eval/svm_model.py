@@ -76,7 +76,7 @@ def portable(model: Pipeline, check_rows: np.ndarray) -> Pipeline:
     last = model.steps[-1][1]
     if isinstance(last, CalibratedClassifierCV):
         last.calibrated_classifiers_[0].estimator = plain
-        last.estimator = plain
+        last.estimator = SVC(**plain.get_params())  # the unfitted template, a scikit-learn type too
     else:
         model.steps[-1] = (model.steps[-1][0], plain)
     after = _scores(model, check_rows)
