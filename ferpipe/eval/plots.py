@@ -48,10 +48,11 @@ def project_2d(features: np.ndarray, method: str, seed: int) -> np.ndarray:
 def plot_projection(path: Path, points: np.ndarray, labels: np.ndarray, classes: list[str], title: str) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 5.4))
     colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    size = float(np.clip(3000 / len(points), 4, 30))  # big dots for a few points, small for thousands
     for k, name in enumerate(classes):
         mine = labels == k
         if mine.any():
-            ax.scatter(points[mine, 0], points[mine, 1], s=9, alpha=0.7, color=colours(k % colours.N), label=name)
+            ax.scatter(points[mine, 0], points[mine, 1], s=size, alpha=0.7, color=colours(k % colours.N), label=name)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
