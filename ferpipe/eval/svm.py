@@ -32,6 +32,7 @@ from ferpipe.eval.svm_model import SVM_BACKENDS, final_svc, make_svc, portable, 
 REFIT_ON = ("train", "train_val")
 GAMMA_WORDS = ("scale", "auto")  # scikit-learn's: 1 / (features x variance), 1 / features
 CALIBRATION_FOLDS = 5
+PORTABLE_CHECK_ROWS = 256  # val rows on which a converted scikit-learn-intelex SVC must decide alike
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,6 @@ class GridPoint:
     C: float
     gamma: float | str
     val_accuracy: float
-    seconds: float
 
     @property
     def name(self) -> str:
@@ -102,12 +102,6 @@ def _preprocessing(s: SvmSettings) -> list[tuple[str, Any]]:
     if s.pca is not None:
         steps.append(("pca", PCA(n_components=s.pca, random_state=s.seed)))
     return steps
-
-
-def _check_pca(s: SvmSettings, n_rows: int, n_features: int, where: Path) -> None:
-    if s.pca is not None:
-        require(s.pca <= n_features, f"svm.pca={s.pca} is more than the {n_features} features per row of {where}")
-        require(s.pca <= n_rows, f"svm.pca={s.pca} is more than the {n_rows} rows the SVM is fitted on")
 
 
 def grid_rows(y: np.ndarray, s: SvmSettings) -> np.ndarray:
@@ -123,10 +117,8 @@ def search_grid(x: np.ndarray, y: np.ndarray, val_x: np.ndarray, val_y: np.ndarr
     fit_x, score_x = prep.transform(x), prep.transform(val_x)
     points = []
     for C, gamma in tqdm(list(product(s.C, s.gamma)), desc="svm grid", unit="fit"):
-        started = time.perf_counter()
         svc = make_svc(s.backend, C, gamma, s.class_weight).fit(fit_x, y)
-        accuracy = float(np.mean(svc.predict(score_x) == val_y))
-        points.append(GridPoint(C, gamma, accuracy, time.perf_counter() - started))
+        points.append(GridPoint(C, gamma, float(np.mean(svc.predict(score_x) == val_y))))
     return points
 
 
@@ -142,23 +134,31 @@ def fit_final(x: np.ndarray, y: np.ndarray, s: SvmSettings, C: float, gamma: flo
     return Pipeline(_preprocessing(s) + [("svc", svc)]).fit(x, y)
 
 
+def _check_inputs(splits: dict[str, dict[str, np.ndarray]], rows: np.ndarray, s: SvmSettings, folder: Path) -> None:
+    train, classes = splits["train"], [str(c) for c in splits["train"]["classes"]]
+    for name in ("train", "val"):
+        present = np.unique(splits[name]["labels"])
+        require(len(present) >= 2, f"{folder / f'{name}.npz'}: holds a single class "
+                                   f"({classes[present[0]]}); C and gamma need at least two to be chosen")
+    require(len(np.unique(train["labels"][rows])) >= 2,
+            f"svm.grid_rows={s.grid_rows}: the sampled training rows hold a single class")
+    if s.pca is not None:
+        features = train["features"].shape[1]
+        require(s.pca <= features, f"svm.pca={s.pca} is more than the {features} features per row of {folder / 'train.npz'}")
+        require(s.pca <= len(rows), f"svm.pca={s.pca} is more than the {len(rows)} rows the SVM is fitted on")
+    if s.probability:
+        fewest = int(np.unique(train["labels"], return_counts=True)[1].min())
+        require(fewest >= CALIBRATION_FOLDS, f"svm.probability=true: calibration needs at least {CALIBRATION_FOLDS} "
+                                             f"training rows of each class, {folder / 'train.npz'} has {fewest}")
+
+
 def run_svm(embeddings: Path, s: SvmSettings, model_path: Path, metrics_path: Path, grid_path: Path,
             confusion_path: Path, predictions_path: Path) -> dict:
     splits = load_embedding_splits(embeddings)
     train, val, test = splits["train"], splits["val"], splits["test"]
     classes = [str(c) for c in train["classes"]]
-    for name, split in (("train", train), ("val", val)):
-        present = np.unique(split["labels"])
-        require(len(present) >= 2, f"{embeddings / f'{name}.npz'}: holds a single class "
-                                   f"({classes[present[0]]}); C and gamma need at least two to be chosen")
     rows = grid_rows(train["labels"], s)
-    require(len(np.unique(train["labels"][rows])) >= 2,
-            f"svm.grid_rows={s.grid_rows}: the sampled training rows hold a single class")
-    _check_pca(s, len(rows), train["features"].shape[1], embeddings / "train.npz")
-    if s.probability:
-        fewest = int(np.unique(train["labels"], return_counts=True)[1].min())
-        require(fewest >= CALIBRATION_FOLDS, f"svm.probability=true: calibration needs at least {CALIBRATION_FOLDS} "
-                                             f"training rows of each class, {embeddings / 'train.npz'} has {fewest}")
+    _check_inputs(splits, rows, s, embeddings)
 
     started = time.perf_counter()
     points = search_grid(train["features"][rows], train["labels"][rows], val["features"], val["labels"], s)
@@ -171,7 +171,7 @@ def run_svm(embeddings: Path, s: SvmSettings, model_path: Path, metrics_path: Pa
     started = time.perf_counter()
     model = fit_final(fit_x, fit_y, s, best.C, best.gamma)
     fit_seconds = time.perf_counter() - started
-    model = portable(model, val["features"])
+    model = portable(model, val["features"][:PORTABLE_CHECK_ROWS])
     save_svm(model, model_path)
 
     predicted = model.predict(test["features"])
