@@ -12,7 +12,7 @@ Two steps:
             accuracy on PrivateTest) for benchmarks/results/.
 
     python benchmarks/svm_speed.py features --src ../shared/datasets/fer2013 --budget-s 420
-    python benchmarks/svm_speed.py run --limit-s 1200
+    python benchmarks/svm_speed.py run --limit-s 1500
 """
 from __future__ import annotations
 
