@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 import yaml
 from svm_fixtures import COMPARE_PARAMS, SVM_PARAMS
-from train_fixtures import CLASSES, params, write_toy_splits
+from train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.arrays import load_split, save_split
 from ferpipe.eval.embed import EmbedSettings
 from ferpipe.eval.embeddings import load_embeddings
 from ferpipe.eval.plots import project_2d
+from ferpipe.testing.train_params import train_params
 
 REPO = Path(__file__).resolve().parents[1]
 EMBED_PARAMS = {"train_source": "original", "projection": "pca", "seed": 0}
@@ -55,7 +56,7 @@ def setup(tmp: Path, **embed_overrides) -> Path:
     train = load_split(tmp / "faces" / "train.npz")
     save_split(tmp / "augmented" / "train.npz", np.concatenate([train["images"], train["images"][:, :, ::-1]]),
                np.tile(train["labels"], 2), np.tile(train["ids"], 2), CLASSES)
-    all_params = {**params(), "embed": {**EMBED_PARAMS, **embed_overrides},
+    all_params = {**train_params(), "embed": {**EMBED_PARAMS, **embed_overrides},
                   "svm": {**SVM_PARAMS, "C": [1, 10, 100]}, "compare": COMPARE_PARAMS}
     (tmp / "params.yaml").write_text(yaml.safe_dump(all_params))
     return tmp
