@@ -10,6 +10,7 @@ import sys
 
 # command -> (module with main(argv), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("ferpipe.apply.predict_cli", "expression of every face in photos, with the trained model"),
 }
 
 
