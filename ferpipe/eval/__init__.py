@@ -1,1 +1,1 @@
-"""Evaluation: classification metrics, the softmax head's test predictions, and (next) embeddings, the SVM and the softmax-vs-SVM comparison."""
+"""Evaluation: classification metrics, test predictions, the deep features (embed), the RBF SVM on them, and the softmax-vs-SVM comparison."""

@@ -1,6 +1,9 @@
 """Classification metrics of test predictions (no deep-learning framework needed)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
@@ -43,3 +46,9 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray, classes: l
 def confusion_rows(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> list[dict[str, str]]:
     """One {actual, predicted} row per test image: the data format of DVC's `confusion` template."""
     return [{"actual": classes[a], "predicted": classes[p]} for a, p in zip(labels.tolist(), predicted.tolist())]
+
+
+def write_confusion(path: Path, labels, predicted, classes: list[str]) -> None:
+    """DVC `confusion` template rows, one per line so that diffs stay readable."""
+    rows = confusion_rows(labels, predicted, classes)
+    path.write_text("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")

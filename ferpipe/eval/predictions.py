@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import require
+from ferpipe.core.npz import read_arrays
 
 FIELDS = ("predicted", "labels", "ids", "classes")
 
@@ -25,15 +26,7 @@ def save_predictions(path: str | Path, predicted: np.ndarray, labels: np.ndarray
 
 
 def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
-    path = Path(path)
-    require(path.is_file(), f"{path}: predictions file not found; run the stage that writes it")
-    try:
-        with np.load(path) as data:
-            out = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise FerpipeError(f"{path}: not a predictions file ({exc})") from exc
-    missing = [k for k in FIELDS if k not in out]
-    require(not missing, f"{path}: not a predictions file (missing {', '.join(missing)})")
+    out = read_arrays(path, FIELDS, "predictions", "run the stage that writes it")
     n, k = len(out["labels"]), len(out["classes"])
     require(len(out["predicted"]) == n and len(out["ids"]) == n,
             f"{path}: predicted, labels and ids differ in length")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ferpipe.core.errors import require
 from ferpipe.data.arrays import load_split
-from ferpipe.eval.metrics import classification_metrics, confusion_rows
+from ferpipe.eval.metrics import classification_metrics, write_confusion
 from ferpipe.eval.predictions import save_predictions
 from ferpipe.nn.models import predict_probabilities
 from ferpipe.nn.saved import load_model
@@ -29,9 +29,3 @@ def evaluate_softmax(model_dir: Path, test_path: Path, metrics_path: Path, confu
     write_confusion(confusion_path, test["labels"], predicted, info.classes)
     save_predictions(predictions_path, predicted, test["labels"], test["ids"], info.classes, probabilities)
     return metrics
-
-
-def write_confusion(path: Path, labels, predicted, classes: list[str]) -> None:
-    """DVC `confusion` template rows, one per line so that diffs stay readable."""
-    rows = confusion_rows(labels, predicted, classes)
-    path.write_text("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")

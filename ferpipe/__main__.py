@@ -1,0 +1,34 @@
+"""`python -m ferpipe COMMAND ...`: the commands users run beside the DVC pipeline.
+
+Each command lives in its own module with a `main(argv)`; this file only dispatches, so that
+`python -m ferpipe --help` stays fast (no framework is imported before a command is chosen).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module with main(argv), one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m ferpipe COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<10} {help_text}" for name, (_, help_text) in sorted(COMMANDS.items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return
+    if argv[0] not in COMMANDS:
+        print(f"error: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        sys.exit(2)
+    importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The `svm` stage: an RBF SVM on the deep features, C and gamma chosen on val accuracy only.
+
+Standardisation (and `svm.pca` components, if set) is fitted once on the grid's training rows;
+every (C, gamma) of the grid is fitted on them and scored on val; the best val accuracy wins (ties:
+the first in the grid's order, C outer, gamma inner). The chosen point is then refitted as one
+scikit-learn Pipeline (scaler, PCA, SVC) on train or train+val (`svm.refit_on`) and scored once
+on test.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, fields
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from ferpipe.core.errors import require
+from ferpipe.core.params import ParamBlock
+from ferpipe.eval.embeddings import load_embedding_splits
+from ferpipe.eval.metrics import classification_metrics, write_confusion
+from ferpipe.eval.predictions import save_predictions
+from ferpipe.eval.svm_model import SVM_BACKENDS, final_svc, make_svc, portable, save_svm
+
+REFIT_ON = ("train", "train_val")
+GAMMA_WORDS = ("scale", "auto")  # scikit-learn's: 1 / (features x variance), 1 / features
+CALIBRATION_FOLDS = 5
+PORTABLE_CHECK_ROWS = 256  # val rows on which a converted scikit-learn-intelex SVC must decide alike
+
+
+@dataclass(frozen=True)
+class SvmSettings:
+    C: tuple[float, ...]  # grid values, > 0
+    gamma: tuple[float | str, ...]  # grid values, > 0 or scale / auto
+    pca: int | None  # components kept after standardising (None: all features)
+    class_weight: str | None  # None or balanced
+    refit_on: str  # train | train_val
+    probability: bool  # Platt-calibrated class probabilities (5 more fits) in the predictions file
+    grid_rows: int | None  # fit the grid on a seeded random sample of this many training rows (None: all)
+    backend: str  # sklearnex | sklearn
+    seed: int  # of the PCA solver and the grid_rows sample
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], source: str = "params.yaml") -> SvmSettings:
+        block = ParamBlock(params, "svm", [f.name for f in fields(cls)], source)
+        return cls(
+            C=_grid(block, "C", ()),
+            gamma=_grid(block, "gamma", GAMMA_WORDS),
+            pca=None if block.values["pca"] is None else block.integer("pca", 1),
+            class_weight=_optional_choice(block, "class_weight", ("balanced",)),
+            refit_on=block.choice("refit_on", REFIT_ON),
+            probability=block.flag("probability"),
+            grid_rows=None if block.values["grid_rows"] is None else block.integer("grid_rows", 2),
+            backend=block.choice("backend", SVM_BACKENDS),
+            seed=block.integer("seed", 0),
+        )
+
+
+def _grid(block: ParamBlock, key: str, words: tuple[str, ...]) -> tuple:
+    """A list of positive numbers (or the given words); a single value is a grid of one."""
+    values = block.values[key]
+    values = values if isinstance(values, list) else [values]
+
+    def ok(v: Any) -> bool:
+        number = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+        return number or v in words
+
+    if not values or not all(ok(v) for v in values):
+        block.fail(key, "a list of numbers > 0" + "".join(f" or {w}" for w in words))
+    if len(set(values)) != len(values):
+        block.fail(key, "a list without repeated values")
+    return tuple(v if isinstance(v, str) else float(v) for v in values)
+
+
+def _optional_choice(block: ParamBlock, key: str, options: tuple[str, ...]) -> str | None:
+    value = block.values[key]
+    if value is not None and value not in options:
+        block.fail(key, "null or " + " or ".join(options))
+    return value
+
+
+@dataclass
+class GridPoint:
+    C: float
+    gamma: float | str
+    val_accuracy: float
+
+    @property
+    def name(self) -> str:
+        return f"C={self.C:g}, gamma={self.gamma if isinstance(self.gamma, str) else format(self.gamma, 'g')}"
+
+
+def _preprocessing(s: SvmSettings) -> list[tuple[str, Any]]:
+    steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+    if s.pca is not None:
+        steps.append(("pca", PCA(n_components=s.pca, random_state=s.seed)))
+    return steps
+
+
+def grid_rows(y: np.ndarray, s: SvmSettings) -> np.ndarray:
+    """Indices of the training rows the grid is fitted on."""
+    if s.grid_rows is None or s.grid_rows >= len(y):
+        return np.arange(len(y))
+    return np.sort(np.random.default_rng(s.seed).choice(len(y), s.grid_rows, replace=False))
+
+
+def search_grid(x: np.ndarray, y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, s: SvmSettings) -> list[GridPoint]:
+    """Val accuracy of every (C, gamma), each fitted on (x, y)."""
+    prep = Pipeline(_preprocessing(s)).fit(x)
+    fit_x, score_x = prep.transform(x), prep.transform(val_x)
+    points = []
+    for C, gamma in tqdm(list(product(s.C, s.gamma)), desc="svm grid", unit="fit"):
+        svc = make_svc(s.backend, C, gamma, s.class_weight).fit(fit_x, y)
+        points.append(GridPoint(C, gamma, float(np.mean(svc.predict(score_x) == val_y))))
+    return points
+
+
+def best_point(points: list[GridPoint]) -> GridPoint:
+    return max(points, key=lambda p: p.val_accuracy)  # max keeps the first of equals
+
+
+def fit_final(x: np.ndarray, y: np.ndarray, s: SvmSettings, C: float, gamma: float | str) -> Pipeline:
+    svc = make_svc(s.backend, C, gamma, s.class_weight)
+    if s.probability:
+        # scikit-learn 1.9's replacement for SVC(probability=True): Platt scaling on 5-fold decision values
+        svc = CalibratedClassifierCV(svc, method="sigmoid", cv=CALIBRATION_FOLDS, ensemble=False)
+    return Pipeline(_preprocessing(s) + [("svc", svc)]).fit(x, y)
+
+
+def _check_inputs(splits: dict[str, dict[str, np.ndarray]], rows: np.ndarray, s: SvmSettings, folder: Path) -> None:
+    train, classes = splits["train"], [str(c) for c in splits["train"]["classes"]]
+    for name in ("train", "val"):
+        present = np.unique(splits[name]["labels"])
+        require(len(present) >= 2, f"{folder / f'{name}.npz'}: holds a single class "
+                                   f"({classes[present[0]]}); C and gamma need at least two to be chosen")
+    require(len(np.unique(train["labels"][rows])) >= 2,
+            f"svm.grid_rows={s.grid_rows}: the sampled training rows hold a single class")
+    if s.pca is not None:
+        features = train["features"].shape[1]
+        require(s.pca <= features, f"svm.pca={s.pca} is more than the {features} features per row of {folder / 'train.npz'}")
+        require(s.pca <= len(rows), f"svm.pca={s.pca} is more than the {len(rows)} rows the SVM is fitted on")
+    if s.probability:
+        fewest = int(np.unique(train["labels"], return_counts=True)[1].min())
+        require(fewest >= CALIBRATION_FOLDS, f"svm.probability=true: calibration needs at least {CALIBRATION_FOLDS} "
+                                             f"training rows of each class, {folder / 'train.npz'} has {fewest}")
+
+
+def run_svm(embeddings: Path, s: SvmSettings, model_path: Path, metrics_path: Path, grid_path: Path,
+            confusion_path: Path, predictions_path: Path) -> dict:
+    splits = load_embedding_splits(embeddings)
+    train, val, test = splits["train"], splits["val"], splits["test"]
+    classes = [str(c) for c in train["classes"]]
+    rows = grid_rows(train["labels"], s)
+    _check_inputs(splits, rows, s, embeddings)
+
+    started = time.perf_counter()
+    points = search_grid(train["features"][rows], train["labels"][rows], val["features"], val["labels"], s)
+    grid_seconds = time.perf_counter() - started
+    best = best_point(points)
+
+    fit_x, fit_y = train["features"], train["labels"]
+    if s.refit_on == "train_val":
+        fit_x, fit_y = np.concatenate([fit_x, val["features"]]), np.concatenate([fit_y, val["labels"]])
+    started = time.perf_counter()
+    model = fit_final(fit_x, fit_y, s, best.C, best.gamma)
+    fit_seconds = time.perf_counter() - started
+    predicted = model.predict(test["features"])  # before `portable`: scikit-learn-intelex predicts faster
+    probabilities = model.predict_proba(test["features"]) if s.probability else None
+    model = portable(model, val["features"][:PORTABLE_CHECK_ROWS])
+    save_svm(model, model_path)
+    svc = final_svc(model)
+    metrics = {
+        "backend": s.backend, "C": best.C, "gamma": best.gamma, "gamma_value": float(svc._gamma),
+        "val_accuracy": best.val_accuracy, "refit_on": s.refit_on, "pca": s.pca, "class_weight": s.class_weight,
+        "features": int(train["features"].shape[1]), "grid_points": len(points), "grid_rows": int(len(rows)),
+        "fit_rows": int(len(fit_y)), "support_vectors": int(svc.n_support_.sum()),
+        "grid_seconds": round(grid_seconds, 2), "fit_seconds": round(fit_seconds, 2),
+        **classification_metrics(test["labels"], predicted, classes),
+    }
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    grid_path.write_text(json.dumps([{"grid_point": p.name, "C": p.C, "gamma": p.gamma,
+                                      "val_accuracy": p.val_accuracy} for p in points], indent=2) + "\n")
+    write_confusion(confusion_path, test["labels"], predicted, classes)
+    save_predictions(predictions_path, predicted, test["labels"], test["ids"], classes, probabilities)
+    return metrics

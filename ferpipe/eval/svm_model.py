@@ -1,0 +1,112 @@
+"""The RBF SVC itself: built on scikit-learn or scikit-learn-intelex, saved with skops.
+
+scikit-learn-intelex (`sklearnex`) fits the same libsvm-style RBF SVC with oneDAL, several times
+faster on this kind of CPU (benchmarks/results/svm_speed_*.txt), behind scikit-learn's API. skops
+cannot save its oneDAL object, so a fitted `sklearnex` SVC is turned into the plain scikit-learn
+`SVC` that holds the same support vectors and coefficients (`portable`), checked to decide alike,
+before saving. The saved file then holds scikit-learn and numpy types only, and `load_svm` loads
+it with skops' default trusted types plus the two named calibration types (`svm.probability`):
+no pickle, no arbitrary code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from ferpipe.core.errors import FerpipeError, require
+
+SVM_BACKENDS = ("sklearnex", "sklearn")
+CACHE_MB = 1000  # kernel cache of each fit: speed only (scikit-learn's default of 200 MB slows large fits)
+# Private scikit-learn types of a probability-calibrated SVC, which skops does not trust by default.
+CALIBRATION_TYPES = ("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration")
+# Fitted state copied from a scikit-learn-intelex SVC as it is.
+_SHARED_STATE = ("_gamma", "_sparse", "shape_fit_", "classes_", "class_weight_", "n_features_in_", "fit_status_")
+
+
+def make_svc(backend: str, C: float, gamma: float | str, class_weight: str | None) -> SVC:
+    if backend == "sklearnex":
+        try:
+            from sklearnex.svm import SVC as OneDalSVC
+        except ImportError as exc:
+            raise FerpipeError("svm.backend=sklearnex: scikit-learn-intelex is not installed "
+                               "(pip install -r requirements.txt), or use -S svm.backend=sklearn") from exc
+        return OneDalSVC(kernel="rbf", C=C, gamma=gamma, class_weight=class_weight, cache_size=CACHE_MB)
+    return SVC(kernel="rbf", C=C, gamma=gamma, class_weight=class_weight, cache_size=CACHE_MB)
+
+
+def _plain_svc(fitted: SVC) -> SVC:
+    """A scikit-learn SVC with the fitted state of `fitted` (a scikit-learn-intelex SVC)."""
+    if type(fitted) is SVC:
+        return fitted
+    plain = SVC(**{k: v for k, v in fitted.get_params().items() if k in SVC().get_params()})
+    for name in _SHARED_STATE:
+        setattr(plain, name, getattr(fitted, name))
+    plain.support_ = np.asarray(fitted.support_, dtype=np.int32)
+    plain._n_support = np.asarray(fitted._n_support, dtype=np.int32)
+    plain.n_iter_ = plain._num_iter = np.asarray(fitted.n_iter_, dtype=np.int32)
+    plain.support_vectors_ = np.ascontiguousarray(fitted.support_vectors_, dtype=np.float64)
+    plain.dual_coef_ = np.ascontiguousarray(fitted.dual_coef_, dtype=np.float64)
+    plain.intercept_ = np.asarray(fitted.intercept_, dtype=np.float64)
+    # libsvm's own signs, as scikit-learn's fit keeps them: flipped for two classes.
+    sign = -1.0 if len(fitted.classes_) == 2 else 1.0
+    plain._dual_coef_ = np.ascontiguousarray(sign * plain.dual_coef_)
+    plain._intercept_ = sign * plain.intercept_
+    plain._probA = plain._probB = np.empty(0)
+    plain._effective_probability = False
+    return plain
+
+
+def final_svc(model: Pipeline) -> SVC:
+    """The SVC of a fitted pipeline, also inside a probability calibration."""
+    last = model.steps[-1][1]
+    return last.calibrated_classifiers_[0].estimator if isinstance(last, CalibratedClassifierCV) else last
+
+
+def portable(model: Pipeline, check_rows: np.ndarray) -> Pipeline:
+    """`model` with a plain scikit-learn SVC, which must decide `check_rows` as the original does."""
+    fitted = final_svc(model)
+    plain = _plain_svc(fitted)
+    if plain is fitted:
+        return model
+    before = _scores(model, check_rows)
+    last = model.steps[-1][1]
+    if isinstance(last, CalibratedClassifierCV):
+        last.calibrated_classifiers_[0].estimator = plain
+        last.estimator = SVC(**plain.get_params())  # the unfitted template, a scikit-learn type too
+    else:
+        model.steps[-1] = (model.steps[-1][0], plain)
+    after = _scores(model, check_rows)
+    if not np.allclose(before, after, rtol=1e-5, atol=1e-6):
+        raise FerpipeError("svm.backend=sklearnex: the fitted SVC did not convert to a scikit-learn SVC that "
+                           "decides alike (a scikit-learn-intelex version change?); use -S svm.backend=sklearn")
+    return model
+
+
+def _scores(model: Pipeline, rows: np.ndarray) -> np.ndarray:
+    return model.decision_function(rows) if hasattr(model, "decision_function") else model.predict_proba(rows)
+
+
+def save_svm(model: Pipeline, path: Path) -> None:
+    import skops.io
+
+    skops.io.dump(model, path)
+
+
+def load_svm(path: str | Path) -> Pipeline:
+    """Load a saved SVM pipeline trusting skops' defaults and CALIBRATION_TYPES only (no arbitrary code runs)."""
+    import skops.io
+
+    path = Path(path)
+    require(path.is_file(), f"{path}: SVM model not found; run the svm stage")
+    try:
+        untrusted = [t for t in skops.io.get_untrusted_types(file=path) if t not in CALIBRATION_TYPES]
+        require(not untrusted, f"{path}: holds types that are not trusted: {', '.join(untrusted)}")
+        return skops.io.load(path, trusted=list(CALIBRATION_TYPES))
+    except FerpipeError:
+        raise
+    except Exception as exc:  # skops raises many types for a broken or foreign file
+        raise FerpipeError(f"{path}: not a skops SVM model ({type(exc).__name__}: {exc})") from exc

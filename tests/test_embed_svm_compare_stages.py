@@ -1,0 +1,115 @@
+"""The `embed`, `svm` and `compare` stage scripts end to end after a tiny LeNet (`train`,
+`evaluate_softmax`), the `embed` parameters and its clean failures."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from svm_fixtures import COMPARE_PARAMS, SVM_PARAMS
+from train_fixtures import CLASSES, write_toy_splits
+
+from ferpipe.core.errors import FerpipeError
+from ferpipe.data.arrays import load_split, save_split
+from ferpipe.eval.embed import EmbedSettings
+from ferpipe.eval.embeddings import load_embeddings
+from ferpipe.eval.plots import project_2d
+from ferpipe.testing.train_params import train_params
+
+REPO = Path(__file__).resolve().parents[1]
+EMBED_PARAMS = {"train_source": "original", "projection": "pca", "seed": 0}
+
+
+def stage_args(tmp: Path) -> dict[str, list]:
+    faces, augmented, pred = tmp / "faces", tmp / "augmented", tmp / "predictions"
+    return {
+        "train": ["--train", augmented / "train.npz", "--val", augmented / "val.npz", "--model", tmp / "model",
+                  "--live", tmp / "live", "--metrics", tmp / "train.json", "--checkpoints", tmp / "ckpt"],
+        "evaluate_softmax": ["--model", tmp / "model", "--test", augmented / "test.npz", "--metrics", tmp / "softmax.json",
+                             "--confusion", tmp / "softmax_confusion.json", "--predictions", pred / "softmax_test.npz"],
+        "embed": ["--model", tmp / "model", "--faces", faces, "--augmented-train", augmented / "train.npz",
+                  "--out", tmp / "embeddings", "--plot", tmp / "embeddings_2d.png"],
+        "svm": ["--embeddings", tmp / "embeddings", "--model", tmp / "svm" / "model.skops", "--metrics", tmp / "svm.json",
+                "--grid", tmp / "svm_grid.json", "--confusion", tmp / "svm_confusion.json",
+                "--predictions", pred / "svm_test.npz"],
+        "compare": ["--softmax", pred / "softmax_test.npz", "--svm", pred / "svm_test.npz",
+                    "--metrics", tmp / "compare.json", "--plot", tmp / "compare_recall.png"],
+    }
+
+
+def stage(name: str, tmp: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py"), "--params", str(tmp / "params.yaml"),
+                           *map(str, stage_args(tmp)[name])], capture_output=True, text=True, cwd=tmp, env=env,
+                          timeout=600)
+
+
+def setup(tmp: Path, **embed_overrides) -> Path:
+    """Original crops in faces/, the 'augmented' set in augmented/ (train doubled, so the two differ)."""
+    write_toy_splits(tmp / "faces", n_train=48)
+    write_toy_splits(tmp / "augmented", n_train=48)
+    train = load_split(tmp / "faces" / "train.npz")
+    save_split(tmp / "augmented" / "train.npz", np.concatenate([train["images"], train["images"][:, :, ::-1]]),
+               np.tile(train["labels"], 2), np.tile(train["ids"], 2), CLASSES)
+    all_params = {**train_params(), "embed": {**EMBED_PARAMS, **embed_overrides},
+                  "svm": {**SVM_PARAMS, "C": [1, 10, 100]}, "compare": COMPARE_PARAMS}
+    (tmp / "params.yaml").write_text(yaml.safe_dump(all_params))
+    return tmp
+
+
+@pytest.mark.slow
+def test_train_evaluate_embed_svm_compare(tmp_path):
+    setup(tmp_path)
+    for name in ("train", "evaluate_softmax", "embed", "svm", "compare"):
+        done = stage(name, tmp_path)
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+    for split, n, seed in (("train", 48, 1), ("val", 12, 2), ("test", 15, 3)):
+        emb = load_embeddings(tmp_path / "embeddings" / f"{split}.npz")
+        assert emb["features"].shape == (n, 500) and emb["features"].dtype == np.float32  # LeNet's hidden layer
+        assert list(emb["ids"]) == list(np.arange(n) + 1000 * seed) and list(emb["classes"]) == CLASSES
+    assert (tmp_path / "embeddings_2d.png").read_bytes()[:4] == b"\x89PNG"
+    svm = json.loads((tmp_path / "svm.json").read_text())
+    assert svm["features"] == 500 and svm["n"] == 15 and svm["C"] in (1, 10, 100)
+    report = json.loads((tmp_path / "compare.json").read_text())
+    softmax = json.loads((tmp_path / "softmax.json").read_text())
+    assert report["n"] == 15 and report["softmax_accuracy"] == pytest.approx(softmax["accuracy"])
+    assert report["svm_accuracy"] == pytest.approx(svm["accuracy"])
+    assert report["bootstrap_ci95_low"] <= report["accuracy_difference"] <= report["bootstrap_ci95_high"]
+    assert (tmp_path / "compare_recall.png").is_file()
+
+    # train_source: augmented embeds the other training file (twice the rows)
+    setup(tmp_path, train_source="augmented", projection="tsne")
+    done = stage("embed", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert load_embeddings(tmp_path / "embeddings" / "train.npz")["features"].shape == (96, 500)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"train_source": "both"}, "embed.train_source must be one of original, augmented"),
+    ({"projection": "umap"}, "embed.projection must be one of pca, tsne"),
+])
+def test_embed_params_are_checked(overrides, message):
+    with pytest.raises(FerpipeError, match=message):
+        EmbedSettings.from_params({"embed": {**EMBED_PARAMS, **overrides}})
+
+
+def test_embed_without_model_fails_cleanly_without_outputs(tmp_path):
+    setup(tmp_path)
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "train.npz").write_text("stale")
+    done = stage("embed", tmp_path)
+    assert done.returncode == 1 and "run the train stage" in done.stderr
+    assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "embeddings").exists() and not (tmp_path / "embeddings_2d.png").exists()
+
+
+def test_projection_is_seeded():
+    x = np.random.default_rng(0).normal(size=(60, 20))
+    for method in ("pca", "tsne"):
+        first = project_2d(x, method, seed=3)
+        assert first.shape == (60, 2) and np.array_equal(first, project_2d(x, method, seed=3))
