@@ -1,11 +1,10 @@
 """The whole FER-2013 pipeline on one GPU in one command, with the figures of issue 11: a benchmark, not a test.
 
 It drives the stage code directly, in one process, not `dvc repro` (dvc and dvclive are not on the GPU
-machine): fetch, faces and augment are their stage scripts' `main`; train is `ferpipe.nn.training.train`
-(the train stage without its dvclive curves); evaluate_softmax is its stage script; embed takes the
-`features` layer of the kept model on the un-augmented crops; the SVM is `fit_svm` below, scikit-learn
-directly (switch it to the svm stage's code once that is on main). Parameters: params.yaml with
-presets/fer2013_gpu.args applied, the lines a user gives `dvc exp run`. Beside the Keras loop, the
+machine): every stage but train is its stage script's `main`; train is `ferpipe.nn.training.train` (the
+train stage without its dvclive curves). Parameters: params.yaml with presets/fer2013_gpu.args applied,
+the lines a user gives `dvc exp run`; where scikit-learn-intelex is missing (the GPU machine: its wheels
+do not fit beside the data), the svm stage runs on scikit-learn, after PCA 256. Beside the Keras loop, the
 plain PyTorch loop of benchmarks/torch_reference.py trains on the same augmented crops for the same
 epochs, timed in the same run.
 
@@ -14,7 +13,8 @@ epochs, timed in the same run.
     python benchmarks/gpu_fer2013.py run --smoke           # the same code on the CPU, 20 images a class and split
 
 On a GPU machine of the device tool (Python 3.12 with torch; keras, namex, optree and facenet-pytorch
-carried as wheels, see README "FER-2013 on one GPU"), one call with carry [".gpu", ".whl"]:
+carried as wheels with skops and its prettytable and wcwidth, see README "FER-2013 on one GPU"), one call
+with carry [".gpu", ".whl"]:
 
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit; PYTHONUNBUFFERED=1 timeout 590 python3 benchmarks/gpu_fer2013.py run --budget-s 520 2>&1 | grep -av $'\\r'; cp benchmarks/results/gpu_fer2013_*.txt $OUT/
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -47,16 +48,17 @@ from ferpipe.data.sources.fer2013 import USAGE_TO_SPLIT as SPLIT_OF_PREFIX  # no
 
 PRESET = REPO / "presets" / "fer2013_gpu.args"
 SMOKE = {"batch_size": 8, "lr": 0.01, "epochs": 2, "train.steps_per_epoch": 2, "train.input_size": 32,
-         "runtime.faces.batch_size": 32, "runtime.faces.workers": 1, "augment.factor": 2}
+         "runtime.faces.batch_size": 32, "runtime.faces.workers": 1, "augment.factor": 2, "svm.backend": "sklearn"}
 SMOKE_IMAGES_PER_CLASS_AND_SPLIT = 20
-SVM_C = (1.0, 10.0)  # grid, chosen on PublicTest
-SVM_PCA = 256
-AFTER_TRAINING_S = 90  # evaluate + embed + SVM on the GPU machine, kept free when sizing the epochs
+# scikit-learn-intelex (daal + tbb: ~40 MB of wheels) does not fit beside the data in one call's 64 MiB:
+# where it is missing, the svm stage runs scikit-learn's single-core SVC, after PCA to keep it short.
+SVM_WITHOUT_SKLEARNEX = {"svm.backend": "sklearn", "svm.pca": 256}
+AFTER_TRAINING_S = 180  # evaluate_softmax, embed, svm, compare on the GPU machine, kept free when sizing the epochs
 EPOCH_OVERHEAD_S = 3.0  # a Keras epoch's val evaluation and checkpoint
 TABLE_ROWS = ("data", "fetch", "faces", "augment", "probe", "train (keras)", "train (plain torch)",
-              "evaluate_softmax", "embed", "svm", "training images/s", "keras / plain torch",
+              "evaluate_softmax", "embed", "svm", "compare", "training images/s", "keras / plain torch",
               "host-device syncs per step", "softmax PrivateTest", "plain torch PrivateTest", "SVM PrivateTest",
-              "peak GPU memory", "total")
+              "SVM - softmax", "peak GPU memory", "total")
 
 
 def preset_overrides(path: Path = PRESET) -> dict[str, object]:
@@ -121,29 +123,6 @@ def unpack(data: Path, folder: Path, per_class_and_split: int | None) -> int:
 
 def run_stage_script(name: str, argv: list[str]) -> None:
     runpy.run_path(str(REPO / "stages" / f"{name}.py"), run_name=f"stage_{name}")["main"](argv)
-
-
-def fit_svm(train: tuple, val: tuple, test: tuple, jobs: int) -> dict:
-    """Standardise, PCA, RBF SVC with C chosen on val; its accuracy on test.
-
-    scikit-learn directly, one-vs-one over `jobs` processes (libsvm fits one pair per core; the same
-    pairwise classifiers and vote as SVC's own one-vs-one); the svm stage's code replaces this once merged.
-    """
-    from sklearn.decomposition import PCA
-    from sklearn.multiclass import OneVsOneClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
-    prep = make_pipeline(StandardScaler(), PCA(min(SVM_PCA, train[0].shape[1], len(train[0])), random_state=0))
-    xs = {name: prep.fit_transform(train[0]) if name == "train" else prep.transform(part[0])
-          for name, part in (("train", train), ("val", val), ("test", test))}
-    fits = []
-    for c in SVM_C:
-        svm = OneVsOneClassifier(SVC(C=c, kernel="rbf", gamma="scale"), n_jobs=jobs).fit(xs["train"], train[1])
-        fits.append((float((svm.predict(xs["val"]) == val[1]).mean()), c, svm))
-    val_accuracy, c, svm = max(fits, key=lambda f: f[0])
-    return {"C": c, "val_accuracy": val_accuracy, "test_accuracy": float((svm.predict(xs["test"]) == test[1]).mean())}
 
 
 # ---- probe ------------------------------------------------------------------------------------------
@@ -287,14 +266,16 @@ def run(args: argparse.Namespace) -> None:
     shutil.rmtree(work, ignore_errors=True)
     params["sources"]["fer2013"] = str(work / "fer2013")
     if args.smoke:
-        apply_overrides(params, SMOKE)
+        apply_overrides(params, SMOKE)  # the svm stage on scikit-learn, as on the GPU machine
+    elif importlib.util.find_spec("sklearnex") is None:
+        apply_overrides(params, SVM_WITHOUT_SKLEARNEX)
     select_backend(params["backend"])
     import keras
     import torch
 
     from ferpipe.data.arrays import load_split
     from ferpipe.nn.config import train_config
-    from ferpipe.nn.models import FEATURES_LAYER, feature_model, predict_batched
+    from ferpipe.nn.models import FEATURES_LAYER
     from ferpipe.nn.saved import ModelInfo, write_model_folder
     from ferpipe.nn.training import epoch_batches, train
     from torch_reference import train_reference
@@ -304,7 +285,8 @@ def run(args: argparse.Namespace) -> None:
     report.say(f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, GPU: {gpu}, {os.cpu_count()} CPU cores, "
                f"Python {platform.python_version()}, torch {torch.__version__}, keras {keras.__version__}"
                f"{', SMOKE (CPU-sized)' if args.smoke else ''}")
-    report.say(f"# preset {PRESET.relative_to(REPO)}{' + ' + json.dumps(SMOKE) if args.smoke else ''}")
+    report.say(f"# preset {PRESET.relative_to(REPO)}{' + ' + json.dumps(SMOKE) if args.smoke else ''}; "
+               f"svm: {json.dumps(params['svm'])}")
     (work / "params.yaml").parent.mkdir(parents=True, exist_ok=True)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     p = ["--params", str(work / "params.yaml")]
@@ -345,14 +327,19 @@ def run(args: argparse.Namespace) -> None:
     report.stage("evaluate_softmax", lambda: run_stage_script("evaluate_softmax", p + [
         "--model", str(work / "model"), "--test", str(work / "augmented" / "test.npz"), "--metrics", str(work / "softmax.json"),
         "--confusion", str(work / "confusion.json"), "--predictions", str(work / "softmax_test.npz")]))
-    softmax = json.loads((work / "softmax.json").read_text())
-    originals = {s: load_split(work / "faces" / f"{s}.npz") for s in ("train", "val", "test")}
-    embedder = feature_model(result.model)
-    features = report.stage("embed", lambda: {s: (predict_batched(embedder, d["images"]), d["labels"])
-                                              for s, d in originals.items()},
-                            lambda f, _: f"{sum(len(v[0]) for v in f.values())} images -> {f['train'][0].shape[1]} features")
-    svm = report.stage("svm", lambda: fit_svm(features["train"], features["val"], features["test"], jobs=os.cpu_count()),
-                       lambda r, _: f"C={r['C']:g} (PublicTest {r['val_accuracy']:.4f}), PCA {SVM_PCA}, {os.cpu_count()} processes")
+    report.stage("embed", lambda: run_stage_script("embed", p + [
+        "--model", str(work / "model"), "--faces", str(work / "faces"), "--augmented-train", str(work / "augmented" / "train.npz"),
+        "--out", str(work / "embeddings"), "--plot", str(work / "embeddings.png")]))
+    svm = report.stage("svm", lambda: run_stage_script("svm", p + [
+        "--embeddings", str(work / "embeddings"), "--model", str(work / "svm.skops"), "--metrics", str(work / "svm.json"),
+        "--grid", str(work / "svm_grid.json"), "--confusion", str(work / "svm_confusion.json"),
+        "--predictions", str(work / "svm_test.npz")]) or json.loads((work / "svm.json").read_text()),
+        lambda m, _: f"{m['backend']}, PCA {m['pca']}, {m['grid_points']} grid points on {m['grid_rows']} rows "
+                     f"{m['grid_seconds']:.0f} s, final fit on {m['fit_rows']} rows {m['fit_seconds']:.0f} s, {os.cpu_count()} cores")
+    report.stage("compare", lambda: run_stage_script("compare", p + [
+        "--softmax", str(work / "softmax_test.npz"), "--svm", str(work / "svm_test.npz"), "--metrics", str(work / "compare.json"),
+        "--plot", str(work / "compare.png")]))
+    softmax, compared = (json.loads((work / f"{name}.json").read_text()) for name in ("softmax", "compare"))
 
     def syncs(key: str) -> str:
         return "n/a (cpu)" if speeds[key]["syncs"] is None else f"{speeds[key]['syncs']:.1f}"
@@ -370,7 +357,10 @@ def run(args: argparse.Namespace) -> None:
     report.add("plain torch PrivateTest", f"{reference.test_accuracy:.4f} (epoch {reference.best_epoch} chosen on PublicTest, "
                                           f"{reference.best_val_accuracy:.4f}; keras - plain on PublicTest "
                                           f"{100 * (result.best_val_accuracy - reference.best_val_accuracy):+.1f} points)")
-    report.add("SVM PrivateTest", f"{svm['test_accuracy']:.4f} (C={svm['C']:g} chosen on PublicTest, {svm['val_accuracy']:.4f})")
+    report.add("SVM PrivateTest", f"{svm['accuracy']:.4f} (macro-F1 {svm['macro_f1']:.4f}; C={svm['C']:g}, gamma={svm['gamma']} "
+                                  f"chosen on PublicTest, {svm['val_accuracy']:.4f})")
+    report.add("SVM - softmax", f"{compared['accuracy_difference']:+.4f} (95% bootstrap {compared['bootstrap_ci95_low']:+.4f} .. "
+                                f"{compared['bootstrap_ci95_high']:+.4f}, McNemar p={compared['mcnemar_p_value']:.3g})")
     report.add("peak GPU memory", f"{torch.cuda.max_memory_reserved() / 2**30:.1f} GiB reserved by PyTorch over the run"
                if torch.cuda.is_available() else "n/a (cpu)")
     report.table()
