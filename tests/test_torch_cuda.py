@@ -26,7 +26,7 @@ def child(tmp: Path, shims: bool) -> dict:
 
 def test_shims_train_the_same_without_reading_device_values_back(tmp_path):
     plain, shimmed = child(tmp_path, False), child(tmp_path, True)
-    assert plain["applied"] == [] and len(shimmed["applied"]) == 3
+    assert plain["applied"] == [] and len(shimmed["applied"]) == 3 and shimmed["restored"]
     assert plain["reads_per_step"] >= 1 and shimmed["reads_per_step"] == 0  # Keras' SGD reads the rate back
     np.testing.assert_allclose(shimmed["losses"], plain["losses"], rtol=1e-5)
     before, after = np.load(tmp_path / "weights_False.npy"), np.load(tmp_path / "weights_True.npy")
@@ -42,7 +42,7 @@ def train_steps(weights_file: str, shims: bool) -> None:
     import keras
     from ferpipe.nn.config import train_config
     from ferpipe.nn.models import build_model
-    from ferpipe.nn.torch_cuda import speed_up_keras_on_cuda
+    from ferpipe.nn.torch_cuda import remove_shims, speed_up_keras_on_cuda
     from ferpipe.nn.training import compile_for_phase
     from ferpipe.testing.train_params import train_params
 
@@ -54,7 +54,15 @@ def train_steps(weights_file: str, shims: bool) -> None:
             ReadBacks.count += func is torch.ops.aten._local_scalar_dense.default
             return func(*args, **(kwargs or {}))
 
-    applied = speed_up_keras_on_cuda(force=True) if shims else []
+    from keras.src.backend.torch import core, nn, numpy
+    from keras.src.backend.torch.optimizers import torch_sgd
+
+    def keras_own():
+        return [core.convert_to_tensor, numpy.convert_to_tensor, nn._transpose_spatial_inputs,
+                torch_sgd.SGD._parallel_update_step]
+
+    own = keras_own()
+    applied = list(speed_up_keras_on_cuda(force=True)) if shims else []
     keras.utils.set_random_seed(0)
     cfg = train_config(train_params(lr=0.01, batch_size=4, train_momentum=0.9, train_nesterov=True,
                                     train_weight_decay=0.001, train_schedule="cosine"))
@@ -70,7 +78,9 @@ def train_steps(weights_file: str, shims: bool) -> None:
             logs = model.train_function([(x, y)])
         losses.append(float(logs["loss"]))
     np.save(weights_file, np.concatenate([np.ravel(keras.ops.convert_to_numpy(v)) for v in model.weights]))
-    print(json.dumps({"applied": applied, "losses": losses, "reads_per_step": ReadBacks.count / 4}))
+    remove_shims()
+    print(json.dumps({"applied": applied, "losses": losses, "reads_per_step": ReadBacks.count / 4,
+                      "restored": keras_own() == own}))
 
 
 if __name__ == "__main__":

@@ -25,33 +25,46 @@ from typing import Callable
 import torch
 
 APPLIED: list[str] = []  # the names of the shims applied in this process
+_ORIGINALS: list[tuple[object, str, object]] = []  # (module or class, attribute, Keras' own value)
+_REMOVED: list[bool] = []  # not empty once remove_shims ran
 PINNED_COPY_MAX_BYTES = 2**24  # larger host data is copied as Keras copies it, waiting (pinned memory is kept)
 
 
 def speed_up_keras_on_cuda(force: bool = False) -> list[str]:
     """Apply the shims once per process (`force`: also without CUDA, for the tests); return those applied."""
-    if APPLIED or not (force or torch.cuda.is_available()):
+    if APPLIED or _REMOVED or not (force or torch.cuda.is_available()):
         return APPLIED
     from keras.src.backend.torch import core, nn
     from keras.src.backend.torch.optimizers import torch_sgd
 
     if hasattr(core, "convert_to_tensor") and hasattr(core, "device_scope"):
-        _replace_everywhere(core.convert_to_tensor, _without_blocking_copies(core.convert_to_tensor, core))
+        original = core.convert_to_tensor
+        shim = _without_blocking_copies(original, core)
+        for module in list(sys.modules.values()):  # Keras' modules import it by name: rebind it in each
+            if getattr(module, "__name__", "").startswith("keras") and getattr(module, "convert_to_tensor", None) is original:
+                _replace(module, "convert_to_tensor", shim)
         APPLIED.append("host data copied without waiting")
     if hasattr(torch_sgd.SGD, "_parallel_update_step"):
-        torch_sgd.SGD._parallel_update_step = _sgd_step_with_tensor_rate
+        _replace(torch_sgd.SGD, "_parallel_update_step", _sgd_step_with_tensor_rate)
         APPLIED.append("SGD rate kept on the device")
     if hasattr(nn, "_transpose_spatial_inputs"):
-        nn._transpose_spatial_inputs = _channels_first_view(nn._transpose_spatial_inputs)
+        _replace(nn, "_transpose_spatial_inputs", _channels_first_view(nn._transpose_spatial_inputs))
         APPLIED.append("no channels-first copy before convolutions")
     return APPLIED
 
 
-def _replace_everywhere(original: Callable, replacement: Callable) -> None:
-    """Keras' modules import `convert_to_tensor` by name: rebind it in every module that holds it."""
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("keras") and getattr(module, "convert_to_tensor", None) is original:
-            module.convert_to_tensor = replacement
+def remove_shims() -> None:
+    """Put Keras' own functions back, for the rest of the process (a shim that fails on some GPU stack)."""
+    while _ORIGINALS:
+        owner, name, original = _ORIGINALS.pop()
+        setattr(owner, name, original)
+    APPLIED.clear()
+    _REMOVED.append(True)
+
+
+def _replace(owner, name: str, replacement) -> None:
+    _ORIGINALS.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, replacement)
 
 
 def _nbytes(x) -> int:
