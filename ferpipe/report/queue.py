@@ -1,0 +1,99 @@
+"""Running DVC experiments through its queue: the checks `dvc exp run` needs, queueing, waiting.
+
+`dvc exp run --queue` runs each experiment in a temporary copy of the last commit plus the
+workspace's changes, so a params.yaml left modified by an earlier `dvc exp run` would silently
+become part of every queued experiment: `preflight` refuses that, and a missing commit or git
+identity, with one clear message each.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from ferpipe.core.errors import FerpipeError, require
+
+POLL_SECONDS = 3
+
+
+def run_dvc(*args: str, stream: bool = False) -> str:
+    """`dvc ARGS` with this interpreter's DVC; `stream` passes its output through instead of returning it."""
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], check=False, text=True,
+                          stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.PIPE)
+    if proc.returncode != 0:
+        detail = "" if stream else (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        raise FerpipeError(f"`dvc {' '.join(args[:3])} ...` failed{': ' + detail[0] if detail else ''}")
+    return proc.stdout or ""
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], check=False, text=True, capture_output=True)
+
+
+def preflight(params_file: str = "params.yaml") -> str:
+    """Check what `dvc exp run --queue` needs; returns the commit the experiments start from."""
+    head = _git("rev-parse", "--verify", "-q", "HEAD")
+    require(head.returncode == 0, "dvc exp run needs a git commit: run `git add -A && git commit` first")
+    for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        require(_git("var", who).returncode == 0, "dvc exp run commits each experiment and needs a git identity: "
+                "git config user.name NAME && git config user.email EMAIL")
+    require(_git("diff", "--quiet", "HEAD", "--", params_file).returncode == 0,
+            f"{params_file} differs from the last commit (`dvc exp run` leaves an experiment's params there), and "
+            f"queued experiments would include the change: `git checkout {params_file}` or commit it, then rerun")
+    return head.stdout.strip()
+
+
+def queue(name: str, overrides: list[str]) -> None:
+    args = ["exp", "run", "--queue", "-n", name]
+    for text in overrides:
+        args += ["-S", text]
+    run_dvc(*args)
+
+
+@dataclass
+class QueueState:
+    statuses: dict[str, str]  # experiment name -> Queued | Running | Success | Failed
+    workers: bool  # a queue worker is active or idle
+
+
+def queue_state() -> QueueState:
+    """`dvc queue status`: rows `task name created status` (created may hold a space), then the worker line."""
+    statuses, workers = {}, False
+    for line in run_dvc("queue", "status").splitlines():
+        if line.startswith("Worker status:"):
+            workers = line.replace(",", "").split()[2:5:2] != ["0", "0"]
+        elif len(line.split()) >= 4 and not line.startswith("Task"):
+            fields = line.split()
+            statuses[fields[1]] = fields[-1]
+    return QueueState(statuses, workers)
+
+
+def run_queue(names: list[str], jobs: int) -> dict[str, str]:
+    """Start the queue and wait for `names`, showing each one's log as it runs; returns their final status."""
+    run_dvc("queue", "start", "-j", str(jobs))
+    try:
+        for name in names:
+            while (state := queue_state()).statuses.get(name) == "Queued":
+                if not state.workers:
+                    run_dvc("queue", "start", "-j", str(jobs))
+                time.sleep(POLL_SECONDS)
+            print(f"\n==== experiment {name} ====", flush=True)
+            if state.statuses.get(name) == "Running":
+                subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False)
+        while {(statuses := queue_state().statuses).get(name) for name in names} & {"Queued", "Running"}:
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        print("\nstopped waiting; the queue keeps running: `dvc queue status`, `dvc queue kill NAME`",
+              file=sys.stderr)
+        raise
+    return {name: statuses.get(name, "missing") for name in names}
+
+
+def error_lines(name: str) -> list[str]:
+    """The `error:` lines of a failed experiment's log (a stage's one-line message)."""
+    try:
+        log = run_dvc("queue", "logs", name)
+    except FerpipeError:
+        return []
+    return [line.strip() for line in log.splitlines() if line.startswith(("error:", "ERROR:"))][:3]
