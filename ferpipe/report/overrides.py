@@ -71,7 +71,7 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
             try:
                 dvc_apply(copy, [text])
             except InvalidArgumentError as exc:
-                cause = "; ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
+                cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
                 raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
         return load_params(copy)
 

@@ -25,17 +25,18 @@ def protocol_text(flat: dict[str, Any], every_fold: bool = False) -> str:
 
 
 def budget_text(flat: dict[str, Any]) -> str:
-    steps = flat.get("train.steps_per_epoch")
-    text = f"{flat.get('arch')}, {fmt.plain(flat.get('epochs'))} epochs"
-    text += f" of {steps} batches" if steps else " (whole training set each)"
-    text += f" of {fmt.plain(flat.get('batch_size'))}, lr {fmt.plain(flat.get('lr'))}"
-    if flat.get("train.schedule"):
-        text += f" ({flat['train.schedule']})"
-    if flat.get("train.input_size"):
-        text += f", {flat['train.input_size']} px input"
+    """The network and how it trained; a parameter missing from `flat` (the swept one of a table) is left out."""
+    parts = [str(flat.get("arch"))]
     if flat.get("arch") == "resnet50":
-        text += f", weights {flat.get('weights')}"
-    return text
+        parts.append(f"weights {flat.get('weights')}")
+    if "epochs" in flat:
+        steps = flat.get("train.steps_per_epoch")
+        parts.append(f"epochs {flat['epochs']}" + (f" of {steps} batches" if steps else " of the whole training set"))
+    for key, label in (("batch_size", "batch size"), ("lr", "lr"), ("train.schedule", "schedule"),
+                       ("train.input_size", "input px")):
+        if key in flat:
+            parts.append(f"{label} {fmt.plain(flat[key])}")
+    return ", ".join(parts)
 
 
 def shorter_than_paper(flat: dict[str, Any]) -> bool:

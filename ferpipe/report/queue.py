@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 
 from ferpipe.core.errors import FerpipeError, require
 
@@ -51,22 +50,11 @@ def queue(name: str, overrides: list[str]) -> None:
     run_dvc(*args)
 
 
-@dataclass
-class QueueState:
-    statuses: dict[str, str]  # experiment name -> Queued | Running | Success | Failed
-    workers: bool  # a queue worker is active or idle
-
-
-def queue_state() -> QueueState:
-    """`dvc queue status`: rows `task name created status` (created may hold a space), then the worker line."""
-    statuses, workers = {}, False
-    for line in run_dvc("queue", "status").splitlines():
-        if line.startswith("Worker status:"):
-            workers = line.replace(",", "").split()[2:5:2] != ["0", "0"]
-        elif len(line.split()) >= 4 and not line.startswith("Task"):
-            fields = line.split()
-            statuses[fields[1]] = fields[-1]
-    return QueueState(statuses, workers)
+def queue_statuses() -> dict[str, str]:
+    """Experiment name -> Queued | Running | Success | Failed, from `dvc queue status`
+    (rows `task name created status`, where created may hold a space)."""
+    rows = [line.split() for line in run_dvc("queue", "status").splitlines()]
+    return {fields[1]: fields[-1] for fields in rows if len(fields) >= 4 and fields[0] != "Task"}
 
 
 def run_queue(names: list[str], jobs: int) -> dict[str, str]:
@@ -74,14 +62,12 @@ def run_queue(names: list[str], jobs: int) -> dict[str, str]:
     run_dvc("queue", "start", "-j", str(jobs))
     try:
         for name in names:
-            while (state := queue_state()).statuses.get(name) == "Queued":
-                if not state.workers:
-                    run_dvc("queue", "start", "-j", str(jobs))
+            while (status := queue_statuses().get(name)) == "Queued":
                 time.sleep(POLL_SECONDS)
-            print(f"\n==== experiment {name} ====", flush=True)
-            if state.statuses.get(name) == "Running":
+            print(f"\n==== experiment {name}: {status} ====", flush=True)
+            if status == "Running":
                 subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False)
-        while {(statuses := queue_state().statuses).get(name) for name in names} & {"Queued", "Running"}:
+        while {(statuses := queue_statuses()).get(name) for name in names} & {"Queued", "Running"}:
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         print("\nstopped waiting; the queue keeps running: `dvc queue status`, `dvc queue kill NAME`",

@@ -72,8 +72,8 @@ def _sweep(name: Any, entry: Any, path: Path) -> Sweep:
         values = None
     else:
         require(isinstance(values, list) and len(values) >= 1, f"{where}.vary.{param}: expected a list of values")
-    require(param not in fixed, f"{where}: {param} is both varied and set")
-    return Sweep(name=name, fixed=dict(fixed), param=str(param), values=values)
+    fixed = {k: v for k, v in fixed.items() if k != param}  # a shared `set` may name it too: the grid wins
+    return Sweep(name=name, fixed=fixed, param=str(param), values=values)
 
 
 def experiment_names(sweep: str, count: int, stamp: str | None = None) -> list[str]:

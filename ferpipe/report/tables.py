@@ -107,7 +107,8 @@ def sweep_tables(show: ExpShow, sweeps: dict[str, Sweep], paper: Paper) -> list[
         flat = flatten(first.params)
         table = SweepTable(
             sweep=name, param=sweep.param, baseline=baseline, dataset=str(flat.get("dataset")),
-            arch=str(flat.get("arch")), protocol=protocol_text(flat, every_fold=sweep.is_kfold), budget=budget_text(flat),
+            arch=str(flat.get("arch")), protocol=protocol_text(flat, every_fold=sweep.is_kfold),
+            budget=budget_text({k: v for k, v in flat.items() if k != sweep.param}),
             shorter_than_paper=shorter_than_paper(flat),
             settings=_settings(first, sweep.param, show.baseline_params.get(baseline, {})), rows=rows,
             failed=sorted(e.name for e in members if e.state == "failed"),
