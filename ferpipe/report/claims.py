@@ -18,6 +18,7 @@ from ferpipe.report.protocol import budget_text, protocol_text, shorter_than_pap
 from ferpipe.report.sweep_table import SweepTable
 
 HOLDS, FAILS, UNJUDGED = "holds", "does not hold", "cannot be judged"
+NAMES = {"fer2013": "FER-2013", "ckplus": "CK+", "genki4k": "GENKI-4K", "resnet50": "ResNet-50", "lenet": "LeNet"}
 SWEEP_DATASETS = ("fer2013", "ckplus")  # the paper names FER-2013; its data description is CK+'s
 
 
@@ -66,6 +67,10 @@ def _interval_verdict(claimed: float, measured_fraction: float, n: int, what: st
     return verdict + ("; trained for less than the paper's 50 epochs" if short else "")
 
 
+def _name(key: str) -> str:
+    return NAMES.get(key, key)
+
+
 def _not_judged(measured_how: str, claim_about: str) -> str:
     return f"{UNJUDGED}: measured {measured_how}, the claim is about {claim_about}"
 
@@ -75,9 +80,9 @@ def accuracy_claim(paper: Paper, run: Run) -> Claim:
     svm = run.metrics.get("svm", {})
     claimed = float(claim["accuracy_percent"])
     if run.dataset != claim["dataset"]:
-        verdict = _not_judged(f"on {run.dataset}", claim["dataset"])
+        verdict = _not_judged(f"on {_name(run.dataset)}", _name(claim["dataset"]))
     elif run.arch != claim["arch"]:
-        verdict = _not_judged(f"with {run.arch} features", f"{claim['arch']} features")
+        verdict = _not_judged(f"with {_name(run.arch)} features", f"{_name(claim['arch'])} features")
     elif "accuracy" not in svm:
         verdict = f"{UNJUDGED}: no SVM metrics (metrics/svm.json)"
     else:
@@ -104,7 +109,7 @@ def svm_vs_softmax_claim(paper: Paper, run: Run) -> Claim:
                     f"McNemar p = {fmt.p_value(cmp['mcnemar_p_value'])})")
         interval = f"the 95% interval {fmt.points(low)}..{fmt.points(high)}"
         if run.arch != claim["arch"]:
-            verdict = _not_judged(f"with {run.arch} features", f"{claim['arch']} features")
+            verdict = _not_judged(f"with {_name(run.arch)} features", f"{_name(claim['arch'])} features")
         elif not low <= claimed <= high:
             verdict = f"{FAILS}: {interval} excludes {fmt.points(claimed)}"
         elif low <= 0.0:
@@ -121,11 +126,11 @@ def data_claim(paper: Paper, run: Run) -> Claim:
     counts = run.metrics.get("data", {}).get("counts", {})
     measured = "/".join(fmt.plain(counts.get(s, {}).get("total")) for s in ("train", "val", "test"))
     if run.dataset != data["dataset"]:
-        verdict = _not_judged(f"on {run.dataset}", f"{data['dataset']}'s images")
+        verdict = _not_judged(f"on {_name(run.dataset)}", f"{_name(data['dataset'])}'s images")
     elif measured == claimed:
         verdict = f"{HOLDS}: the same train/val/test counts"
     else:
-        verdict = f"{FAILS}: {data['dataset']} has {measured} train/val/test images, not {claimed}"
+        verdict = f"{FAILS}: {_name(data['dataset'])} has {measured} train/val/test images here, not {claimed}"
     return Claim("data: train/val/test images", data["where"], claimed, measured, run.dataset, run.protocol,
                  fmt.plain(counts.get("test", {}).get("total")), verdict)
 
@@ -143,9 +148,9 @@ def sweep_claims(paper: Paper, table: SweepTable) -> list[Claim]:
             n = row["test_images"] if key == "test_error" else row.get("val_images")
             label = f"{what} at {table.param} = {fmt.plain(row['value'])}"
             if table.dataset not in SWEEP_DATASETS:
-                verdict = _not_judged(f"on {table.dataset}", "FER-2013 (CK+ by its data description)")
+                verdict = _not_judged(f"on {_name(table.dataset)}", "FER-2013 (CK+ by its data description)")
             elif table.arch != paper_table.arch:
-                verdict = _not_judged(f"with {table.arch}", paper_table.arch)
+                verdict = _not_judged(f"with {_name(table.arch)}", _name(paper_table.arch))
             elif measured_pct is None or not n:
                 verdict = f"{UNJUDGED}: not measured (experiment `{row['experiment']}` has no {what})"
             else:

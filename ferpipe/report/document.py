@@ -113,7 +113,7 @@ def _sweeps_section(inputs: ReportInputs) -> list[str]:
                         "batch) runs one, then `dvc repro` brings it here.")]
     for table in inputs.tables:
         parts += table_section(table, "###", _link(inputs, inputs.tables_dir / table.plot) if table.plot else None)
-    return parts
+    return parts[:-1]  # a section ends without its blank line
 
 
 def _kfold_section(inputs: ReportInputs, run: Run) -> list[str]:

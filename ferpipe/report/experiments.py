@@ -1,16 +1,19 @@
 """The experiments `dvc exp show --json` lists: name, commit, params and metrics of each (DVC 3's layout).
 
-Nothing is re-run: the sweep tables and the k-fold summary are built from this output only.
+Nothing is re-run: the sweep tables and the k-fold summary are built from this output only, for
+every commit that has sweep experiments (a commit made after a sweep does not hide it).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.report.queue import run_dvc
+from ferpipe.report.sweeps import sweep_of
 
 PARAMS_FILE = "params.yaml"
 
@@ -35,9 +38,24 @@ class ExpShow:
     baseline_params: dict[str, dict[str, Any]]  # commit -> its params.yaml
 
 
-def exp_show(all_commits: bool = False) -> list[dict[str, Any]]:
-    """DVC's own `dvc exp show --json` (experiments of the last commit; of every commit with all_commits)."""
-    text = run_dvc("exp", "show", "--json", *(["--all-commits"] if all_commits else []))
+def sweep_baselines() -> list[str]:
+    """The commits with at least one sweep experiment, as `dvc exp list --all-commits` names them
+    (a `commit:` line, then one indented `rev [name]` line per experiment)."""
+    baselines: list[str] = []
+    commit = None
+    for line in run_dvc("exp", "list", "--all-commits").splitlines():
+        if line.strip() and not line[0].isspace() and line.rstrip().endswith(":"):
+            commit = line.rstrip()[:-1]
+        elif commit and (name := re.search(r"\[(.+)\]", line)) and sweep_of(name[1]) and commit not in baselines:
+            baselines.append(commit)
+    return baselines
+
+
+def exp_show(baselines: list[str]) -> list[dict[str, Any]]:
+    """DVC's own `dvc exp show --json` for the experiments of these commits (none: an empty list)."""
+    if not baselines:
+        return []
+    text = run_dvc("exp", "show", "--json", *(arg for commit in baselines for arg in ("--rev", commit)))
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

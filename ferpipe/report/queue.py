@@ -64,8 +64,8 @@ def run_queue(names: list[str], jobs: int) -> dict[str, str]:
         for name in names:
             while (status := queue_statuses().get(name)) == "Queued":
                 time.sleep(POLL_SECONDS)
-            print(f"\n==== experiment {name}: {status} ====", flush=True)
-            if status == "Running":
+            print(f"\n==== experiment {name} ====", flush=True)
+            if status is not None:  # its log so far, followed while it runs (a worker may have run it already)
                 subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False)
         while {(statuses := queue_statuses()).get(name) for name in names} & {"Queued", "Running"}:
             time.sleep(POLL_SECONDS)

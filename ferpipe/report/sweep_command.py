@@ -16,7 +16,7 @@ from typing import Any
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.report import fmt
-from ferpipe.report.experiments import exp_show, parse_exp_show
+from ferpipe.report.experiments import exp_show, parse_exp_show, sweep_baselines
 from ferpipe.report.overrides import (
     apply_overrides,
     check_single_values,
@@ -81,7 +81,7 @@ def _main(argv: list[str] | None) -> None:
     for name in failed:
         print(f"experiment {name} {statuses[name].lower()}: " + ("; ".join(error_lines(name)) or
                                                                  f"see `dvc queue logs {name}`"))
-    tables = write_tables(Path(args.out), parse_exp_show(exp_show()), sweeps)
+    tables = write_tables(Path(args.out), parse_exp_show(exp_show(sweep_baselines())), sweeps)
     print(summary(tables))
     print(f"tables: {Path(args.out) / 'TABLES.md'}")
     for table in (t for t in tables if t.sweep == sweep.name and t.aggregate):

@@ -13,7 +13,7 @@ from pathlib import Path
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import require
 from ferpipe.core.outputs import staged_outputs
-from ferpipe.report.experiments import ExpShow, exp_show, parse_exp_show
+from ferpipe.report.experiments import ExpShow, exp_show, parse_exp_show, sweep_baselines
 from ferpipe.report.paper import PAPER_FILE, load_paper
 from ferpipe.report.render import tables_markdown
 from ferpipe.report.sweep_plots import plot_table
@@ -27,7 +27,7 @@ TABLES_JSON = "tables.json"
 def write_tables(out: Path, show: ExpShow, sweeps: dict[str, Sweep], paper_file: str = PAPER_FILE) -> list[SweepTable]:
     tables = sweep_tables(show, sweeps, load_paper(paper_file))
     require(bool(tables), "`dvc exp show` lists no experiment of the sweeps " + ", ".join(sweeps)
-            + " (run `python -m ferpipe sweep NAME` first; add --all-commits for those of earlier commits)")
+            + " (run `python -m ferpipe sweep NAME` first)")
     per_sweep: dict[str, int] = {}
     with staged_outputs(out) as (tmp,):
         tmp.mkdir()
@@ -49,12 +49,11 @@ def summary(tables: list[SweepTable]) -> str:
 def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ferpipe tables", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole (default: {TABLES_DIR})")
-    parser.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only the last")
     parser.add_argument("--sweeps", default=SWEEPS_FILE, help=f"the sweeps file (default: {SWEEPS_FILE})")
     parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")
     args = parser.parse_args(argv)
     sweeps = load_sweeps(args.sweeps)
-    tables = write_tables(Path(args.out), parse_exp_show(exp_show(args.all_commits)), sweeps, args.paper)
+    tables = write_tables(Path(args.out), parse_exp_show(exp_show(sweep_baselines())), sweeps, args.paper)
     print(summary(tables))
     print(f"tables: {Path(args.out) / 'TABLES.md'}")
 
