@@ -45,9 +45,10 @@ def check_folds_fit(params: dict[str, Any], source: str) -> None:
 def plan(sweep: Sweep, extra: list[str]) -> list[list[str]]:
     """The overrides of each experiment of the sweep, every one checked; raises FerpipeError on the first bad one."""
     check_single_values(extra)
-    require(sweep.param not in {override_key(t) for t in extra},
+    typed = {override_key(t) for t in extra}
+    require(sweep.param not in typed,
             f"-S {sweep.param}=...: {sweep.param} is what sweep {sweep.name} varies; its values come from {SWEEPS_FILE}")
-    base = [override(k, v) for k, v in sweep.fixed.items()] + list(extra)
+    base = [override(k, v) for k, v in sweep.fixed.items() if k not in typed] + list(extra)
     source = f"{PARAMS_FILE} with the overrides of sweep {sweep.name}"
     points = [base + [override(sweep.param, value)] for value in sweep.grid(apply_overrides(PARAMS_FILE, base))]
     for overrides in points:
