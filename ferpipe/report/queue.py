@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 
 from ferpipe.core.errors import FerpipeError, require
@@ -57,9 +58,20 @@ def queue_statuses() -> dict[str, str]:
     return {fields[1]: fields[-1] for fields in rows if len(fields) >= 4 and fields[0] != "Task"}
 
 
+def start_queue(jobs: int) -> None:
+    """`dvc queue start`. Its output goes to a file, not a pipe: the worker it leaves running in the
+    background inherits the output, and a pipe would stay open (and this call blocked) until the worker ends."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)], check=False,
+                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True)
+        out.seek(0)
+        text = out.read().strip()
+    require(proc.returncode == 0, f"`dvc queue start` failed: {text.splitlines()[-1] if text else proc.returncode}")
+
+
 def run_queue(names: list[str], jobs: int) -> dict[str, str]:
     """Start the queue and wait for `names`, showing each one's log as it runs; returns their final status."""
-    run_dvc("queue", "start", "-j", str(jobs))
+    start_queue(jobs)
     try:
         for name in names:
             while (status := queue_statuses().get(name)) == "Queued":
@@ -76,10 +88,12 @@ def run_queue(names: list[str], jobs: int) -> dict[str, str]:
     return {name: statuses.get(name, "missing") for name in names}
 
 
-def error_lines(name: str) -> list[str]:
-    """The `error:` lines of a failed experiment's log (a stage's one-line message)."""
+def error_line(name: str) -> str:
+    """Why an experiment failed: the stage's `error:` line in its log, else DVC's first `ERROR:` line."""
     try:
         log = run_dvc("queue", "logs", name)
     except FerpipeError:
-        return []
-    return [line.strip() for line in log.splitlines() if line.startswith(("error:", "ERROR:"))][:3]
+        return ""
+    lines = [line.strip() for line in log.splitlines()]
+    return (next((line for line in lines if line.startswith("error:")), None)
+            or next((line for line in lines if line.startswith("ERROR:")), ""))

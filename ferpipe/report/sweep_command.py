@@ -24,7 +24,7 @@ from ferpipe.report.overrides import (
     override,
     override_key,
 )
-from ferpipe.report.queue import error_lines, preflight, queue, run_queue
+from ferpipe.report.queue import error_line, preflight, queue, run_queue
 from ferpipe.report.render import settings_text
 from ferpipe.report.sweeps import SWEEPS_FILE, Sweep, experiment_names, load_sweeps
 from ferpipe.report.tables_command import TABLES_DIR, summary, write_tables
@@ -71,8 +71,8 @@ def _main(argv: list[str] | None) -> None:
     require(args.name in sweeps, f"{SWEEPS_FILE}: no sweep {args.name!r}; the sweeps are: {', '.join(sweeps)}")
     require(args.jobs >= 1, f"--jobs must be at least 1, got {args.jobs}")
     sweep = sweeps[args.name]
-    preflight(PARAMS_FILE)
     points = plan(sweep, args.overrides)
+    preflight(PARAMS_FILE)
     names = experiment_names(sweep.name, len(points))
     for name, overrides in zip(names, points):
         queue(name, overrides)
@@ -80,8 +80,7 @@ def _main(argv: list[str] | None) -> None:
     statuses = run_queue(names, args.jobs)
     failed = [n for n, status in statuses.items() if status != "Success"]
     for name in failed:
-        print(f"experiment {name} {statuses[name].lower()}: " + ("; ".join(error_lines(name)) or
-                                                                 f"see `dvc queue logs {name}`"))
+        print(f"experiment {name} {statuses[name].lower()}: {error_line(name) or f'see `dvc queue logs {name}`'}")
     tables = write_tables(Path(args.out), parse_exp_show(exp_show(sweep_baselines())), sweeps)
     print(summary(tables))
     print(f"tables: {Path(args.out) / 'TABLES.md'}")
