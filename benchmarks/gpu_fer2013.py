@@ -1,156 +1,399 @@
-"""Train ResNet-50 (or LeNet) on the real FER-2013 with the project's training code: a GPU check, not a test.
+"""The whole FER-2013 pipeline on one GPU in one command, with the figures of issue 11: a benchmark, not a test.
 
-Two steps:
-  pack: the Kaggle image-folder FER-2013 into one npz of the JPEG bytes as they are (raw pixels
-        compress worse), optionally with a random subset of Training, small enough to travel to a
-        GPU machine (all 35,887 images are ~58 MB; 22,000 Training + both test sets ~45 MiB);
-  run:  train with `ferpipe.nn.training` (Keras; torch backend by default, the only one on the GPU
-        machine; the dtype policy --precision when a GPU is present), epochs sized to --budget-s
-        by a short throughput probe, the checkpoint chosen on PublicTest; prints PrivateTest
-        accuracy and training images/s on a `RESULT {json}` line. No augmentation, weights none.
+It drives the stage code directly, in one process, not `dvc repro` (dvc and dvclive are not on the GPU
+machine): every stage but train is its stage script's `main`; train is `ferpipe.nn.training.train` (the
+train stage without its dvclive curves). Parameters: params.yaml with presets/fer2013_gpu.args applied,
+the lines a user gives `dvc exp run`; where scikit-learn-intelex is missing (the GPU machine: its wheels
+do not fit beside the data), the svm stage runs on scikit-learn, after PCA 256. Beside the Keras loop, the
+plain PyTorch loop of benchmarks/torch_reference.py trains on the same augmented crops for the same
+epochs, timed in the same run.
 
-    python benchmarks/gpu_fer2013.py pack --train-subset 22000
-    python benchmarks/gpu_fer2013.py run --budget-s 180 --batch-size 128 --lr 0.02 --precision mixed_bfloat16
-    python benchmarks/gpu_fer2013.py run --limit 60 --input-size 32 --budget-s 20   # CPU dry run
+    python benchmarks/gpu_fer2013.py pack                  # FER-2013's 35,887 JPEGs -> .gpu/fer2013.npz (43 MiB)
+    python benchmarks/gpu_fer2013.py run                   # on the GPU machine: one table, log in benchmarks/results/
+    python benchmarks/gpu_fer2013.py run --smoke           # the same code on the CPU, 20 images a class and split
+
+On a GPU machine of the device tool (Python 3.12 with torch; keras, namex, optree and facenet-pytorch
+carried as wheels with skops and its prettytable and wcwidth, see README "FER-2013 on one GPU"), one call
+with carry [".gpu", ".whl"]:
+
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit; PYTHONUNBUFFERED=1 timeout 590 python3 benchmarks/gpu_fer2013.py run --budget-s 520 2>&1 | grep -av $'\\r'; cp benchmarks/results/gpu_fer2013_*.txt $OUT/
+
+Epochs are sized to --budget-s by a short throughput probe of both loops (the preset's number is the
+most); the probe also counts host-device synchronisations per step, with and without the shims of
+ferpipe/nn/torch_cuda.py.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.util
 import json
+import os
+import platform
+import re
+import runpy
+import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from ferpipe.data.sources.fer2013 import CLASSES as FER_CLASSES
-from ferpipe.data.sources.fer2013 import USAGE_TO_SPLIT as SPLIT_OF_PREFIX
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+
+from ferpipe.data.sources.fer2013 import USAGE_TO_SPLIT as SPLIT_OF_PREFIX  # noqa: E402
+
+PRESET = REPO / "presets" / "fer2013_gpu.args"
+SMOKE = {"batch_size": 8, "lr": 0.01, "epochs": 2, "train.steps_per_epoch": 2, "train.input_size": 32,
+         "runtime.faces.batch_size": 32, "runtime.faces.workers": 1, "augment.factor": 2, "svm.backend": "sklearn"}
+SMOKE_IMAGES_PER_CLASS_AND_SPLIT = 20
+# scikit-learn-intelex (daal + tbb: ~40 MB of wheels) does not fit beside the data in one call's 64 MiB:
+# where it is missing, the svm stage runs scikit-learn's single-core SVC, after PCA to keep it short.
+SVM_WITHOUT_SKLEARNEX = {"svm.backend": "sklearn", "svm.pca": 256}
+AFTER_TRAINING_S = 180  # evaluate_softmax, embed, svm, compare on the GPU machine, kept free when sizing the epochs
+EPOCH_OVERHEAD_S = 3.0  # a Keras epoch's val evaluation and checkpoint
+TABLE_ROWS = ("data", "fetch", "faces", "augment", "probe", "train (keras)", "train (plain torch)",
+              "evaluate_softmax", "embed", "svm", "compare", "training images/s", "keras / plain torch",
+              "host-device syncs per step", "softmax PrivateTest", "plain torch PrivateTest", "SVM PrivateTest",
+              "SVM - softmax", "peak GPU memory", "total")
 
 
-def pack(src: Path, out: Path, train_subset: int | None, seed: int = 0) -> None:
-    """Keep each image's JPEG bytes as they are (raw pixels compress worse than JPEG does)."""
+def preset_overrides(path: Path = PRESET) -> dict[str, object]:
+    """`-S key=value` lines (comments after #) -> {dotted key: YAML value}, as `dvc exp run -S` reads them."""
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            key, value = re.fullmatch(r"-S\s+([\w.]+)=(\S+)", line).groups()
+            out[key] = yaml.safe_load(value)
+    return out
+
+
+def apply_overrides(params: dict, overrides: dict[str, object]) -> dict:
+    for dotted, value in overrides.items():
+        *parents, key = dotted.split(".")
+        block = params
+        for name in parents:
+            block = block[name]
+        block[key] = value
+    return params
+
+
+# ---- data -------------------------------------------------------------------------------------------
+
+def pack(src: Path, out: Path) -> None:
+    """The Kaggle image folders into one npz: each JPEG's bytes as they are and its path (raw pixels
+    compress worse); compressed, the JPEG headers they share shrink it from 54 to 43 MiB."""
     paths = sorted(src.glob("*/*/*.jpg"))
     if not paths:
         sys.exit(f"error: {src}: no */*/*.jpg images (expected the Kaggle image-folder layout)")
-    splits = np.array([SPLIT_OF_PREFIX[p.name.split("_")[0]] for p in paths])
-    keep = np.ones(len(paths), dtype=bool)
-    train = np.flatnonzero(splits == "train")
-    if train_subset is not None and train_subset < len(train):
-        keep[train] = False
-        keep[np.random.default_rng(seed).choice(train, train_subset, replace=False)] = True
-    blobs = [paths[i].read_bytes() for i in np.flatnonzero(keep)]
-    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    blobs = [p.read_bytes() for p in paths]
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as fh:
-        np.savez(fh, jpeg=np.frombuffer(b"".join(blobs), dtype=np.uint8), offsets=offsets,
-                 y=np.array([FER_CLASSES.index(paths[i].parent.name) for i in np.flatnonzero(keep)]),
-                 split=splits[keep], classes=np.array(FER_CLASSES))
-    print(f"{out}: {len(blobs)} images ({dict(zip(*np.unique(splits[keep], return_counts=True)))}), "
-          f"{out.stat().st_size / 2**20:.1f} MiB")
+    np.savez_compressed(out, jpeg=np.frombuffer(b"".join(blobs), dtype=np.uint8),
+                        offsets=np.cumsum([0] + [len(b) for b in blobs]),
+                        path=np.array([str(p.relative_to(src)) for p in paths]))
+    print(f"{out}: {len(paths)} images, {out.stat().st_size / 2**20:.1f} MiB")
 
 
-def unpack(path: Path) -> dict[str, np.ndarray]:
-    import cv2
+def unpack(data: Path, folder: Path, per_class_and_split: int | None) -> int:
+    """Write the Kaggle folders back (all images, or the first N of each class and split) for `fetch`."""
+    if data.is_dir():
+        images = [(str(p.relative_to(data)), p.read_bytes) for p in sorted(data.glob("*/*/*.jpg"))]
+    else:
+        with np.load(data) as d:
+            jpeg, offsets = d["jpeg"], d["offsets"]
+            images = [(str(p), jpeg[offsets[i]:offsets[i + 1]].tobytes) for i, p in enumerate(d["path"])]
+    if not images:
+        sys.exit(f"error: {data}: no FER-2013 images")
+    taken: dict[tuple[str, str], int] = {}
+    for rel, read in images:
+        group = (Path(rel).parent.name, SPLIT_OF_PREFIX[Path(rel).name.split("_")[0]])
+        if per_class_and_split is not None and taken.get(group, 0) >= per_class_and_split:
+            continue
+        taken[group] = taken.get(group, 0) + 1
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(read())
+    return sum(taken.values())
 
-    with np.load(path) as d:
-        jpeg, offsets = d["jpeg"], d["offsets"]
-        x = np.stack([cv2.imdecode(jpeg[offsets[i]:offsets[i + 1]], cv2.IMREAD_GRAYSCALE)
-                      for i in range(len(offsets) - 1)])
-        return {"x": x, "y": d["y"], "split": d["split"], "classes": [str(c) for c in d["classes"]]}
+
+# ---- stages -----------------------------------------------------------------------------------------
+
+def run_stage_script(name: str, argv: list[str]) -> None:
+    runpy.run_path(str(REPO / "stages" / f"{name}.py"), run_name=f"stage_{name}")["main"](argv)
 
 
-def probe_images_per_s(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps: int) -> float:
-    """Training throughput of a throwaway model, to size the real run's epochs to the time budget."""
+# ---- probe ------------------------------------------------------------------------------------------
+
+def syncs_per_step(step, steps: int = 3) -> float | None:
+    """Host-device synchronisations that `step` makes, per call (None on the CPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    step()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for _ in range(steps):
+                step()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught) / steps
+
+
+def timed_steps(step, steps: int) -> float:
+    """Seconds a step takes, after warm-up steps (three on a GPU: cuDNN autotuning), the device drained
+    before and after."""
+    import torch
+
+    drain = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for _ in range(3 if torch.cuda.is_available() else 1):
+        step()
+    drain()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    drain()
+    return (time.perf_counter() - start) / steps
+
+
+def step_speed(step, images: int, steps: int) -> dict:
+    return {"images_per_s": images / timed_steps(step, steps), "syncs": syncs_per_step(step)}
+
+
+def keras_step_speed(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps: int) -> dict:
+    """The Keras training step of a fresh model on one batch, as `fit` runs it."""
     import keras
 
-    from ferpipe.nn.models import as_model_input, build_model
+    from ferpipe.nn.models import build_model, to_model_input
     from ferpipe.nn.training import compile_for_phase
 
     model = build_model(cfg, x.shape[1], num_classes)
-    compile_for_phase(model, cfg, cfg.lr, steps)
-    batch = as_model_input(x[:cfg.batch_size]), y[:cfg.batch_size]
-    for _ in range(3):  # warm-up: tracing, cuDNN autotuning
-        model.train_on_batch(*batch)
-    start = time.perf_counter()
-    for _ in range(steps):
-        logs = model.train_on_batch(*batch, return_dict=True)
-    float(logs["loss"])  # waits for the device
-    ips = steps * cfg.batch_size / (time.perf_counter() - start)
-    del model
+    compile_for_phase(model, cfg, cfg.lr, 10_000)
+    batch = (to_model_input(keras.ops.convert_to_tensor(x[:cfg.batch_size])), keras.ops.convert_to_tensor(y[:cfg.batch_size]))
+    model.train_on_batch(*batch)  # builds the train function
+    speed = step_speed(lambda: model.train_function([batch]), cfg.batch_size, steps)
     keras.backend.clear_session()
-    return ips
+    return speed
+
+
+def plain_step_speed(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps: int) -> dict:
+    import torch
+    from torch_reference import PlainTorchResNet50
+
+    net = PlainTorchResNet50(cfg, num_classes, "cuda" if torch.cuda.is_available() else "cpu")
+    xt, yt = (torch.as_tensor(a[:cfg.batch_size], device=net.device) for a in (x, y))
+    return step_speed(lambda: net.train_step(xt, yt, cfg.lr), cfg.batch_size, steps)
+
+
+def probe(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps: int) -> dict:
+    """Images/s and syncs per step of the Keras step (without, then with the CUDA shims) and of the plain loop."""
+    import torch
+
+    from ferpipe.nn.backend import seed_everything
+    from ferpipe.nn.torch_cuda import remove_shims, speed_up_keras_on_cuda
+
+    seed_everything(cfg.seed)  # deterministic kernels, as in the training runs
+    out = {}
+    if torch.cuda.is_available():  # on the CPU there are no shims to leave out
+        out["keras_no_shims"] = keras_step_speed(cfg, x, y, num_classes, steps)
+    out["shims"] = speed_up_keras_on_cuda()
+    try:
+        out["keras"] = keras_step_speed(cfg, x, y, num_classes, steps)
+    except Exception as exc:  # noqa: BLE001  (one GPU call: measure the rest without the shims rather than stop)
+        remove_shims()
+        print(f"warning: the CUDA shims failed ({type(exc).__name__}: {exc}); training without them", file=sys.stderr)
+        out["shims"], out["keras"] = [f"failed: {type(exc).__name__}"], out["keras_no_shims"]
+    out.setdefault("keras_no_shims", out["keras"])
+    out["plain"] = plain_step_speed(cfg, x, y, num_classes, steps)
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return out
+
+
+def epochs_in_budget(cfg, n_train: int, seconds_left: float, speeds: dict) -> int:
+    """Epochs of both loops that fit in `seconds_left` (at most the preset's)."""
+    from ferpipe.nn.training import epoch_batches
+
+    images = sum(len(b) for b in epoch_batches(n_train, cfg, 0))
+    per_epoch = images / speeds["keras"]["images_per_s"] + EPOCH_OVERHEAD_S + images / speeds["plain"]["images_per_s"]
+    return int(max(1, min(cfg.epochs, seconds_left // per_epoch)))
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+
+class Report:
+    """Rows of the final table, each stage's seconds and peak GPU memory, and the log file."""
+
+    def __init__(self, log: Path):
+        self.rows: list[tuple[str, str]] = []
+        self.log, self.started = log, time.perf_counter()
+        self.peak_gib = {"allocated": 0.0, "reserved": 0.0}  # over the whole run
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(log, "w")
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+        self.file.write(text + "\n")
+        self.file.flush()
+
+    def stage(self, name: str, fn, note=lambda result, seconds: ""):
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - start
+        peak = "   n/a (cpu)"
+        if torch.cuda.is_available():
+            stage_peak = {"allocated": torch.cuda.max_memory_allocated() / 2**30, "reserved": torch.cuda.max_memory_reserved() / 2**30}
+            self.peak_gib = {k: max(v, stage_peak[k]) for k, v in self.peak_gib.items()}
+            peak = f"{stage_peak['allocated']:6.1f} GiB"
+        self.add(name, f"{seconds:7.1f} s  {peak}  {note(result, seconds)}")
+        self.say(f"[{name}] {seconds:.1f} s {note(result, seconds)}")
+        return result
+
+    def add(self, name: str, value: str) -> None:
+        self.rows.append((name, value))
+
+    def table(self) -> None:
+        self.add("total", f"{time.perf_counter() - self.started:7.1f} s")
+        self.say("\n" + "\n".join(f"{name:28s} {value}" for name, value in self.rows))
+        self.file.close()
 
 
 def run(args: argparse.Namespace) -> None:
+    from ferpipe.core.params import load_params
     from ferpipe.nn.backend import select_backend
 
-    select_backend(args.backend)
-    from ferpipe.eval.metrics import classification_metrics
-    from ferpipe.nn.backend import gpu_available
-    from ferpipe.nn.config import train_config
-    from ferpipe.nn.models import predict_probabilities
-    from ferpipe.nn.training import train
-    from ferpipe.testing.train_params import train_params
+    params = apply_overrides(load_params(REPO / "params.yaml"), preset_overrides())
+    work = args.work.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    params["sources"]["fer2013"] = str(work / "fer2013")
+    if args.smoke:
+        apply_overrides(params, SMOKE)  # the svm stage on scikit-learn, as on the GPU machine
+    elif importlib.util.find_spec("sklearnex") is None:
+        apply_overrides(params, SVM_WITHOUT_SKLEARNEX)
+    select_backend(params["backend"])
+    import keras
+    import torch
 
-    data = unpack(args.data)
-    x, y, split, classes = data["x"], data["y"], data["split"], data["classes"]
-    parts = {name: (x[split == name], y[split == name]) for name in ("train", "val", "test")}
-    if args.limit:
-        rng = np.random.default_rng(0)
-        parts = {k: tuple(a[np.sort(rng.permutation(len(v[0]))[:args.limit])] for a in v) for k, v in parts.items()}
-    print(f"gpu: {gpu_available()}; train {len(parts['train'][0])} / PublicTest {len(parts['val'][0])} / "
-          f"PrivateTest {len(parts['test'][0])} images")
-    params = train_params(arch=args.arch, backend=args.backend, lr=args.lr, batch_size=args.batch_size, epochs=1,
-                          n_kerns=[20, 50], train_input_size=args.input_size, train_dropout=0.5,
-                          train_momentum=args.momentum, train_weight_decay=args.weight_decay, train_schedule="cosine",
-                          train_mixed_precision=args.precision)
-    probe = probe_images_per_s(train_config(params), *parts["train"], len(classes), steps=args.probe_steps)
-    epoch_s = len(parts["train"][0]) / probe * 1.15  # + val evaluation and checkpoint saving
-    epochs = int(max(1, min(args.max_epochs, args.budget_s // epoch_s)))
-    print(f"probe: {probe:.0f} img/s -> {epochs} epochs in a budget of {args.budget_s:.0f} s")
-    cfg = train_config({**params, "epochs": epochs})
-    result = train(cfg, *parts["train"], *parts["val"], len(classes), Path(args.checkpoints),
-                   stop_after_seconds=args.budget_s * 1.3)
-    probs = predict_probabilities(result.model, parts["test"][0])
-    test = classification_metrics(parts["test"][1], probs.argmax(axis=1), classes)
-    summary = {"device": args.device_name, "arch": cfg.arch, "backend": args.backend, "precision": result.precision,
-               "input_size": cfg.input_size, "batch_size": cfg.batch_size, "lr": cfg.lr, "momentum": cfg.momentum,
-               "weights": "none",
-               "train_images": len(parts["train"][0]), "epochs_run": len(result.history),
-               "train_images_per_s": round(result.images_per_s, 1), "probe_images_per_s": round(probe, 1),
-               "seconds": round(result.seconds, 1), "best_epoch_on_PublicTest": result.best_epoch,
-               "PublicTest_accuracy": round(result.best_val_accuracy, 4),
-               "PrivateTest_accuracy": round(test["accuracy"], 4), "PrivateTest_macro_f1": round(test["macro_f1"], 4),
-               "PrivateTest_per_class_recall": {k: round(v["recall"], 3) for k, v in test["per_class"].items()}}
-    print("RESULT " + json.dumps(summary))
+    from ferpipe.data.arrays import load_split
+    from ferpipe.nn.config import train_config
+    from ferpipe.nn.models import FEATURES_LAYER
+    from ferpipe.nn.saved import ModelInfo, write_model_folder
+    from ferpipe.nn.training import epoch_batches, train
+    from torch_reference import train_reference
+
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (CPU)"
+    report = Report(args.log)
+    report.say(f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, GPU: {gpu}, {os.cpu_count()} CPU cores, "
+               f"Python {platform.python_version()}, torch {torch.__version__}, keras {keras.__version__}"
+               f"{', SMOKE (CPU-sized)' if args.smoke else ''}")
+    report.say(f"# preset {PRESET.relative_to(REPO)}{' + ' + json.dumps(SMOKE) if args.smoke else ''}; "
+               f"svm: {json.dumps(params['svm'])}")
+    (work / "params.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    p = ["--params", str(work / "params.yaml")]
+    limit = SMOKE_IMAGES_PER_CLASS_AND_SPLIT if args.smoke else None
+
+    report.stage("data", lambda: unpack(args.data, work / "fer2013", limit), lambda n, s: f"{n} images unpacked")
+    report.stage("fetch", lambda: run_stage_script("fetch", p + ["--out", str(work / "dataset"), "--metrics", str(work / "data.json")]))
+    report.stage("faces", lambda: run_stage_script("faces", p + [
+        "--dataset", str(work / "dataset"), "--out", str(work / "faces"), "--metrics", str(work / "faces.json"),
+        "--plot", str(work / "faces.png")]) or json.loads((work / "faces.json").read_text())["all"],
+        lambda r, s: f"MTCNN {r['images'] / s:.0f} img/s ({r['images']} images; CPU reference: 112 img/s on 2 cores), "
+                     f"face found in {r['detection_rate']:.1%}")
+    report.stage("augment", lambda: run_stage_script("augment", p + [
+        "--faces", str(work / "faces"), "--out", str(work / "augmented"), "--metrics", str(work / "augment.json"),
+        "--plot", str(work / "augment.png")]))
+    splits = {s: load_split(work / "augmented" / f"{s}.npz") for s in ("train", "val", "test")}
+    classes = [str(c) for c in splits["train"]["classes"]]
+    parts = {s: (d["images"], d["labels"]) for s, d in splits.items()}
+    cfg = train_config(params)
+    speeds = report.stage("probe", lambda: probe(cfg, *parts["train"], len(classes), steps=1 if args.smoke else args.probe_steps),
+                          lambda s, _: f"keras {s['keras']['images_per_s']:.0f} img/s (no shims {s['keras_no_shims']['images_per_s']:.0f}), "
+                                    f"plain torch {s['plain']['images_per_s']:.0f} img/s")
+    if not args.smoke:
+        left = args.budget_s - (time.perf_counter() - report.started) - AFTER_TRAINING_S
+        epochs = epochs_in_budget(cfg, len(parts["train"][0]), left, speeds)
+        if epochs < cfg.epochs:
+            report.say(f"epochs: {epochs} of the preset's {cfg.epochs} fit in the {args.budget_s:.0f} s budget")
+            cfg = train_config({**params, "epochs": epochs})
+    report.say(f"training: {cfg.epochs} epochs x {cfg.steps_per_epoch or 'all'} batches of {cfg.batch_size}, "
+               f"input {cfg.input_size} px, {cfg.mixed_precision if torch.cuda.is_available() else 'float32'}")
+    result = report.stage("train (keras)", lambda: train(cfg, *parts["train"], *parts["val"], len(classes), work / "checkpoints"),
+                          lambda r, _: f"{r.images_per_s:.0f} img/s, best PublicTest {r.best_val_accuracy:.4f} at epoch {r.best_epoch}")
+    write_model_folder(work / "model", result.model, ModelInfo(classes=classes, crop_size=int(parts["train"][0].shape[1]),
+                       feature_layer=FEATURES_LAYER, config=cfg.as_dict(), precision=result.precision))
+    reference = report.stage("train (plain torch)", lambda: train_reference(
+        cfg, parts, len(classes), "cuda" if torch.cuda.is_available() else "cpu", epoch_batches),
+        lambda r, _: f"{r.images_per_s:.0f} img/s, best PublicTest {r.best_val_accuracy:.4f} at epoch {r.best_epoch}")
+    report.stage("evaluate_softmax", lambda: run_stage_script("evaluate_softmax", p + [
+        "--model", str(work / "model"), "--test", str(work / "augmented" / "test.npz"), "--metrics", str(work / "softmax.json"),
+        "--confusion", str(work / "confusion.json"), "--predictions", str(work / "softmax_test.npz")]))
+    report.stage("embed", lambda: run_stage_script("embed", p + [
+        "--model", str(work / "model"), "--faces", str(work / "faces"), "--augmented-train", str(work / "augmented" / "train.npz"),
+        "--out", str(work / "embeddings"), "--plot", str(work / "embeddings.png")]))
+    svm = report.stage("svm", lambda: run_stage_script("svm", p + [
+        "--embeddings", str(work / "embeddings"), "--model", str(work / "svm.skops"), "--metrics", str(work / "svm.json"),
+        "--grid", str(work / "svm_grid.json"), "--confusion", str(work / "svm_confusion.json"),
+        "--predictions", str(work / "svm_test.npz")]) or json.loads((work / "svm.json").read_text()),
+        lambda m, _: f"{m['backend']}, PCA {m['pca']}, {m['grid_points']} grid points on {m['grid_rows']} rows "
+                     f"{m['grid_seconds']:.0f} s, final fit on {m['fit_rows']} rows {m['fit_seconds']:.0f} s, {os.cpu_count()} cores")
+    report.stage("compare", lambda: run_stage_script("compare", p + [
+        "--softmax", str(work / "softmax_test.npz"), "--svm", str(work / "svm_test.npz"), "--metrics", str(work / "compare.json"),
+        "--plot", str(work / "compare.png")]))
+    softmax, compared = (json.loads((work / f"{name}.json").read_text()) for name in ("softmax", "compare"))
+
+    def syncs(key: str) -> str:
+        return "n/a (cpu)" if speeds[key]["syncs"] is None else f"{speeds[key]['syncs']:.1f}"
+
+    report.add("training images/s", f"keras {result.images_per_s:.0f}, plain torch {reference.images_per_s:.0f} "
+                                    f"(probe: {speeds['keras']['images_per_s']:.0f}, {speeds['plain']['images_per_s']:.0f})")
+    no_shims = (f"{speeds['keras_no_shims']['images_per_s'] / speeds['plain']['images_per_s']:.2f}"
+                if torch.cuda.is_available() else "n/a (cpu)")
+    report.add("keras / plain torch", f"{result.images_per_s / reference.images_per_s:.2f} "
+                                      f"(probe {speeds['keras']['images_per_s'] / speeds['plain']['images_per_s']:.2f}; "
+                                      f"Keras without the CUDA shims {no_shims})")
+    report.add("host-device syncs per step", f"keras {syncs('keras')}, without shims {syncs('keras_no_shims')}, plain torch "
+                                             f"{syncs('plain')}; shims: {', '.join(speeds['shims']) or 'none'}")
+    report.add("softmax PrivateTest", f"{softmax['accuracy']:.4f} (macro-F1 {softmax['macro_f1']:.4f}; epoch {result.best_epoch} "
+                                      f"of {len(result.history)} chosen on PublicTest, {result.best_val_accuracy:.4f})")
+    report.add("plain torch PrivateTest", f"{reference.test_accuracy:.4f} (epoch {reference.best_epoch} chosen on PublicTest, "
+                                          f"{reference.best_val_accuracy:.4f}; keras - plain on PublicTest "
+                                          f"{100 * (result.best_val_accuracy - reference.best_val_accuracy):+.1f} points)")
+    report.add("SVM PrivateTest", f"{svm['accuracy']:.4f} (macro-F1 {svm['macro_f1']:.4f}; C={svm['C']:g}, gamma={svm['gamma']} "
+                                  f"chosen on PublicTest, {svm['val_accuracy']:.4f})")
+    report.add("SVM - softmax", f"{compared['accuracy_difference']:+.4f} (95% bootstrap {compared['bootstrap_ci95_low']:+.4f} .. "
+                                f"{compared['bootstrap_ci95_high']:+.4f}, McNemar p={compared['mcnemar_p_value']:.3g})")
+    report.add("peak GPU memory", f"{report.peak_gib['allocated']:.1f} GiB allocated, {report.peak_gib['reserved']:.1f} GiB "
+                                  f"reserved by PyTorch (the largest stage)" if torch.cuda.is_available() else "n/a (cpu)")
+    report.table()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack")
-    p.add_argument("--src", type=Path, default=Path("../shared/datasets/fer2013"))
-    p.add_argument("--out", type=Path, default=Path(".gpu/fer2013.npz"))
-    p.add_argument("--train-subset", type=int, default=None, help="keep this many random training images")
+    p.add_argument("--src", type=Path, default=REPO.parent / "shared" / "datasets" / "fer2013")
+    p.add_argument("--out", type=Path, default=REPO / ".gpu" / "fer2013.npz")
     r = sub.add_parser("run")
-    r.add_argument("--data", type=Path, default=Path(".gpu/fer2013.npz"))
-    r.add_argument("--arch", default="resnet50", choices=["resnet50", "lenet"])
-    r.add_argument("--backend", default="torch")
-    r.add_argument("--precision", default="mixed_float16", help="Keras dtype policy used when a GPU is present")
-    r.add_argument("--input-size", type=int, default=96)
-    r.add_argument("--batch-size", type=int, default=56)
-    r.add_argument("--lr", type=float, default=0.05)
-    r.add_argument("--momentum", type=float, default=0.0)
-    r.add_argument("--weight-decay", type=float, default=0.0)
-    r.add_argument("--budget-s", type=float, default=240, help="training time to size the epochs to")
-    r.add_argument("--max-epochs", type=int, default=30)
-    r.add_argument("--probe-steps", type=int, default=20)
-    r.add_argument("--limit", type=int, default=0, help="use only the first N images of each split (dry runs)")
-    r.add_argument("--checkpoints", default="/tmp/ferpipe_gpu_checkpoints")
-    r.add_argument("--device-name", default="")
+    r.add_argument("--data", type=Path, default=REPO / ".gpu" / "fer2013.npz", help="pack's npz, or the Kaggle folders")
+    r.add_argument("--smoke", action="store_true", help="CPU-sized: a few hundred images, tiny epochs")
+    r.add_argument("--budget-s", type=float, default=520, help="seconds from start to the table: sizes the epochs")
+    r.add_argument("--probe-steps", type=int, default=10)
+    r.add_argument("--work", type=Path, default=Path("/tmp/ferpipe_gpu_fer2013"))
+    r.add_argument("--log", type=Path, default=REPO / "benchmarks" / "results" /
+                   f"gpu_fer2013_{datetime.datetime.now(datetime.timezone.utc):%Y%m%d_%H%M}.txt")
     args = parser.parse_args()
     if args.command == "pack":
-        pack(args.src, args.out, args.train_subset)
+        pack(args.src, args.out)
     else:
         run(args)
 

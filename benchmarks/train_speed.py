@@ -1,9 +1,10 @@
 """Training throughput of ResNet-50 (images/s) on this machine: Keras on each backend vs plain PyTorch.
 
 Each measurement runs in its own process (Keras picks its backend at import). The Keras model is
-the project's own (`ferpipe.nn.models.build_model`, random weights, SGD with momentum, one train step
-per batch as in `ferpipe.nn.training`); the reference is a plain PyTorch loop over torchvision's
-ResNet-50 with the same input size, batch and optimizer. Not a test: it prints figures.
+the project's own (`ferpipe.nn.models.build_model`, random weights, SGD with momentum) trained by the
+training loop's own epoch call (`ferpipe.nn.training.fit_epoch`); the reference is the plain PyTorch
+loop of benchmarks/torch_reference.py (torchvision's ResNet-50, same input size, batch and optimizer).
+On the CPU, float32. Not a test: it prints figures.
 
     .venv/bin/python benchmarks/train_speed.py                 # 48 px, batch 56, all three
     .venv/bin/python benchmarks/train_speed.py --only torch --steps 5
@@ -15,6 +16,9 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 RUNNERS = ("tensorflow", "torch", "plain-torch")
 
@@ -23,62 +27,58 @@ def measure_keras(backend: str, size: int, batch: int, steps: int, warmup: int) 
     from ferpipe.nn.backend import select_backend
 
     select_backend(backend)
+    import keras
     import numpy as np
 
     from ferpipe.nn.backend import seed_everything
-    from ferpipe.nn.config import train_config
-    from ferpipe.nn.models import as_model_input, build_model
-    from ferpipe.nn.training import compile_for_phase
-    from ferpipe.testing.train_params import train_params
+    from ferpipe.nn.models import build_model
+    from ferpipe.nn.training import compile_for_phase, fit_epoch
 
-    cfg = train_config(train_params(arch="resnet50", backend=backend, batch_size=batch, train_input_size=size,
-                                    train_dropout=0.5, train_momentum=0.9, train_schedule="cosine",
-                                    train_mixed_precision="float32"))
+    cfg = config(backend, size, batch)
     seed_everything(cfg.seed)
     model = build_model(cfg, size, 7)
     compile_for_phase(model, cfg, cfg.lr, warmup + steps)
     rng = np.random.default_rng(0)
-    x = as_model_input(rng.integers(0, 256, (batch, size, size), dtype=np.uint8))
-    y = rng.integers(0, 7, batch)
+    x = keras.ops.convert_to_tensor(rng.integers(0, 256, (batch, size, size), dtype=np.uint8))
+    y = keras.ops.convert_to_tensor(rng.integers(0, 7, batch))
+    one_batch = np.arange(batch)
     start = time.perf_counter()
-    model.train_on_batch(x, y)
+    fit_epoch(model, x, y, [one_batch] * warmup, desc="warm-up")  # the first step traces
     first = time.perf_counter() - start
-    for _ in range(warmup - 1):
-        model.train_on_batch(x, y)
     start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
+    fit_epoch(model, x, y, [one_batch] * steps, desc="timed")  # the training loop's own epoch call
     step = (time.perf_counter() - start) / steps
-    return {"first_step_s": round(first, 2), "step_s": round(step, 3), "images_per_s": round(batch / step, 1)}
+    return {"warmup_s": round(first, 2), "step_s": round(step, 3), "images_per_s": round(batch / step, 1)}
 
 
 def measure_plain_torch(size: int, batch: int, steps: int, warmup: int) -> dict:
+    import numpy as np
     import torch
-    import torchvision
+    from torch_reference import PlainTorchResNet50
 
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50(num_classes=7)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    x = torch.rand(batch, 3, size, size) * 255
-    y = torch.randint(0, 7, (batch,))
-    model.train()
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-
+    cfg = config("torch", size, batch)
+    net = PlainTorchResNet50(cfg, 7, "cpu")
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.integers(0, 256, (batch, size, size), dtype=np.uint8))
+    y = torch.as_tensor(rng.integers(0, 7, batch))
     start = time.perf_counter()
-    step()
+    for _ in range(warmup):
+        net.train_step(x, y, cfg.lr)
     first = time.perf_counter() - start
-    for _ in range(warmup - 1):
-        step()
     start = time.perf_counter()
     for _ in range(steps):
-        step()
+        net.train_step(x, y, cfg.lr)
     seconds = (time.perf_counter() - start) / steps
-    return {"first_step_s": round(first, 2), "step_s": round(seconds, 3), "images_per_s": round(batch / seconds, 1)}
+    return {"warmup_s": round(first, 2), "step_s": round(seconds, 3), "images_per_s": round(batch / seconds, 1)}
+
+
+def config(backend: str, size: int, batch: int):
+    from ferpipe.nn.config import train_config
+    from ferpipe.testing.train_params import train_params
+
+    return train_config(train_params(arch="resnet50", backend=backend, batch_size=batch, train_input_size=size,
+                                     train_dropout=0.5, train_momentum=0.9, train_schedule="cosine",
+                                     train_mixed_precision="float32"))
 
 
 def main() -> None:
@@ -114,7 +114,7 @@ def main() -> None:
         results[runner] = json.loads(lines[-1][len("RESULT "):])
         label = runner if runner == "plain-torch" else f"keras/{runner}"
         r = results[runner]
-        print(f"{label:18s} {r['images_per_s']:7.1f} img/s  ({r['step_s']:.2f} s/step, first step {r['first_step_s']:.1f} s)")
+        print(f"{label:18s} {r['images_per_s']:7.1f} img/s  ({r['step_s']:.2f} s/step, {args.warmup} warm-up steps {r['warmup_s']:.1f} s)")
     keras_runs = {k: v for k, v in results.items() if k != "plain-torch"}
     if keras_runs and "plain-torch" in results:
         fastest = max(keras_runs, key=lambda k: keras_runs[k]["images_per_s"])

@@ -1,9 +1,11 @@
 from collections import Counter
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 from facenet_pytorch import MTCNN
 from skimage.feature import hog
 from sklearn.linear_model import LogisticRegression
@@ -12,7 +14,11 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.data.sources.demo_faces import DEMO_CLASSES, generate_demo
+from ferpipe.data.dataset import SPLITS
+from ferpipe.data.sources import demo
+from ferpipe.data.sources.demo_faces import DEMO_CLASSES, MAX_SUBJECTS, generate_demo
+
+FETCH = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())["fetch"]
 
 
 def _pixels(data):
@@ -35,6 +41,14 @@ def one_thread():
     with threadpool_limits(1):
         yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def default_demo():
+    """The demo's records as `fetch` makes them with the params.yaml defaults."""
+    _, records = demo.load(FETCH["demo"]["per_class"], FETCH["demo"]["size"], FETCH["val_fraction"],
+                           FETCH["test_fraction"], FETCH["seed"])
+    return records
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +83,38 @@ def test_shapes_labels_and_class_balance():
     assert min(np.abs(flat[i] - flat[j]).mean() for i in range(len(flat)) for j in range(i)) > 5
 
 
-def test_subjects_repeat_across_expressions():
-    data = generate_demo(seed=0, per_class=40, size=32)
-    labels_of = {}
-    for _, label, subject in data:
-        labels_of.setdefault(subject, set()).add(label)
-    assert 2 <= len(labels_of) < len(data) / len(DEMO_CLASSES)
-    assert all(len(labels) >= 3 for labels in labels_of.values())
+def test_every_subject_shows_every_expression_equally_often():
+    data = generate_demo(seed=0, per_class=2 * MAX_SUBJECTS, size=32)
+    per_subject = Counter(subject for _, _, subject in data)
+    assert len(per_subject) == MAX_SUBJECTS
+    assert Counter((subject, label) for _, label, subject in data) == {
+        (subject, label): n // len(DEMO_CLASSES) for subject, n in per_subject.items() for label in range(len(DEMO_CLASSES))}
+
+
+def test_default_demo_no_identity_in_two_splits(default_demo):
+    splits_of = {}
+    for r in default_demo:
+        splits_of.setdefault(r.subject, set()).add(r.split)
+    assert all(len(splits) == 1 for splits in splits_of.values())
+    assert {next(iter(splits)) for splits in splits_of.values()} == set(SPLITS)
+
+
+def test_default_demo_every_class_in_every_split_and_enough_to_evaluate(default_demo):
+    counts = Counter((r.split, r.label) for r in default_demo)
+    assert all(counts[split, label] > 0 for split in SPLITS for label in range(len(DEMO_CLASSES)))
+    for split in ("val", "test"):
+        assert sum(counts[split, label] for label in range(len(DEMO_CLASSES))) >= 70
+
+
+def test_demo_split_is_deterministic_per_seed():
+    def assignment(seed):
+        _, records = demo.load(40, 32, 0.1, 0.1, seed)
+        return [(r.split, r.label, r.subject, r.image.tobytes()) for r in records]
+
+    first = assignment(2)
+    assert first == assignment(2)
+    other = assignment(3)
+    assert [(split, subject) for split, _, subject, _ in first] != [(split, subject) for split, _, subject, _ in other]
 
 
 @pytest.mark.parametrize("bad", [dict(per_class=0), dict(size=8), dict(seed=-1)])
@@ -85,19 +124,23 @@ def test_bad_parameters_are_named(bad):
         generate_demo(**args)
 
 
-def test_mtcnn_finds_most_faces_at_96_px():
+def test_mtcnn_finds_nearly_all_faces_at_96_px():
+    """96 px is the default size: the faces stage should crop nearly every image."""
     data = generate_demo(seed=5, per_class=10, size=96)
     found = [b is not None for b in _best_boxes([img for img, _, _ in data])]
-    assert np.mean(found) >= 0.8
+    assert np.mean(found) >= 0.95
 
 
 def test_mtcnn_finds_most_faces_at_64_px(small_set):
     _, boxes = small_set
-    assert np.mean([b is not None for b in boxes]) >= 0.8
+    assert np.mean([b is not None for b in boxes]) >= 0.9
 
 
 def test_expressions_are_learnable_from_face_crops(small_set):
-    """HOG of the MTCNN crop + logistic regression, tested on unseen subjects, beats chance (1/7) clearly."""
+    """HOG of the MTCNN crop + logistic regression, tested on unseen subjects, far above chance (1/7).
+
+    The expressions are meant to be easy (about 0.96-1.0 measured here): the default ResNet-50 must
+    learn them from scratch in a few CPU minutes."""
     data, boxes = small_set
     feats, labels, subjects = [], [], []
     for (img, label, subject), box in zip(data, boxes):
@@ -109,7 +152,7 @@ def test_expressions_are_learnable_from_face_crops(small_set):
         labels.append(label)
         subjects.append(subject)
     feats, labels, subjects = np.stack(feats), np.array(labels), np.array(subjects)
-    test = np.isin(subjects, ["s00", "s05", "s10", "s15"])
+    test = np.isin(subjects, ["s000", "s005", "s010", "s015"])
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.05))
     clf.fit(feats[~test], labels[~test])
-    assert clf.score(feats[test], labels[test]) > 0.4
+    assert clf.score(feats[test], labels[test]) > 0.7

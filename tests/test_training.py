@@ -106,6 +106,40 @@ def test_lenet_training_keeps_the_best_val_epoch_and_reloads(tmp_path):
     np.testing.assert_allclose(before, after, rtol=1e-5, atol=1e-6)
 
 
+def per_batch_history(cfg, x, y, xv, yv) -> list[dict]:
+    """The loop that `fit_epoch` replaced, kept here only as the reference: `train_on_batch` per batch,
+    its logs read back every step and averaged per epoch."""
+    backend.seed_everything(cfg.seed)
+    choose_precision(cfg)
+    model = build_model(cfg, x.shape[1], len(CLASSES))
+    start_phase(model, cfg, 0, len(x))
+    history = []
+    for epoch in range(cfg.epochs):
+        sums, seen = np.zeros(2), 0
+        for batch in epoch_batches(len(x), cfg, epoch):
+            logs = model.train_on_batch(as_model_input(x[batch]), y[batch], return_dict=True)
+            sums += [float(logs["loss"]) * len(batch), float(logs["accuracy"]) * len(batch)]
+            seen += len(batch)
+        val = model.evaluate(as_model_input(xv), yv, batch_size=cfg.batch_size, verbose=0, return_dict=True)
+        history.append({"train/loss": sums[0] / seen, "train/accuracy": sums[1] / seen, "val/loss": val["loss"],
+                        "val/accuracy": val["accuracy"]})
+    return history
+
+
+def test_the_fit_loop_learns_what_the_per_batch_loop_learned(tmp_path):
+    """Same batches (a capped epoch too), same steps, same val accuracy per epoch and best epoch; the
+    train metrics add up on the device instead of in Python: equal within float noise."""
+    cfg = train_config(train_params(lr=0.01, epochs=5, train_momentum=0.9, train_schedule="cosine", train_steps_per_epoch=5))
+    new = run(tmp_path, cfg)
+    old = per_batch_history(cfg, *toy_split(48, seed=1), *toy_split(12, seed=2))
+    old_val = [e["val/accuracy"] for e in old]
+    assert len(set(old_val)) > 1  # the best epoch is a real choice
+    assert new.best_epoch == int(np.argmax(old_val)) + 1
+    assert [e["val/accuracy"] for e in new.history] == pytest.approx(old_val, abs=1e-6)
+    for key in ("train/loss", "train/accuracy", "val/loss"):
+        assert [e[key] for e in new.history] == pytest.approx([e[key] for e in old], rel=1e-5)
+
+
 def test_two_seeded_runs_agree(tmp_path):
     cfg = train_config(train_params(epochs=2))
     first, second = run(tmp_path / "a", cfg), run(tmp_path / "b", cfg)

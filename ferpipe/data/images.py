@@ -4,22 +4,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ferpipe.core.errors import FerpipeError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
-def read_image(path: Path, mode: str) -> np.ndarray:
+def read_image(path: Path, mode: str, upright: bool = False) -> np.ndarray:
     """Decode `path` as grey ("L", HxW) or colour ("RGB", HxWx3); RGBA, CMYK, palette files convert.
+    With `upright`, the image is turned as its EXIF orientation tag says (phone photos are often
+    stored sideways with such a tag).
 
     A corrupt or truncated file is an error naming it (PIL raises on `load` of a truncated file).
     """
     try:
         with Image.open(path) as img:
             img.load()
-            return np.asarray(img.convert(mode), dtype=np.uint8)
+            turned = ImageOps.exif_transpose(img) if upright else img
+            return np.asarray(turned.convert(mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise FerpipeError(f"{path}: corrupt or unreadable image ({exc})") from exc
 

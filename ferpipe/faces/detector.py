@@ -1,5 +1,6 @@
-"""Face crops with facenet-pytorch's MTCNN: batched detection, one face per image, a margin,
-optional eye alignment, and a counted policy for images where no face is found.
+"""Face crops with facenet-pytorch's MTCNN: batched detection, one face per image (`detect`; every
+face with `detect_all`, for `predict`), a margin, optional eye alignment, and a counted policy for
+images where no face is found.
 
 Tight face crops such as FER-2013's 48x48 frames leave MTCNN no context around the face, so images
 whose shorter side is below `small_side` are upscaled and padded before detection (on 3,000 real
@@ -94,27 +95,37 @@ class FaceDetector:
         self.mtcnn = MTCNN(min_face_size=settings.min_face_size, thresholds=list(settings.thresholds),
                            factor=settings.pyramid_factor, device=torch.device(self.device))
 
-    def detect(self, images: list[np.ndarray]) -> list[Face | None]:
-        """The chosen face of each RGB image (all of one size), or None where MTCNN finds none."""
+    def detect_all(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """Every face MTCNN finds in each RGB image (all of one size), most confident first."""
         view = DetectorView.for_size(images[0].shape[0], images[0].shape[1], self.settings)
         if min(view.width, view.height) + 2 * view.pad < self.settings.min_face_size:
-            return [None] * len(images)  # smaller than the smallest face: MTCNN's pyramid would be empty
+            return [[] for _ in images]  # smaller than the smallest face: MTCNN's pyramid would be empty
         batch = np.stack([view.show(im, self.settings.pad_mode) for im in images])
         with one_cpu_thread() if self.device == "cpu" else contextlib.nullcontext():
             boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
-        return [self._choose(b, p, l, view) for b, p, l in zip(boxes, probs, points)]
+        return [_faces(b, p, l, view) for b, p, l in zip(boxes, probs, points)]
 
-    def _choose(self, boxes, probs, points, view: DetectorView) -> Face | None:
-        if boxes is None:
+    def detect(self, images: list[np.ndarray]) -> list[Face | None]:
+        """The chosen face of each RGB image (all of one size, `faces.select`), or None where MTCNN finds none."""
+        return [self._choose(faces) for faces in self.detect_all(images)]
+
+    def _choose(self, faces: list[Face]) -> Face | None:
+        if not faces:
             return None
-        # detect() hands back object arrays: make them float before any arithmetic.
-        boxes, probs, points = (np.asarray(a, dtype=float) for a in (boxes, probs, points))
         if self.settings.select == "largest":
-            k = int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
-        else:
-            k = int(np.argmax(probs))
-        box = view.to_original(boxes[k].reshape(2, 2)).reshape(4)
-        return Face(box, float(probs[k]), view.to_original(points[k]))
+            return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        return max(faces, key=lambda f: f.confidence)
+
+
+def _faces(boxes, probs, points, view: DetectorView) -> list[Face]:
+    """MTCNN's detections of one image in original-image px, most confident first."""
+    if boxes is None:
+        return []
+    # detect() hands back object arrays: make them float before any arithmetic.
+    boxes, probs, points = (np.asarray(a, dtype=float) for a in (boxes, probs, points))
+    faces = [Face(view.to_original(box.reshape(2, 2)).reshape(4), float(p), view.to_original(marks))
+             for box, p, marks in zip(boxes, probs, points)]
+    return sorted(faces, key=lambda f: -f.confidence)
 
 
 @contextlib.contextmanager

@@ -36,6 +36,8 @@ def select_backend(name: str) -> None:
     if name == "tensorflow":
         # torchvision (pulled in by torch users in the same process) segfaults when TF loaded first.
         import torch  # noqa: F401
+    # cuBLAS is deterministic (as seed_everything asks) only with this set before CUDA starts.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     os.environ["KERAS_BACKEND"] = name
 
 

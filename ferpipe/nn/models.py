@@ -113,6 +113,11 @@ def as_model_input(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)[..., None]
 
 
+def to_model_input(images):
+    """`as_model_input` for a backend tensor of uint8 crops, computed where the tensor is (on its device)."""
+    return keras.ops.expand_dims(keras.ops.cast(images, "float32"), -1)
+
+
 def predict_batched(model: keras.Model, images: np.ndarray, batch_size: int = 256, desc: str | None = None) -> np.ndarray:
     """`model`'s outputs for uint8 crops (N, S, S), in batches to bound memory (tqdm bar with `desc`)."""
     starts = range(0, len(images), batch_size)

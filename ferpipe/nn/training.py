@@ -1,6 +1,14 @@
 """Training loop: minibatch SGD with momentum, a learning-rate schedule, the best epoch chosen on
 val, a checkpoint after every epoch so that a killed run resumes where it stopped.
 
+The loop keeps an accelerator busy: the uint8 training crops go to the backend's device once and
+each batch is gathered and converted to float there; each epoch is one `model.fit` call over those
+batches, so the step runs as Keras builds it for the backend and the loss and accuracy add up on
+the device, read once per epoch (reading them every step, as `train_on_batch` does, makes the host
+wait for the device at every step). On the torch backend with a CUDA device, `ferpipe.nn.torch_cuda`
+also removes the waits and layout copies that Keras itself puts into every step. The batches, their
+order and the arithmetic are those of a per-batch loop: on the CPU the metrics are the same.
+
 Two-phase fine-tuning (`train.head_epochs` > 0): phase 1 trains only the new head at `lr`, phase 2
 every layer at `lr` x `train.finetune_lr_factor`; pretrained BatchNorm layers stay frozen in both
 when `train.pretrained_batchnorm` is `frozen`.
@@ -23,7 +31,8 @@ from ferpipe.core.errors import FerpipeError, require
 from ferpipe.nn.backend import gpu_available, seed_everything, warn_if_gpu_left_unused
 from ferpipe.nn.checkpoints import Checkpoints, fingerprint
 from ferpipe.nn.config import TrainConfig
-from ferpipe.nn.models import as_model_input, build_model, set_backbone_trainable
+from ferpipe.nn.models import as_model_input, build_model, set_backbone_trainable, to_model_input
+from ferpipe.nn.torch_cuda import speed_up_keras_on_cuda
 
 EpochLogger = Callable[[dict], None]
 
@@ -36,7 +45,7 @@ class TrainResult:
     best_val_accuracy: float
     best_val_loss: float
     precision: str  # the Keras dtype policy used
-    images_per_s: float  # training throughput of this run (first step, which traces/compiles, excluded)
+    images_per_s: float  # training throughput (the run's first epoch, which traces/compiles, excluded unless alone)
     seconds: float  # wall time of train(), model building and checkpoints included
 
 
@@ -53,6 +62,19 @@ def epoch_batches(n: int, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:
     if cfg.steps_per_epoch is not None:
         steps = min(steps, cfg.steps_per_epoch)
     return [order[i * cfg.batch_size:(i + 1) * cfg.batch_size] for i in range(steps)]
+
+
+def fit_epoch(model: keras.Model, x, y, batches: list[np.ndarray], desc: str) -> dict[str, float]:
+    """Train one epoch of `batches` (index arrays into `x`, `y`: uint8 crops and labels already on the
+    device) with one `model.fit` call; its mean loss and accuracy, read once at the end."""
+    order = keras.ops.convert_to_tensor(np.stack(batches))  # one copy to the device per epoch, not per step
+
+    def feed():
+        for i in tqdm(range(len(batches)), desc=desc, unit="batch"):
+            yield to_model_input(keras.ops.take(x, order[i], axis=0)), keras.ops.take(y, order[i], axis=0)
+
+    history = model.fit(feed(), epochs=1, steps_per_epoch=len(batches), verbose=0, shuffle=False)
+    return {key: float(values[-1]) for key, values in history.history.items()}
 
 
 def compile_for_phase(model: keras.Model, cfg: TrainConfig, lr: float, phase_steps: int) -> None:
@@ -110,29 +132,25 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     for entry in state["history"]:
         log_epoch(entry)
 
+    if keras.config.backend() == "torch" and gpu_available():
+        speed_up_keras_on_cuda()
     x_val_in = as_model_input(x_val)
-    train_images, train_seconds, traced = 0, 0.0, False
-    for epoch in range(state["epochs_done"], cfg.epochs):
+    x_on_device, y_on_device = keras.ops.convert_to_tensor(x_train), keras.ops.convert_to_tensor(y_train)
+    first_epoch, timed_images, timed_seconds = state["epochs_done"], 0, 0.0
+    for epoch in range(first_epoch, cfg.epochs):
         if cfg.head_epochs and epoch == cfg.head_epochs:
             start_phase(model, cfg, epoch, len(x_train))
-        # train_on_batch resets the metrics at every call: average the per-batch values here.
-        sums, seen = {"loss": 0.0, "accuracy": 0.0}, 0
         batches = epoch_batches(len(x_train), cfg, epoch)
-        for batch in tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch"):
-            step_start = time.perf_counter()
-            logs = model.train_on_batch(as_model_input(x_train[batch]), y_train[batch], return_dict=True)
-            if traced:  # the first step of a run traces/compiles: not timed
-                train_seconds += time.perf_counter() - step_start
-                train_images += len(batch)
-            traced = True
-            for key in sums:
-                sums[key] += float(logs[key]) * len(batch)
-            seen += len(batch)
-        if not np.isfinite(sums["loss"]):
-            raise FerpipeError(f"training diverged at epoch {epoch + 1} (loss {sums['loss']}): lower lr (now {cfg.lr}) "
+        epoch_start = time.perf_counter()
+        logs = fit_epoch(model, x_on_device, y_on_device, batches, desc=f"epoch {epoch + 1}/{cfg.epochs}")
+        if epoch > first_epoch or cfg.epochs == first_epoch + 1:  # a run's first epoch traces/compiles: timed only if alone
+            timed_seconds += time.perf_counter() - epoch_start
+            timed_images += sum(len(b) for b in batches)
+        if not np.isfinite(logs["loss"]):
+            raise FerpipeError(f"training diverged at epoch {epoch + 1} (loss {logs['loss']}): lower lr (now {cfg.lr}) "
                                f"or train.momentum (now {cfg.momentum})")
         val = model.evaluate(x_val_in, y_val, batch_size=cfg.batch_size, verbose=0, return_dict=True)
-        entry = {"epoch": epoch + 1, "train/loss": sums["loss"] / seen, "train/accuracy": sums["accuracy"] / seen,
+        entry = {"epoch": epoch + 1, "train/loss": logs["loss"], "train/accuracy": logs["accuracy"],
                  "val/loss": float(val["loss"]), "val/accuracy": float(val["accuracy"]),
                  "lr": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))}
         improved = entry["val/accuracy"] > state["best_val_accuracy"]
@@ -151,5 +169,5 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     checkpoints.remove()
     return TrainResult(model=best, history=state["history"], best_epoch=state["best_epoch"],
                        best_val_accuracy=state["best_val_accuracy"], best_val_loss=state["best_val_loss"],
-                       precision=precision, images_per_s=train_images / train_seconds if train_seconds else 0.0,
+                       precision=precision, images_per_s=timed_images / timed_seconds if timed_seconds else 0.0,
                        seconds=time.perf_counter() - started)

@@ -3,12 +3,15 @@
 Each image is a photo-like head and shoulders on a cluttered background: a skin ellipsoid lit by a
 random directional light, hair, ears, neck, eyes (sclera, iris, lids) in shaded sockets, brows,
 nose, lips. It is drawn at twice the output size and downsampled, then blurred and noised like a
-cheap camera. The expression lives in the mouth (curvature, width, opening, teeth), the brows
-(height, inner-end tilt, arch) and the eyes (openness), plus wrinkles (frown furrow, nose wrinkle,
-smile folds); pose, scale, skin tone, hair, lighting, background and noise are nuisances.
-Expression strength varies per image, so weak expressions drift towards neutral, as in real data.
-Subjects (face shape, skin, hair, feature geometry) come from a small pool and each one appears
-with every expression. Images are RGB: colour skin on a coloured background helps MTCNN.
+cheap camera whose exposure is metered on the face. The expression lives in the mouth (curvature,
+width, opening, teeth), the brows (height, inner-end tilt, arch) and the eyes (openness), plus
+wrinkles (frown furrow, nose wrinkle, smile folds). The expressions are caricatures, each told from
+the others by several features, because the default network (ResNet-50 from scratch, 32 px, about
+three CPU minutes) must learn them from a few hundred images; pose, scale, skin tone, hair,
+lighting, background and noise are milder nuisances. Expression strength varies a little per image.
+Identities (face shape, skin, hair, feature geometry) come from a pool of up to MAX_SUBJECTS, each
+showing every expression, so a split by identity keeps every class in every split. Images are RGB:
+colour skin on a coloured background helps MTCNN.
 """
 from __future__ import annotations
 
@@ -22,8 +25,9 @@ from ferpipe.core.errors import require
 # FER-2013 class ids: label id = position.
 DEMO_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
-MAX_SUBJECTS = 20
+MAX_SUBJECTS = 120  # identities: many, so that val and test each hold about a dozen unseen people
 _RENDER_SCALE = 2
+_FACE_GREY = 0.6  # grey level the camera exposes a face for
 _SUBPIXEL_BITS = 4
 
 
@@ -49,24 +53,26 @@ class Expression:
 
 _NEUTRAL = Expression(0.0, 0.33, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.04, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
+# Caricatured prototypes: each class differs from every other in at least two of mouth, brows, eyes
+# by several pixels at the 32 px the default network sees.
 _PROTOTYPES = {
-    "angry": Expression(-0.05, 0.30, 0.0, 0.0, 0.0, 0.55, -0.07, 0.16, 0.0, 0.75, 0.25, 0.0, 1.0, 0.2, 0.0),
-    "disgust": Expression(-0.06, 0.31, 0.05, 0.3, 0.10, 1.0, -0.05, 0.07, 0.0, 0.6, 0.55, 0.8, 0.4, 1.0, 0.0),
-    "fear": Expression(-0.06, 0.39, 0.13, 0.35, 0.0, 0.8, 0.09, -0.11, 0.02, 1.5, 0.0, 0.0, 0.3, 0.0, 0.5),
-    "happy": Expression(0.16, 0.43, 0.07, 0.6, 0.0, 0.9, 0.02, 0.0, 0.05, 0.75, 0.5, 1.0, 0.0, 0.0, 0.0),
-    "sad": Expression(-0.13, 0.30, 0.0, 0.0, 0.0, 1.1, 0.02, -0.13, 0.0, 0.8, 0.0, 0.0, 0.2, 0.0, 0.2),
-    "surprise": Expression(0.0, 0.20, 0.26, 0.0, 0.0, 0.9, 0.15, -0.02, 0.10, 1.6, 0.0, 0.0, 0.0, 0.0, 1.0),
+    "angry": Expression(-0.06, 0.26, 0.0, 0.0, 0.0, 0.35, -0.13, 0.3, 0.0, 0.6, 0.5, 0.0, 1.3, 0.4, 0.0),
+    "disgust": Expression(-0.09, 0.30, 0.07, 0.6, 0.2, 1.0, -0.07, 0.08, 0.0, 0.5, 0.75, 0.4, 0.5, 1.3, 0.0),
+    "fear": Expression(-0.03, 0.45, 0.2, 0.5, 0.0, 0.8, 0.15, -0.17, 0.0, 1.9, 0.0, 0.0, 0.4, 0.0, 0.8),
+    "happy": Expression(0.24, 0.48, 0.09, 0.8, 0.0, 0.9, 0.02, 0.0, 0.06, 0.65, 0.65, 1.3, 0.0, 0.0, 0.0),
+    "sad": Expression(-0.22, 0.27, 0.0, 0.0, 0.0, 0.9, 0.0, -0.24, 0.0, 0.6, 0.0, 0.0, 0.3, 0.0, 0.3),
+    "surprise": Expression(0.0, 0.18, 0.36, 0.0, 0.0, 0.9, 0.2, -0.02, 0.12, 1.9, 0.0, 0.0, 0.0, 0.0, 1.2),
     "neutral": _NEUTRAL,
 }
 
 # Per-image jitter of each Expression field (standard deviation, face units).
-_JITTER = Expression(0.025, 0.03, 0.015, 0.1, 0.02, 0.1, 0.025, 0.03, 0.02, 0.1, 0.08, 0.1, 0.1, 0.1, 0.1)
+_JITTER = Expression(0.012, 0.015, 0.008, 0.05, 0.01, 0.05, 0.012, 0.015, 0.01, 0.05, 0.04, 0.05, 0.05, 0.05, 0.05)
 
 
 def _sample_expression(label: int, rng: np.random.Generator) -> Expression:
     """The class prototype at a random strength, jittered; strength < 1 drifts towards neutral."""
     proto = _PROTOTYPES[DEMO_CLASSES[label]]
-    strength = 1.0 if proto is _NEUTRAL else rng.uniform(0.65, 1.2)
+    strength = 1.0 if proto is _NEUTRAL else rng.uniform(0.85, 1.15)
     values = {}
     for f in fields(Expression):
         base, target, sd = getattr(_NEUTRAL, f.name), getattr(proto, f.name), getattr(_JITTER, f.name)
@@ -116,13 +122,13 @@ def _sample_subject(rng: np.random.Generator) -> Subject:
         hair_style=int(rng.integers(4)),
         face_height=rng.uniform(1.22, 1.45),
         eye_gap=rng.uniform(0.36, 0.44),
-        eye_size=rng.uniform(0.17, 0.22),
-        eye_height=rng.uniform(0.075, 0.095),
-        brow_thickness=rng.uniform(0.05, 0.085),
+        eye_size=rng.uniform(0.2, 0.24),
+        eye_height=rng.uniform(0.085, 0.1),
+        brow_thickness=rng.uniform(0.08, 0.11),
         nose_length=rng.uniform(0.38, 0.48),
         mouth_level=rng.uniform(0.74, 0.84),
-        lip_size=rng.uniform(0.045, 0.075),
-        glasses=bool(rng.random() < 0.15),
+        lip_size=rng.uniform(0.06, 0.085),
+        glasses=bool(rng.random() < 0.05),
     )
 
 
@@ -296,11 +302,14 @@ def _darken_shadows_and_creases(img: np.ndarray, face: _Face, expr: Expression, 
 
     fine = face.layer()
     if expr.smile_folds > 0.15:
-        t = np.linspace(0, 1, 12)
-        v = face.nose_v + 0.02 + (face.mouth_v + 0.12 - face.nose_v) * t
+        # from beside the nostril, bowing out past the raised mouth corner, down to below it
+        t = np.linspace(0, 1, 12)[:, None]
+        corner = face.mouth_v - max(expr.mouth_curve, 0.0)
+        start, bow, end = [np.array(p) for p in ((0.22, face.nose_v - 0.02), (expr.mouth_width + 0.2, corner - 0.02),
+                                                  (expr.mouth_width + 0.05, face.mouth_v + 0.14))]
+        u, v = ((1 - t) ** 2 * start + 2 * t * (1 - t) * bow + t ** 2 * end).T
         for side in (-1, 1):
-            u = side * (0.2 + (expr.mouth_width + 0.05 - 0.2) * t + 0.06 * np.sin(np.pi * t))
-            _line(fine, at(u, v), 0.3 * min(expr.smile_folds, 1.2), px(0.035))
+            _line(fine, at(side * u, v), 0.3 * min(expr.smile_folds, 1.2), px(0.035))
     if expr.frown_furrow > 0.15:
         for side in (-1, 1):
             _line(fine, at(np.array([side * 0.06, side * 0.05]), np.array([face.eye_v - 0.32, face.eye_v - 0.16])),
@@ -349,7 +358,8 @@ def _draw_brows(img: np.ndarray, face: _Face, expr: Expression) -> None:
     half = sub.brow_thickness * (1 - 0.45 * t) / 2
     for side in (-1, 1):
         u = side * (0.1 + (sub.eye_gap + sub.eye_size * 1.15 - 0.1) * t)
-        _fill(img, face.at(*_strip(u, v - half, v + half)), sub.hair * 0.7)
+        # never lighter than shaded skin, so that fair brows on fair skin still show in grey
+        _fill(img, face.at(*_strip(u, v - half, v + half)), np.minimum(sub.hair * 0.6, sub.skin * 0.35))
 
 
 def _draw_nose(img: np.ndarray, face: _Face) -> None:
@@ -381,7 +391,7 @@ def _draw_mouth(img: np.ndarray, face: _Face, expr: Expression) -> None:
             teeth_low = upper_in + (lower_in - upper_in) * expr.teeth
             inner = slice(2, -2)
             _fill(img, face.at(*_strip(u[inner], upper_in[inner], teeth_low[inner])), (0.85, 0.83, 0.78))
-    _line(img, face.at(u, mid), face.subject.lips * 0.45, face.px(0.018))
+    _line(img, face.at(u, mid), face.subject.lips * 0.35, face.px(0.035))
 
 
 def _draw_glasses(img: np.ndarray, face: _Face) -> None:
@@ -426,13 +436,13 @@ def _render(subject: Subject, expr: Expression, rng: np.random.Generator, size: 
     scale = rng.uniform(0.21, 0.31) * size
     margin_x, margin_y = 1.15 * scale, 1.1 * H * scale
     centre = (rng.uniform(margin_x, size - margin_x), rng.uniform(margin_y, size - margin_y))
-    cam = _Camera(centre, scale, roll=np.radians(rng.uniform(-15, 15)), yaw=np.radians(rng.uniform(-22, 22)),
-                  pitch=np.radians(rng.uniform(-10, 10)))
+    cam = _Camera(centre, scale, roll=np.radians(rng.uniform(-8, 8)), yaw=np.radians(rng.uniform(-12, 12)),
+                  pitch=np.radians(rng.uniform(-6, 6)))
     face = _Face(subject, cam, size)
     img = _background(rng, size)
     _draw_body(img, face, shirt=_muted(rng, rng.uniform(0.1, 0.85)))
     face_mask = _draw_skin(img, face)
-    light = rng.normal(0, 1, 3) * np.array([0.6, 0.4, 0.0]) + np.array([0.0, -0.3, 1.0])
+    light = rng.normal(0, 1, 3) * np.array([0.3, 0.2, 0.0]) + np.array([0.0, -0.3, 1.0])
     light = tuple(float(c) for c in light / np.linalg.norm(light))
     _darken_shadows_and_creases(img, face, expr, shadow_side=-1 if light[0] > 0 else 1)
     _draw_eyes(img, face, expr, gaze=rng.uniform(-0.25, 0.25, 2) * np.array([1.0, 0.4]))
@@ -443,17 +453,24 @@ def _render(subject: Subject, expr: Expression, rng: np.random.Generator, size: 
         _draw_glasses(img, face)
     if subject.hair_style != 2 or rng.random() < 0.5:
         _draw_front_hair(img, face)
-    _light(img, face, face_mask, light, ambient=rng.uniform(0.35, 0.6))
+    _light(img, face, face_mask, light, ambient=rng.uniform(0.5, 0.7))
     return np.clip(img, 0, 1)
 
 
-def _camera_finish(img: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+def _metered_gain(skin: np.ndarray) -> float:
+    """Exposure metered on the face, as phone cameras do: dark skin gets more gain, so that the
+    features keep their grey-level contrast."""
+    luma = float(skin @ np.array([0.299, 0.587, 0.114]))
+    return float(np.clip(_FACE_GREY / luma, 0.7, 2.2))
+
+
+def _camera_finish(img: np.ndarray, rng: np.random.Generator, size: int, gain: float) -> np.ndarray:
     """Exposure, colour cast, gamma, defocus, downsampling, sensor noise: float RGB to uint8."""
-    cast = (rng.uniform(0.75, 1.15) * rng.uniform(0.92, 1.08, 3)).astype(np.float32)
-    img = np.clip(img * cast, 0, 1) ** rng.uniform(0.85, 1.2)
-    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.3))
+    cast = (gain * rng.uniform(0.85, 1.1) * rng.uniform(0.94, 1.06, 3)).astype(np.float32)
+    img = np.clip(img * cast, 0, 1) ** rng.uniform(0.9, 1.1)
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.9))
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA) * 255
-    img += rng.normal(0, rng.uniform(1.5, 7.0), img.shape)
+    img += rng.normal(0, rng.uniform(1.5, 4.0), img.shape)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
@@ -461,7 +478,8 @@ def generate_demo(seed: int, per_class: int, size: int) -> list[tuple[np.ndarray
     """`per_class` synthetic faces for each of DEMO_CLASSES, as (RGB uint8 size x size x 3, label, subject).
 
     Same seed, same pixels. Images come class by class; subject `s<k>` appears in every class
-    (the pool holds min(per_class, MAX_SUBJECTS) subjects).
+    (the pool holds min(per_class, MAX_SUBJECTS) subjects; image i of each class shows subject
+    i mod pool size).
     """
     require(isinstance(seed, (int, np.integer)) and seed >= 0,
             f"fetch.seed must be a non-negative integer, got {seed!r}")
@@ -481,5 +499,5 @@ def generate_demo(seed: int, per_class: int, size: int) -> list[tuple[np.ndarray
             k = i % n_subjects
             expr = _sample_expression(label, rng)
             img = _render(subjects[k], expr, rng, render_size)
-            out.append((_camera_finish(img, rng, size), label, f"s{k:02d}"))
+            out.append((_camera_finish(img, rng, size, _metered_gain(subjects[k].skin)), label, f"s{k:03d}"))
     return out

@@ -1,0 +1,94 @@
+"""The trained network, loaded once, and the SVM on its features: class probabilities of grey crops.
+
+The softmax head gives the network's own probabilities. The SVM head runs the saved SVM pipeline
+(data/svm/model.skops) on the network's `features` layer; its probabilities are Platt-calibrated
+where the svm stage fitted them (`svm.probability: true`), else the softmax of the SVC's
+one-vs-rest decision values, which sum to 1 and rank the classes as the SVC does but are not
+calibrated. `Heads` imports keras: create it only after `ferpipe.nn.backend.select_backend`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.special import softmax
+
+from ferpipe.core.errors import require
+from ferpipe.eval.svm_model import load_svm
+
+HEADS = ("softmax", "svm")
+# How each head's probabilities come about (printed by `predict`, written by `generalize`).
+SOFTMAX = "softmax"
+SVM_PLATT = "svm_platt"
+SVM_DECISION_SOFTMAX = "svm_decision_softmax"
+PROBABILITY_NOTES = {
+    SOFTMAX: "the network's softmax",
+    SVM_PLATT: "the SVM's Platt-calibrated probabilities (svm.probability: true)",
+    SVM_DECISION_SOFTMAX: "softmax of the SVM's one-vs-rest decision values (svm.probability: false): "
+                          "they rank the classes as the SVM does but are not calibrated",
+}
+
+
+def svm_probability_source(svm) -> str:
+    """How `svm_probabilities` obtains a fitted SVM pipeline's probabilities (a PROBABILITY_NOTES key)."""
+    return SVM_PLATT if hasattr(svm, "predict_proba") else SVM_DECISION_SOFTMAX  # only a calibrated SVM has it
+
+
+def svm_probabilities(svm, features: np.ndarray) -> np.ndarray:
+    """(N, K) class probabilities of a fitted SVM pipeline (see `svm_probability_source`)."""
+    if svm_probability_source(svm) == SVM_PLATT:
+        return svm.predict_proba(features)
+    scores = svm.decision_function(features)
+    if scores.ndim == 1:  # two classes: one signed value, positive for the second class
+        scores = np.stack([-scores, scores], axis=1)
+    return softmax(scores, axis=1)
+
+
+class Heads:
+    """The network of `model_dir` and, given `svm_path`, the SVM fitted on its features."""
+
+    def __init__(self, model_dir: str | Path, svm_path: str | Path | None = None):
+        from ferpipe.nn.models import feature_model
+        from ferpipe.nn.saved import load_model
+
+        self.model, self.info = load_model(model_dir)
+        self.features_of = feature_model(self.model, self.info.feature_layer)
+        self.svm = None
+        if svm_path is not None:
+            self.svm = load_svm(svm_path)
+            fitted = np.asarray(self.svm.classes_)
+            k = len(self.info.classes)
+            require(np.array_equal(fitted, np.arange(k)),
+                    f"{svm_path}: fitted on class ids {fitted.tolist()}, but the model in {model_dir} has {k} classes "
+                    f"{self.info.classes}; rerun the svm stage for this model")
+            dims, width = self.svm.n_features_in_, int(np.prod(self.features_of.output.shape[1:]))
+            require(dims == width, f"{svm_path}: fitted on {dims}-d features, but the model in {model_dir} gives "
+                                   f"{width}-d features; rerun the embed and svm stages for this model")
+
+    @property
+    def classes(self) -> list[str]:
+        return self.info.classes
+
+    def softmax(self, crops: np.ndarray) -> np.ndarray:
+        from ferpipe.nn.models import predict_probabilities
+
+        return predict_probabilities(self.model, crops)
+
+    def features(self, crops: np.ndarray) -> np.ndarray:
+        from ferpipe.nn.models import predict_batched
+
+        return predict_batched(self.features_of, crops).reshape(len(crops), -1)
+
+    def probability_source(self, head: str) -> str:
+        """How `head`'s probabilities are obtained (a PROBABILITY_NOTES key)."""
+        if head == "softmax":
+            return SOFTMAX
+        require(self.svm is not None, "head svm: no SVM model was given")
+        return svm_probability_source(self.svm)
+
+    def probabilities(self, crops: np.ndarray, head: str) -> np.ndarray:
+        """(N, K) probabilities of `head` (softmax | svm) for uint8 crops (N, S, S)."""
+        self.info.check_crops(crops, "face crops")
+        if self.probability_source(head) == SOFTMAX:
+            return self.softmax(crops)
+        return svm_probabilities(self.svm, self.features(crops))

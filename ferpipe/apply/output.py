@@ -1,0 +1,94 @@
+"""What `predict` prints and writes: text for people, CSV (one row per face) for folders, JSON for
+programs, and photos with each face's box and label drawn."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ferpipe.apply.heads import PROBABILITY_NOTES
+from ferpipe.apply.predict import PhotoResult
+
+BOX_COLOUR = (255, 200, 0)  # RGB
+TEXT_COLOUR = (0, 0, 0)
+
+
+def _box_text(box: tuple[float, ...]) -> str:
+    x1, y1, x2, y2 = (round(v) for v in box)
+    return f"({x1}, {y1})-({x2}, {y2})"
+
+
+def text_report(result: PhotoResult) -> str:
+    if not result.faces:
+        return f"{result.path}: no face found"
+    lines = [f"{result.path}: {len(result.faces)} face{'s' if len(result.faces) > 1 else ''}"]
+    for i, face in enumerate(result.faces, start=1):
+        lines.append(f"  face {i}: box {_box_text(face.box)}, detection confidence {face.confidence:.3f}: "
+                     f"{face.label} {face.probabilities[face.label]:.3f}")
+        lines.append("    " + "  ".join(f"{c} {p:.3f}" for c, p in face.probabilities.items()))
+    return "\n".join(lines)
+
+
+def csv_header(classes: list[str]) -> list[str]:
+    return ["photo", "face", "x1", "y1", "x2", "y2", "detection_confidence", "predicted", *(f"p_{c}" for c in classes)]
+
+
+def csv_rows(result: PhotoResult) -> list[list]:
+    """One row per face; a photo without a face gives none."""
+    return [[str(result.path), i, *(round(v, 1) for v in face.box), round(face.confidence, 6), face.label,
+             *(round(p, 6) for p in face.probabilities.values())]
+            for i, face in enumerate(result.faces, start=1)]
+
+
+def csv_text(rows: list[list]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def json_report(results: list[PhotoResult], model: str, head: str, probabilities: str, classes: list[str]) -> str:
+    photos = [{"photo": str(r.path), "error": r.error,
+               "faces": [{"box": [round(v, 1) for v in f.box], "detection_confidence": round(f.confidence, 6),
+                          "predicted": f.label, "probabilities": {c: round(p, 6) for c, p in f.probabilities.items()}}
+                         for f in r.faces]}
+              for r in results]
+    return json.dumps({"model": model, "head": head, "probabilities": probabilities,
+                       "probabilities_note": PROBABILITY_NOTES[probabilities], "classes": classes, "photos": photos},
+                      indent=2)
+
+
+def draw_faces(result: PhotoResult) -> np.ndarray:
+    """The photo with each face's box and `class probability` label."""
+    image = result.image.copy()
+    side = min(image.shape[:2])
+    thickness = max(1, round(side / 250))
+    scale = max(0.4, side / 900)
+    for face in result.faces:
+        x1, y1, x2, y2 = (round(v) for v in face.box)
+        cv2.rectangle(image, (x1, y1), (x2, y2), BOX_COLOUR, thickness)
+        label = f"{face.label} {face.probabilities[face.label]:.2f}"
+        (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        top = y1 - h - base - 2 * thickness if y1 - h - base - 2 * thickness >= 0 else y2  # above the box, else below
+        cv2.rectangle(image, (x1, top), (x1 + w + 2 * thickness, top + h + base + 2 * thickness), BOX_COLOUR, -1)
+        cv2.putText(image, label, (x1 + thickness, top + h + thickness), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOUR,
+                    thickness, cv2.LINE_AA)
+    return image
+
+
+def drawn_path(out_dir: Path, photo: Path, taken: set[Path]) -> Path:
+    """`<out_dir>/<photo stem>_faces.png`, numbered where two photos share a stem."""
+    path, n = out_dir / f"{photo.stem}_faces.png", 1
+    while path in taken:
+        n += 1
+        path = out_dir / f"{photo.stem}_faces_{n}.png"
+    taken.add(path)
+    return path
+
+
+def save_drawn(result: PhotoResult, path: Path) -> None:
+    Image.fromarray(draw_faces(result)).save(path)

@@ -1,0 +1,114 @@
+"""`python -m ferpipe predict PHOTO_OR_FOLDER...`: the expression of every face in photos, with the trained model.
+
+Each face's box, detection confidence, predicted class and the probabilities of all classes:
+as text (photos), as CSV with one row per face (when an input is a folder) or as JSON (`--json`);
+`--out DIR` writes each photo with its boxes and labels drawn. The faces are found and cropped with
+the `faces:` settings of params.yaml (`--params`), and classified by the model in data/model/
+(`--model`), loaded once. A file that cannot be used (not an image, truncated) is reported on
+stderr and the others are still processed; the exit status is then 1. A photo without a face
+gives an empty result (exit 0).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ferpipe.apply.heads import HEADS, PROBABILITY_NOTES
+from ferpipe.core.cli import run_stage
+from ferpipe.core.errors import FerpipeError
+from ferpipe.core.params import load_params
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ferpipe predict", description=__doc__.splitlines()[0].split(": ", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[2:]))
+    parser.add_argument("inputs", nargs="+", metavar="PHOTO_OR_FOLDER", help="photo files, or folders of them")
+    parser.add_argument("--model", default="data/model", help="trained model folder (default: data/model)")
+    parser.add_argument("--head", choices=HEADS, default="softmax",
+                        help="softmax: the network's own head (default); svm: the SVM on its features")
+    parser.add_argument("--svm", default="data/svm/model.skops", help="the SVM of --head svm")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file with the faces: and runtime.faces: settings and backend (default: params.yaml)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--out", type=Path, help="folder for the photos with boxes and labels drawn")
+    parser.add_argument("--verbose", action="store_true", help="print start-up and per-photo times on stderr")
+    return parser.parse_args(argv)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def predict(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    # facenet-pytorch (torch, torchvision) before keras: TensorFlow loaded first makes torchvision crash.
+    from ferpipe.faces.detector import FaceDetector
+    from ferpipe.faces.settings import FaceRuntime, FaceSettings
+    from ferpipe.nn.backend import backend_param, select_backend
+    from ferpipe.nn.saved import read_model_info
+
+    params = load_params(args.params)
+    settings = FaceSettings.from_params(params, args.params)
+    runtime = FaceRuntime.from_params(params, args.params)
+    backend = backend_param(params, args.params)
+    read_model_info(args.model)  # a missing or broken model folder fails before the frameworks load
+    detector = FaceDetector(settings, runtime)
+    select_backend(backend)
+    from ferpipe.apply.heads import Heads
+    from ferpipe.apply.output import csv_header, csv_rows, csv_text, drawn_path, json_report, save_drawn, text_report
+    from ferpipe.apply.predict import Predictor, is_folder_run, photo_files
+
+    heads = Heads(args.model, args.svm if args.head == "svm" else None)
+    predictor = Predictor(settings, detector, heads, args.head)
+    files, results = photo_files(args.inputs)
+    if not files and not results:
+        raise FerpipeError(f"no files found in {', '.join(args.inputs)}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    as_csv = not args.json and is_folder_run(args.inputs)
+    if args.verbose:
+        _say(f"start-up: {time.perf_counter() - started:.2f} s (detector, {backend} and the model in {args.model})")
+    if not args.json:
+        print(csv_text([csv_header(heads.classes)]) if as_csv else
+              f"model {args.model}, head {args.head}: probabilities are {PROBABILITY_NOTES[predictor.probability_source]}",
+              end="" if as_csv else "\n", flush=True)
+    for result in results:
+        _say(f"error: {result.path}: {result.error}")
+    drawn: set[Path] = set()
+    for path in files:
+        result = predictor.run(path, keep_image=args.out is not None)
+        results.append(result)
+        if result.error:
+            _say(f"error: {path}: {result.error}")
+            continue
+        if args.verbose:
+            _say(f"{path}: " + ", ".join(f"{step} {s:.3f} s" for step, s in result.seconds.items()))
+        if args.out:
+            save_drawn(result, drawn_path(args.out, path, drawn))
+            result.image = None  # not kept for the whole run
+        if as_csv:
+            print(csv_text(csv_rows(result)), end="", flush=True)
+            if not result.faces:
+                _say(f"{path}: no face found")
+        elif not args.json:
+            print(text_report(result), flush=True)
+    if args.json:
+        print(json_report(results, str(args.model), args.head, predictor.probability_source, heads.classes))
+    failed = sum(r.error is not None for r in results)
+    if len(results) > 1 or failed:
+        _say(f"{len(results)} files: {sum(len(r.faces) for r in results)} faces in {len(results) - failed} photos"
+             + (f"; {failed} could not be used (reported above)" if failed else ""))
+    return 1 if failed else 0
+
+
+def _main(argv: list[str] | None) -> None:
+    code = predict(parse_args(argv))
+    if code:
+        sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_stage(_main, argv)

@@ -1,0 +1,80 @@
+"""A tiny trained model for the predict and generalize tests: the paper's LeNet trained for a few
+seconds on demo faces through the real `fetch`, `faces`, `augment` and `train` stage scripts; and an SVM
+fitted on made-up features of the right width, which is structurally what the svm stage saves."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from svm_fixtures import SVM_PARAMS, blobs
+
+from ferpipe.data.sources.demo_faces import DEMO_CLASSES
+from ferpipe.eval.svm import SvmSettings, fit_final
+from ferpipe.eval.svm_model import save_svm
+from ferpipe.testing.train_params import train_params
+
+REPO = Path(__file__).resolve().parents[1]
+LENET_FEATURES = 500  # the LeNet's hidden layer
+def base_params(**blocks) -> dict:
+    """params.yaml's defaults, one in-process MTCNN worker, the tiny LeNet, and `blocks` on top."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["runtime"]["faces"]["workers"] = 1
+    params.update(train_params(epochs=10, n_kerns=[20, 50]))
+    params.update(blocks)
+    return params
+
+
+def run(cmd: list, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, *map(str, cmd)], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=900)
+
+
+def run_stage(name: str, folder: Path, *args) -> subprocess.CompletedProcess:
+    """stages/<name>.py with folder/params.yaml, run in `folder`."""
+    return run([REPO / "stages" / f"{name}.py", "--params", folder / "params.yaml", *args], folder)
+
+
+def train_demo_lenet(folder: Path) -> Path:
+    """folder/model: a LeNet trained on 7 x 20 demo faces (MTCNN crops, x6 augmented); folder/params.yaml stays."""
+    folder.mkdir(parents=True, exist_ok=True)
+    params = base_params()
+    params["fetch"]["demo"] = {"per_class": 20, "size": 96}
+    params["augment"]["factor"] = 6
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    steps = [("fetch", "--out", "dataset", "--metrics", "data.json"),
+             ("faces", "--dataset", "dataset", "--out", "faces", "--metrics", "faces.json", "--plot", "faces.png"),
+             ("augment", "--faces", "faces", "--out", "augmented", "--metrics", "augment.json", "--plot", "augment.png"),
+             ("train", "--train", "augmented/train.npz", "--val", "augmented/val.npz", "--model", "model",
+              "--live", "live", "--metrics", "train.json", "--checkpoints", "ckpt")]
+    for name, *args in steps:
+        done = run_stage(name, folder, *args)
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+    return folder / "model"
+
+
+def write_svm(path: Path, probability: bool) -> Path:
+    """An SVM pipeline over LeNet-wide features and the 7 demo classes (Platt-calibrated or not)."""
+    x, y = blobs(140, len(DEMO_CLASSES), LENET_FEATURES, seed=0)
+    settings = SvmSettings(**{**SVM_PARAMS, "C": (1.0,), "gamma": ("scale",), "probability": probability,
+                              "backend": "sklearn"})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_svm(fit_final(x, y, settings, 1.0, "scale"), path)
+    return path
+
+
+def astronaut_photos(folder: Path) -> tuple[Path, Path]:
+    """astronaut.jpg (one face) and two_faces.png (two crops of it side by side, one mirrored)."""
+    from PIL import Image
+    from skimage.data import astronaut
+
+    folder.mkdir(parents=True, exist_ok=True)
+    photo = astronaut()
+    Image.fromarray(photo).save(folder / "astronaut.jpg", quality=92)
+    head = photo[10:230, 110:310]
+    Image.fromarray(np.concatenate([head, head[:, ::-1]], axis=1)).save(folder / "two_faces.png")
+    return folder / "astronaut.jpg", folder / "two_faces.png"
