@@ -1,8 +1,10 @@
 """End to end: the committed pipeline reproduces from a fresh copy on the demo dataset.
 
-Copies the repository's files (tracked and not ignored: what a fresh clone has, plus local edits),
-runs `dvc repro` with the default params, and checks that the committed dvc.lock matches the run,
-that a second `dvc repro` does nothing, and that `dvc exp run -S ...` works as users type it.
+Copies the repository's files (tracked and not ignored: what a fresh clone has, plus local edits)
+without the committed metrics and report, runs `make repro` with the default params, and checks that
+the committed dvc.lock matches the run, that a second `dvc repro` does nothing, that the metrics and
+REPORT.md come from the run, that a sweep's table holds its experiments, and that `dvc exp run -S ...`
+reruns exactly the stages that read the parameter.
 """
 from __future__ import annotations
 
@@ -15,9 +17,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from report_numbers import allowed_numbers, untraced_numbers
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
+# Written by the run, so removed from the copy: a test reading them then reads what the run wrote.
+RUN_OUTPUTS = ("metrics", "plots", "REPORT.md", "sweeps")
+# Two LeNet experiments that take seconds: the sweep machinery, not learning, is under test.
+TINY_SWEEP = {"set": {"arch": "lenet", "train.input_size": 32, "epochs": 1, "train.steps_per_epoch": 3,
+                      "svm.C": [1], "generalize.demo.per_class": 12},
+              "vary": {"lr": [0.1, 0.01]}}
 
 
 def run(cmd: list[str], cwd: Path, venv_on_path: bool = True) -> str:
@@ -39,9 +48,12 @@ def clone(tmp_path_factory) -> Path:
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                            cwd=REPO, capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, files):
-        if (REPO / name).is_file():
+        if (REPO / name).is_file() and not name.startswith(RUN_OUTPUTS):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, dest / name)
+    sweeps = yaml.safe_load((dest / "sweeps.yaml").read_text())
+    sweeps["sweeps"]["tiny"] = TINY_SWEEP
+    (dest / "sweeps.yaml").write_text(yaml.safe_dump(sweeps))
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "fresh copy"], dest)
@@ -71,21 +83,94 @@ def test_committed_lock_matches_a_fresh_repro(clone):
     assert set(fresh["stages"]) == set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
 
+def stages_run(out: str) -> list[str]:
+    return [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")]
+
+
 def test_a_second_repro_runs_nothing(clone):
-    out = run(["dvc", "repro"], clone)
-    assert "Running stage" not in out
-    assert "is up to date" in run(["dvc", "status"], clone) or "up to date" in out
+    assert stages_run(run(["dvc", "repro"], clone)) == []
+    assert json.loads(run(["dvc", "status", "--json"], clone)) == {}
+
+
+def declared_metrics() -> list[str]:
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].values()
+    return [next(iter(m)) for stage in stages for m in stage.get("metrics", [])]
 
 
 def test_metrics_come_from_the_run(clone):
-    data = json.loads((clone / "metrics" / "data.json").read_text())
-    assert data["dataset"] == "demo" and data["counts"]["train"]["total"] > 0
+    metrics = {Path(p).stem: json.loads((clone / p).read_text()) for p in declared_metrics()}
+    assert {"data", "train", "softmax", "svm", "compare", "generalize"} <= set(metrics)
+    assert metrics["data"]["dataset"] == "demo"
+    counts = metrics["data"]["counts"]
+    assert counts["val"]["total"] >= 70 and counts["test"]["total"] >= 70
+    assert metrics["softmax"]["n"] == metrics["svm"]["n"] == metrics["compare"]["n"] == counts["test"]["total"]
+    # The demo must learn (chance is 1/7): 0.94 test accuracy measured, the bound leaves room for other CPUs.
+    assert metrics["softmax"]["accuracy"] >= 0.6
+
+
+# Wall-clock figures (metrics/svm.json): the only metrics a rerun may change.
+TIMINGS = {"grid_seconds", "fit_seconds"}
+
+
+def without_timings(value):
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    return value
+
+
+def test_a_forced_repro_gives_identical_metrics(clone):
+    first = {p: without_timings(json.loads((clone / p).read_text())) for p in declared_metrics()}
+    run(["dvc", "repro", "-f"], clone)
+    assert {p: without_timings(json.loads((clone / p).read_text())) for p in declared_metrics()} == first
+
+
+def test_the_report_is_written_from_the_metrics(clone):
+    report = (clone / "REPORT.md").read_text()
+    metrics = [json.loads((clone / p).read_text()) for p in declared_metrics()]
+    svm = json.loads((clone / "metrics" / "svm.json").read_text())
+    sources = [*metrics, yaml.safe_load((clone / "params.yaml").read_text()),
+               yaml.safe_load((clone / "paper.yaml").read_text())]
+    assert f"{100 * svm['accuracy']:.1f}" in report
+    assert untraced_numbers(report, allowed_numbers(sources, [(svm["accuracy"], svm["n"])])) == []
+
+
+def experiments_of(doc: list, prefix: str) -> dict[str, dict]:
+    return {e["name"]: e["revs"][0]["data"] for commit in doc for e in commit.get("experiments") or []
+            if e["name"].startswith(prefix)}
+
+
+def test_a_sweep_table_holds_both_experiments_with_their_params_and_metrics(clone):
+    out = run([sys.executable, "-m", "ferpipe", "sweep", "tiny"], clone)
+    assert "tables:" in out
+    experiments = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], clone)), "tiny-")
+    assert len(experiments) == 2
+    tables = json.loads((clone / "sweeps" / "tables.json").read_text())["tables"]
+    assert [t["sweep"] for t in tables] == ["tiny"]
+    rows = {row["experiment"]: row for row in tables[0]["rows"]}
+    assert set(rows) == set(experiments)
+    for name, exp in experiments.items():
+        params = exp["params"]["params.yaml"]["data"]
+        softmax = exp["metrics"]["metrics/softmax.json"]["data"]
+        assert params["arch"] == "lenet" and rows[name]["lr"] == params["lr"]
+        assert rows[name]["test_error"] == pytest.approx(100 * (1 - softmax["accuracy"]), abs=0.051)
+    assert sorted(row["lr"] for row in rows.values()) == [0.01, 0.1]
 
 
 def test_exp_run_sets_a_top_level_paper_param(clone):
+    before = yaml.safe_load((clone / "params.yaml").read_text())["lr"]
     # epochs=1 only keeps the test short; the lr plumbing is what is checked
     out = run(["dvc", "exp", "run", "-S", "lr=0.01", "-S", "epochs=1"], clone)
-    assert "Running stage 'train'" in out and "Running stage 'fetch'" not in out
+    assert "train" in stages_run(out) and "fetch" not in stages_run(out)
     assert json.loads((clone / "metrics" / "train.json").read_text())["lr"] == 0.01
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], clone))
-    assert (diff["metrics/train.json"]["lr"]["old"], diff["metrics/train.json"]["lr"]["new"]) == (0.05, 0.01)
+    assert (diff["metrics/train.json"]["lr"]["old"], diff["metrics/train.json"]["lr"]["new"]) == (before, 0.01)
+    run(["git", "checkout", "--", "params.yaml"], clone)
+
+
+def test_an_svm_param_reruns_only_the_stages_after_the_features(clone):
+    out = run(["dvc", "exp", "run", "-S", "svm.C=[1,10]"], clone)
+    assert sorted(stages_run(out)) == ["compare", "generalize", "report", "svm"]
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], clone))
+    files = {path for rev in shown.values() for path in rev.get("data", {})}
+    assert {"metrics/softmax.json", "metrics/svm.json", "metrics/compare.json"} <= files
+    run(["git", "checkout", "--", "params.yaml"], clone)

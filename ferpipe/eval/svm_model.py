@@ -80,7 +80,9 @@ def portable(model: Pipeline, check_rows: np.ndarray) -> Pipeline:
     else:
         model.steps[-1] = (model.steps[-1][0], plain)
     after = _scores(model, check_rows)
-    if not np.allclose(before, after, rtol=1e-5, atol=1e-6):
+    # oneDAL and libsvm sum the kernel terms in different orders: decision values agree to rounding,
+    # relative to their scale (near-constant features of a barely trained network give tiny ones).
+    if not np.allclose(before, after, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(before).max(initial=0.0)))):
         raise FerpipeError("svm.backend=sklearnex: the fitted SVC did not convert to a scikit-learn SVC that "
                            "decides alike (a scikit-learn-intelex version change?); use -S svm.backend=sklearn")
     return model

@@ -1,0 +1,92 @@
+"""`-S key=value` overrides as `dvc exp run` applies them, checked by every stage's own parameter
+checks before anything is queued, so a bad value (`-S lr=abc`) is one clear error up front rather
+than a failed experiment in the queue."""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.params import load_params
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./:~-]+")
+
+
+def hydra_value(value: Any) -> str:
+    """`value` written so that DVC's `-S key=<text>` (Hydra's override grammar) reads it back as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and value.lower() not in ("true", "false", "null"):
+            return value
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    raise FerpipeError(f"cannot pass {value!r} as a -S value (only numbers, strings, lists, true/false, null)")
+
+
+def override(key: str, value: Any) -> str:
+    return f"{key}={hydra_value(value)}"
+
+
+def override_key(text: str) -> str:
+    """The dotted parameter an override sets: `lr` of `lr=0.1`."""
+    key, sep, _ = text.partition("=")
+    require(bool(sep) and key.strip() != "", f"-S {text}: expected key=value, e.g. -S lr=0.01")
+    return key.strip().lstrip("+~")
+
+
+def check_single_values(overrides: list[str]) -> None:
+    """Refuse grid syntax (`-S lr=0.1,0.01`): a sweep's grid comes from sweeps.yaml only."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    for text in overrides:
+        override_key(text)
+        try:
+            parsed = OverridesParser.create().parse_overrides([text])[0]
+        except OverrideParseException as exc:
+            raise FerpipeError(f"-S {text}: not a valid override ({str(exc).splitlines()[0]})") from exc
+        require(not parsed.is_sweep_override(),
+                f"-S {text}: a sweep takes single values; its grid comes from sweeps.yaml")
+
+
+def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, Any]:
+    """The parameters `dvc exp run -S ...` would run with: `params_path` with `overrides` applied by
+    DVC's own code. An unknown key or a malformed value is an error naming the override."""
+    from dvc.exceptions import InvalidArgumentError
+    from dvc.utils.hydra import apply_overrides as dvc_apply
+
+    params_text = Path(params_path).read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "params.yaml"
+        copy.write_text(params_text)
+        for text in overrides:  # one by one, so that an error names its override
+            try:
+                dvc_apply(copy, [text])
+            except InvalidArgumentError as exc:
+                cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
+                raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
+        return load_params(copy)
+
+
+def check_stage_params(params: dict[str, Any], source: str) -> None:
+    """Run every stage's parameter checks (the ones the stages themselves run) on `params`."""
+    from ferpipe.augment.transforms import AugmentSettings
+    from ferpipe.data.fetch import FetchSettings
+    from ferpipe.eval.compare import CompareSettings
+    from ferpipe.eval.embed import EmbedSettings
+    from ferpipe.eval.svm import SvmSettings
+    from ferpipe.faces.settings import FaceRuntime, FaceSettings
+    from ferpipe.nn.config import train_config
+
+    for check in (FetchSettings.from_params, FaceSettings.from_params, FaceRuntime.from_params,
+                  AugmentSettings.from_params, train_config, EmbedSettings.from_params, SvmSettings.from_params,
+                  CompareSettings.from_params):
+        check(params, source=source)

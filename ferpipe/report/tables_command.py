@@ -1,0 +1,62 @@
+"""`python -m ferpipe tables`: the sweep tables, from `dvc exp show --json` (nothing is re-run).
+
+Writes into --out (default sweeps/, replaced as a whole): TABLES.md (every table, the paper's
+columns), one plot per table (error against the swept value, val and test), and tables.json (the
+same rows, read by the `report` stage).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ferpipe.core.cli import run_stage
+from ferpipe.core.errors import require
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.report.experiments import ExpShow, exp_show, parse_exp_show, sweep_baselines
+from ferpipe.report.paper import PAPER_FILE, load_paper
+from ferpipe.report.render import tables_markdown
+from ferpipe.report.sweep_plots import plot_table
+from ferpipe.report.sweeps import SWEEPS_FILE, Sweep, load_sweeps
+from ferpipe.report.tables import SweepTable, sweep_tables
+
+TABLES_DIR = "sweeps"
+TABLES_JSON = "tables.json"
+
+
+def write_tables(out: Path, show: ExpShow, sweeps: dict[str, Sweep], paper_file: str = PAPER_FILE) -> list[SweepTable]:
+    tables = sweep_tables(show, sweeps, load_paper(paper_file))
+    require(bool(tables), "`dvc exp show` lists no experiment of the sweeps " + ", ".join(sweeps)
+            + " (run `python -m ferpipe sweep NAME` first)")
+    per_sweep: dict[str, int] = {}
+    with staged_outputs(out) as (tmp,):
+        tmp.mkdir()
+        for table in tables:
+            if table.rows:
+                per_sweep[table.sweep] = per_sweep.get(table.sweep, 0) + 1
+                table.plot = f"{table.sweep}-{per_sweep[table.sweep]}.png"
+                plot_table(table, tmp / table.plot)
+        (tmp / "TABLES.md").write_text(tables_markdown(tables))
+        (tmp / TABLES_JSON).write_text(json.dumps({"tables": [t.as_dict() for t in tables]}, indent=2) + "\n")
+    return tables
+
+
+def summary(tables: list[SweepTable]) -> str:
+    return "\n".join(f"{t.sweep} on {t.dataset} (commit {t.baseline[:7]}): {len(t.rows)} row(s)"
+                     + (f", {len(t.failed)} failed" if t.failed else "") for t in tables)
+
+
+def _main(argv: list[str] | None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ferpipe tables", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole (default: {TABLES_DIR})")
+    parser.add_argument("--sweeps", default=SWEEPS_FILE, help=f"the sweeps file (default: {SWEEPS_FILE})")
+    parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")
+    args = parser.parse_args(argv)
+    sweeps = load_sweeps(args.sweeps)
+    tables = write_tables(Path(args.out), parse_exp_show(exp_show(sweep_baselines())), sweeps, args.paper)
+    print(summary(tables))
+    print(f"tables: {Path(args.out) / 'TABLES.md'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_stage(_main, argv)

@@ -1,0 +1,39 @@
+"""Stage `report`: REPORT.md, the paper's claims beside this run's metrics and the sweep tables, with verdicts.
+
+Reads metrics/{data,train,softmax,svm,compare}.json, paper.yaml (the paper's own figures) and the
+sweep tables (sweeps/tables.json, written by `python -m ferpipe tables`); writes REPORT.md. Reads
+the parameters it describes the run with (ferpipe.report.inputs.REPORT_PARAMS).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ferpipe.core.cli import run_stage, stage_parser
+from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import load_params
+from ferpipe.report.document import ReportInputs, build_report
+from ferpipe.report.inputs import read_json, read_tables, report_params
+from ferpipe.report.paper import load_paper
+
+METRICS = ("data", "train", "softmax", "svm", "compare")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__.splitlines()[0])
+    for stem in METRICS:
+        parser.add_argument(f"--{stem}", default=f"metrics/{stem}.json")
+    parser.add_argument("--paper", default="paper.yaml", help="the paper's figures")
+    parser.add_argument("--tables", default="sweeps/tables.json", help="the sweep tables (python -m ferpipe tables)")
+    parser.add_argument("--out", default="REPORT.md")
+    args = parser.parse_args(argv)
+    with staged_outputs(args.out) as (out_path,):
+        params = report_params(load_params(args.params), args.params)
+        metrics = {stem: read_json(getattr(args, stem), "run the stage that writes it (`dvc repro`)") for stem in METRICS}
+        inputs = ReportInputs(params=params, metrics=metrics, paper=load_paper(args.paper),
+                              tables=read_tables(args.tables), tables_dir=Path(args.tables).parent, out=Path(args.out))
+        out_path.write_text(build_report(inputs))
+        print(f"report: {args.out} ({metrics['data'].get('dataset')}, {len(inputs.tables)} sweep table(s))")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,117 @@
+"""Sweep tables from `dvc exp show --json`, on the output of a real run (tests/data/exp_show_sweeps.json:
+tiny LeNet sweeps on the demo and on a generated GENKI-4K, one sweep failing in the queue, a 2-fold
+k-fold; file paths and per-class metrics trimmed)."""
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from stage_imports import REPO
+
+from ferpipe.core.errors import FerpipeError
+from ferpipe.report.experiments import ExpShow, parse_exp_show
+from ferpipe.report.inputs import read_tables
+from ferpipe.report.paper import load_paper
+from ferpipe.report.sweeps import load_sweeps
+from ferpipe.report.tables import sweep_tables
+from ferpipe.report.tables_command import write_tables
+
+DOC = json.loads((Path(__file__).parent / "data" / "exp_show_sweeps.json").read_text())
+SWEEPS = load_sweeps(REPO / "sweeps.yaml")
+PAPER = load_paper(REPO / "paper.yaml")
+
+
+def experiments_of(doc: list) -> dict[str, dict]:
+    """name -> the experiment's data, as DVC printed it."""
+    return {e["name"]: e["revs"][0]["data"] for commit in doc for e in commit.get("experiments") or []}
+
+
+def table(tables, sweep, dataset):
+    found = [t for t in tables if t.sweep == sweep and t.dataset == dataset]
+    assert len(found) == 1, [(t.sweep, t.dataset) for t in tables]
+    return found[0]
+
+
+def test_each_row_holds_its_experiments_params_and_metrics():
+    tables = sweep_tables(parse_exp_show(DOC), SWEEPS, PAPER)
+    demo = table(tables, "table4", "demo")
+    raw = experiments_of(DOC)
+    assert [r["value"] for r in demo.rows] == [0.1, 0.01, 0.05]  # sweeps.yaml's order
+    for row in demo.rows:
+        data = raw[row["experiment"]]
+        params = data["params"]["params.yaml"]["data"]
+        metrics = {path: v["data"] for path, v in data["metrics"].items()}
+        assert (row["lr"], row["n_kerns"], row["batch_size"], row["pool_size"]) == (
+            params["lr"], params["n_kerns"], params["batch_size"], params["pool_size"])
+        assert row["test_error"] == pytest.approx(100 * (1 - metrics["metrics/softmax.json"]["accuracy"]))
+        assert row["val_error"] == pytest.approx(100 * (1 - metrics["metrics/train.json"]["best_val_accuracy"]))
+        assert row["best_epoch"] == metrics["metrics/train.json"]["best_epoch"]
+        assert row["svm_test_error"] == pytest.approx(100 * (1 - metrics["metrics/svm.json"]["accuracy"]))
+        assert row["mcnemar_p"] == metrics["metrics/compare.json"]["mcnemar_p_value"]
+        assert row["test_images"] == metrics["metrics/softmax.json"]["n"]
+    assert [r["paper"] for r in demo.rows] == [{"test_error": 82.4}, {"test_error": 5.0}, {"test_error": 2.5}]
+
+
+def test_an_experiment_on_another_dataset_is_in_a_table_of_its_own():
+    tables = sweep_tables(parse_exp_show(DOC), SWEEPS, PAPER)
+    demo, genki = table(tables, "table4", "demo"), table(tables, "table4", "genki4k")
+    raw = experiments_of(DOC)
+    on = {name: data["params"]["params.yaml"]["data"]["dataset"] for name, data in raw.items()}
+    assert {on[r["experiment"]] for r in demo.rows} == {"demo"} and len(demo.rows) == 3
+    assert {on[r["experiment"]] for r in genki.rows} == {"genki4k"} and len(genki.rows) == 3
+    assert genki.settings["dataset"] == "genki4k" and genki.settings["sources.genki4k"]
+    assert "sources.genki4k" not in demo.settings and demo.settings["arch"] == "lenet"
+
+
+def test_failed_experiments_are_named_not_shown_and_other_experiments_are_ignored():
+    tables = sweep_tables(parse_exp_show(DOC), SWEEPS, PAPER)
+    failed = table(tables, "table5", "genki4k")
+    assert failed.rows == [] and len(failed.failed) == 3
+    shown = {r["experiment"] for t in tables for r in t.rows} | {n for t in tables for n in t.failed}
+    assert shown == set(experiments_of(DOC))  # every experiment of the file is a sweep's
+
+
+def test_a_newer_run_of_a_value_replaces_an_older_one_which_is_named():
+    doc = copy.deepcopy(DOC)
+    commit = next(c for c in doc if c.get("experiments"))
+    old = next(e for e in commit["experiments"] if e["name"] == "table4-20261129T210700-1")
+    newer = copy.deepcopy(old)
+    newer["name"] = "table4-20261130T000000-1"
+    newer["revs"][0]["data"]["timestamp"] = "2026-11-30T00:00:00"
+    commit["experiments"].append(newer)
+    demo = table(sweep_tables(parse_exp_show(doc), SWEEPS, PAPER), "table4", "demo")
+    assert [r["experiment"] for r in demo.rows if r["value"] == 0.1] == ["table4-20261130T000000-1"]
+    assert demo.superseded == ["table4-20261129T210700-1"]
+
+
+def test_kfold_mean_and_sd_over_the_folds():
+    tables = sweep_tables(parse_exp_show(DOC), SWEEPS, PAPER)
+    kfold = table(tables, "kfold", "demo")
+    compares = [experiments_of(DOC)[r["experiment"]]["metrics"]["metrics/compare.json"]["data"] for r in kfold.rows]
+    assert sorted(r["value"] for r in kfold.rows) == [0, 1] and kfold.aggregate["k"] == 2
+    for key, metric in (("softmax_accuracy", "softmax_accuracy"), ("svm_accuracy", "svm_accuracy"),
+                        ("svm_minus_softmax", "accuracy_difference")):
+        values = [100 * c[metric] for c in compares]
+        assert kfold.aggregate[key]["mean"] == pytest.approx(statistics.mean(values))
+        assert kfold.aggregate[key]["sd"] == pytest.approx(statistics.stdev(values))
+    assert kfold.aggregate["test_images"] == sum(c["n"] for c in compares)
+
+
+def test_the_tables_files_hold_every_table_and_read_back(tmp_path):
+    out = tmp_path / "sweeps"
+    tables = write_tables(out, parse_exp_show(DOC), SWEEPS, REPO / "paper.yaml")
+    markdown = (out / "TABLES.md").read_text()
+    assert "| experiment | n-kerns | batch size | pool size | lr | test error % | val error % | best epoch |" in markdown
+    assert markdown.count("## table4: lr on") == 2 and "## table4: lr on genki4k" in markdown
+    assert "**mean ± sd, 2 of 2 folds**" in markdown
+    assert [t.as_dict() for t in read_tables(out / "tables.json")] == [t.as_dict() for t in tables]
+    assert sorted(p.name for p in out.glob("*.png")) == ["kfold-1.png", "table4-1.png", "table4-2.png"]
+
+
+def test_no_sweep_experiment_is_one_error_and_writes_nothing(tmp_path):
+    with pytest.raises(FerpipeError, match="lists no experiment of the sweeps"):
+        write_tables(tmp_path / "sweeps", ExpShow([], {}), SWEEPS, REPO / "paper.yaml")
+    assert not (tmp_path / "sweeps").exists()
