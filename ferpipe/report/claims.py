@@ -111,7 +111,8 @@ def svm_vs_softmax_claim(paper: Paper, run: Run) -> Claim:
         if run.arch != claim["arch"]:
             verdict = _not_judged(f"with {_name(run.arch)} features", f"{_name(claim['arch'])} features")
         elif not low <= claimed <= high:
-            verdict = f"{FAILS}: {interval} excludes {fmt.points(claimed)}"
+            side = "more" if low > claimed else "less"
+            verdict = f"{FAILS}: {interval} excludes {fmt.points(claimed)} (the SVM gains {side} than that)"
         elif low <= 0.0:
             verdict = f"{UNJUDGED}: {interval} holds both {fmt.points(claimed)} and no difference (too few test images)"
         else:

@@ -19,7 +19,7 @@ def protocol_text(flat: dict[str, Any], every_fold: bool = False) -> str:
     if folds >= 2:
         return f"{folds}-fold, each fold the test split once" if every_fold else \
             f"{folds}-fold, fold {flat.get('fetch.fold')} as test"
-    if dataset == "ckplus":
+    if dataset in ("ckplus", "demo"):
         return "subject split (no person in two splits)"
     return "stratified random split"
 
