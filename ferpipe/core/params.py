@@ -14,17 +14,22 @@ import yaml
 from ferpipe.core.errors import FerpipeError
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+def read_yaml(path: str | Path, not_found: str) -> Any:
+    """The YAML document at `path`; a missing file is the error `not_found`, bad YAML an error naming its line."""
     path = Path(path)
     if not path.is_file():
-        raise FerpipeError(f"params file not found: {path}")
+        raise FerpipeError(not_found)
     try:
-        params = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FerpipeError(f"{path}: not valid YAML{where}: {problem}") from exc
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    params = read_yaml(path, f"params file not found: {path}")
     if not isinstance(params, dict):
         raise FerpipeError(f"{path}: expected a mapping of parameters at the top level")
     return params

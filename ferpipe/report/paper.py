@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import require
+from ferpipe.core.params import read_yaml
 
 PAPER_FILE = "paper.yaml"
 FIGURES = ("test_error", "val_error")  # what a sweep row of the paper may give, in %
@@ -44,11 +44,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def load_paper(path: str | Path = PAPER_FILE) -> Paper:
     path = Path(path)
-    require(path.is_file(), f"{path}: the paper's figures file not found")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FerpipeError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    doc = read_yaml(path, f"{path}: the paper's figures file not found")
     require(isinstance(doc, dict) and {"table2", "data", "claims", "tables"} <= set(doc),
             f"{path}: expected the blocks table2, data, claims and tables")
     tables = {}

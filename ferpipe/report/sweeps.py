@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import require
+from ferpipe.core.params import read_yaml
 
 SWEEPS_FILE = "sweeps.yaml"
 FOLD_KEY = "fetch.fold"
@@ -46,11 +46,7 @@ class Sweep:
 
 def load_sweeps(path: str | Path = SWEEPS_FILE) -> dict[str, Sweep]:
     path = Path(path)
-    require(path.is_file(), f"{path}: sweeps file not found")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FerpipeError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    doc = read_yaml(path, f"{path}: sweeps file not found")
     entries = doc.get("sweeps") if isinstance(doc, dict) else None
     require(isinstance(entries, dict) and entries, f"{path}: expected a `sweeps:` mapping of sweep name -> sweep")
     return {name: _sweep(name, entry, path) for name, entry in entries.items()}
