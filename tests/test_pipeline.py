@@ -22,7 +22,7 @@ from report_numbers import allowed_numbers, untraced_numbers
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 # Written by the run, so removed from the copy: a test reading them then reads what the run wrote.
-RUN_OUTPUTS = ("metrics", "plots", "REPORT.md", "sweeps")
+RUN_OUTPUTS = {"metrics", "plots", "REPORT.md"}
 # Two LeNet experiments that take seconds: the sweep machinery, not learning, is under test.
 TINY_SWEEP = {"set": {"arch": "lenet", "train.input_size": 32, "epochs": 1, "train.steps_per_epoch": 3,
                       "svm.C": [1], "generalize.demo.per_class": 12},
@@ -48,7 +48,7 @@ def clone(tmp_path_factory) -> Path:
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                            cwd=REPO, capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, files):
-        if (REPO / name).is_file() and not name.startswith(RUN_OUTPUTS):
+        if (REPO / name).is_file() and name.split("/")[0] not in RUN_OUTPUTS:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, dest / name)
     sweeps = yaml.safe_load((dest / "sweeps.yaml").read_text())
