@@ -8,6 +8,7 @@ reruns exactly the stages that read the parameter.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,10 +88,15 @@ def test_committed_lock_matches_a_fresh_repro(clone):
     assert set(fresh["stages"]) == set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
 
-def restore_committed_run(clone: Path) -> None:
-    """Back to the committed run after an experiment: its files from git, its data from DVC's cache."""
-    run(["git", "checkout", "--", "."], clone)
-    run(["dvc", "checkout", "-q"], clone)
+@contextlib.contextmanager
+def committed_run_restored(clone: Path):
+    """Back to the committed run after an experiment in the workspace, even a failed one: its files
+    from git, its data from DVC's cache."""
+    try:
+        yield
+    finally:
+        run(["git", "checkout", "--", "."], clone)
+        run(["dvc", "checkout", "-q"], clone)
 
 
 def stages_run(out: str) -> list[str]:
@@ -155,8 +161,9 @@ TIMINGS = {"grid_seconds", "fit_seconds"}
 
 
 def without_timings(value):
+    """`value` without the wall-clock figures, and without nulls (`dvc exp show --json` leaves them out)."""
     if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS and v is not None}
     return value
 
 
@@ -166,31 +173,31 @@ def test_a_forced_rerun_gives_identical_metrics(clone):
     experiments = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], clone)), "tiny-")
     recorded = next(e for e in experiments.values() if e["params"]["params.yaml"]["data"]["lr"] == 0.1)
     overrides = [f"{key}={json.dumps(value)}" for key, value in TINY_SWEEP["set"].items()] + ["lr=0.1"]
-    out = run(["dvc", "exp", "run", "-f", *(arg for o in overrides for arg in ("-S", o))], clone)
-    assert "fetch" in stages_run(out) and "train" in stages_run(out)
-    for path, value in recorded["metrics"].items():
-        assert without_timings(json.loads((clone / path).read_text())) == without_timings(value["data"]), path
-    restore_committed_run(clone)
+    with committed_run_restored(clone):
+        out = run(["dvc", "exp", "run", "-f", *(arg for o in overrides for arg in ("-S", o))], clone)
+        assert "fetch" in stages_run(out) and "train" in stages_run(out)
+        for path, value in recorded["metrics"].items():
+            assert without_timings(json.loads((clone / path).read_text())) == without_timings(value["data"]), path
 
 
 def test_exp_run_sets_a_top_level_paper_param(clone):
-    before = yaml.safe_load((clone / "params.yaml").read_text())["lr"]
-    # epochs=1 only keeps the test short; the lr plumbing is what is checked
-    out = run(["dvc", "exp", "run", "-S", "lr=0.01", "-S", "epochs=1", "-S", "train.steps_per_epoch=3"], clone)
-    assert "train" in stages_run(out) and "fetch" not in stages_run(out)
-    assert json.loads((clone / "metrics" / "train.json").read_text())["lr"] == 0.01
-    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], clone))
-    assert (diff["metrics/train.json"]["lr"]["old"], diff["metrics/train.json"]["lr"]["new"]) == (before, 0.01)
-    restore_committed_run(clone)
+    before = yaml.safe_load(run(["git", "show", "HEAD:params.yaml"], clone))["lr"]
+    with committed_run_restored(clone):
+        # epochs=1 only keeps the test short; the lr plumbing is what is checked
+        out = run(["dvc", "exp", "run", "-S", "lr=0.01", "-S", "epochs=1", "-S", "train.steps_per_epoch=3"], clone)
+        assert "train" in stages_run(out) and "fetch" not in stages_run(out)
+        assert json.loads((clone / "metrics" / "train.json").read_text())["lr"] == 0.01
+        diff = json.loads(run(["dvc", "metrics", "diff", "--json"], clone))
+        assert (diff["metrics/train.json"]["lr"]["old"], diff["metrics/train.json"]["lr"]["new"]) == (before, 0.01)
 
 
 def test_an_svm_param_reruns_only_the_stages_after_the_features(clone):
-    out = run(["dvc", "exp", "run", "-S", "svm.C=[0.01]"], clone)
-    # compare, generalize and report read what svm writes; compare is skipped where the predictions
-    # come out unchanged, which a C this far from the default's makes unlikely
-    assert "svm" in stages_run(out) and set(stages_run(out)) <= {"svm", "compare", "generalize", "report"}
-    assert json.loads((clone / "metrics" / "svm.json").read_text())["C"] == 0.01
+    with committed_run_restored(clone):
+        out = run(["dvc", "exp", "run", "-S", "svm.C=[0.01]"], clone)
+        # compare, generalize and report read what svm writes; compare is skipped where the predictions
+        # come out unchanged, which a C this far from the default's makes unlikely
+        assert "svm" in stages_run(out) and set(stages_run(out)) <= {"svm", "compare", "generalize", "report"}
+        assert json.loads((clone / "metrics" / "svm.json").read_text())["C"] == 0.01
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], clone))
     files = {path for rev in shown.values() for path in rev.get("data", {})}
     assert {"metrics/softmax.json", "metrics/svm.json", "metrics/compare.json"} <= files
-    restore_committed_run(clone)
