@@ -4,7 +4,9 @@
 # clone with a git identity, the environment activated (and PYTHONPATH=. for a clone that is not the
 # editable install), FER-2013's Kaggle folders at $FER2013.
 #   results/fer2013/run.sh sweeps   # queues and runs both sweeps, writes results/fer2013/sweeps/
-#   results/fer2013/run.sh report   # applies the Table 2 experiment, writes results/fer2013/REPORT.md
+#   results/fer2013/run.sh report   # applies the Table 2 experiment, writes results/fer2013/REPORT.md with
+#                                   # that experiment's params.yaml, metrics/ and plots/ beside it (the
+#                                   # workspace then holds that experiment: `git checkout -- .` to leave it)
 set -euo pipefail
 FER2013=${FER2013:-/work/shared/datasets/fer2013}
 OUT=results/fer2013
@@ -28,7 +30,13 @@ print(rows[-1]["experiment"])
 PY
 )
     dvc exp apply "$name"
-    python stages/report.py --tables "$OUT/sweeps/tables.json" --out "$OUT/REPORT.md"
+    # The experiment's params, metrics and recall plot beside its report, which links them relatively.
+    mkdir -p "$OUT/metrics" "$OUT/plots"
+    cp params.yaml "$OUT/params.yaml"
+    cp metrics/{data,faces,augment,train,softmax,svm,compare,generalize}.json "$OUT/metrics/"
+    cp plots/compare_recall.png plots/embeddings_2d.png "$OUT/plots/"
+    (cd "$OUT" && python ../../stages/report.py --params params.yaml --paper ../../paper.yaml \
+       --tables sweeps/tables.json --out REPORT.md)
     ;;
   *)
     echo "usage: $0 sweeps|report" >&2
