@@ -161,9 +161,10 @@ TIMINGS = {"grid_seconds", "fit_seconds"}
 
 
 def without_timings(value):
-    """`value` without the wall-clock figures, and without nulls (`dvc exp show --json` leaves them out)."""
+    """`value` without the wall-clock figures, and without nulls and lists (`dvc exp show --json` leaves them out)."""
     if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS and v is not None}
+        return {k: without_timings(v) for k, v in value.items()
+                if k not in TIMINGS and v is not None and not isinstance(v, list)}
     return value
 
 
