@@ -10,7 +10,7 @@
 set -euo pipefail
 FER2013=${FER2013:-/work/shared/datasets/fer2013}
 OUT=results/fer2013
-# The CPU budget: 20 epochs of 500 batches of 56 (28,000 of the 344,508 augmented training crops
+# The CPU budget: 20 epochs of 500 batches of 56 (28,000 of the 336,072 augmented training crops
 # each; the paper trains 50 full epochs), the SVM's C grid fitted on 5,000 training rows.
 SETTINGS=(-S dataset=fer2013 -S "sources.fer2013=$FER2013" -S epochs=20 -S train.steps_per_epoch=500
           -S svm.grid_rows=5000)
