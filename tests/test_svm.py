@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from svm_fixtures import blobs, params, write_blob_embeddings
 from ferpipe.core.errors import FerpipeError
 from ferpipe.eval.embeddings import save_embeddings
 from ferpipe.eval.svm import SvmSettings, best_point, fit_final, search_grid
-from ferpipe.eval.svm_model import load_svm, make_svc, portable
+from ferpipe.eval.svm_model import _pairwise_scores, load_svm, make_svc, portable
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = ("model.skops", "svm.json", "grid.json", "confusion.json", "predictions.npz")
@@ -94,6 +95,65 @@ def test_sklearnex_svc_becomes_a_plain_sklearn_svc_that_decides_alike(classes):
     plain = portable(fitted, rows)
     assert type(plain[-1]) is SVC
     np.testing.assert_allclose(plain.decision_function(rows), before, rtol=1e-6, atol=1e-9)
+
+
+def rows_on_pair_boundaries(model, centres: np.ndarray) -> np.ndarray:
+    """Float32 rows, one per class pair, on the segment between the two centres where that pair's
+    decision value crosses zero (bisected on float64 rows)."""
+    svc = model[-1]
+    svc.decision_function_shape = "ovo"
+    rows = []
+    for pair, (i, j) in enumerate(combinations(range(len(centres)), 2)):
+        def score(t):
+            row = (centres[i] + t * (centres[j] - centres[i]))[None].astype(np.float32).astype(np.float64)
+            return np.sign(svc.decision_function(model[:-1].transform(row))[0, pair])
+
+        low, high = 0.0, 1.0
+        if score(low) == score(high):
+            continue
+        for _ in range(40):
+            mid = (low + high) / 2
+            low, high = (mid, high) if score(mid) == score(low) else (low, mid)
+        rows.append(centres[i] + low * (centres[j] - centres[i]))
+    svc.decision_function_shape = "ovr"
+    return np.array(rows, dtype=np.float32)
+
+
+def test_a_float32_fit_converts_though_rounding_flips_votes_of_rows_on_a_boundary():
+    # oneDAL scores float32 rows in float32: on rows where a class pair scores about zero it may vote
+    # the other way than the float64 libsvm model, which is rounding, not a different model
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    x, y = blobs(1400, 7, 64, seed=1, spread=4.0)
+    fitted = Pipeline([("scale", StandardScaler()), ("svc", make_svc("sklearnex", 1.0, "scale", None))]).fit(x, y)
+    rows = rows_on_pair_boundaries(fitted, np.array([x[y == c].mean(0) for c in range(7)], dtype=np.float64))
+    assert len(rows) >= 10
+    scaled = fitted[:-1].transform(rows.astype(np.float64))
+    before = _pairwise_scores(fitted[-1], scaled)
+    plain = portable(fitted, rows)
+    assert type(plain[-1]) is SVC
+    np.testing.assert_allclose(_pairwise_scores(plain[-1], scaled), before, rtol=1e-6, atol=1e-6)
+
+
+def test_a_conversion_that_decides_otherwise_is_refused(monkeypatch):
+    from sklearn.pipeline import Pipeline
+
+    from ferpipe.eval import svm_model
+
+    convert = svm_model._plain_svc
+
+    def off_by_one_intercept(fitted):
+        plain = convert(fitted)
+        plain._intercept_ = plain._intercept_ + np.eye(len(plain._intercept_))[1] * 1e-3
+        return plain
+
+    monkeypatch.setattr(svm_model, "_plain_svc", off_by_one_intercept)
+    x, y = blobs(120, 3, 6, seed=1, spread=3.0)
+    fitted = Pipeline([("svc", make_svc("sklearnex", 1.0, "scale", None))]).fit(x, y)
+    with pytest.raises(FerpipeError, match="did not convert to a scikit-learn SVC that decides alike"):
+        portable(fitted, blobs(60, 3, 6, seed=2, spread=3.0)[0])
 
 
 def test_params_are_checked():

@@ -72,24 +72,32 @@ def portable(model: Pipeline, check_rows: np.ndarray) -> Pipeline:
     plain = _plain_svc(fitted)
     if plain is fitted:
         return model
-    before = _scores(model, check_rows)
+    # oneDAL computes in its input's precision (float32 embeddings: float32 sums over thousands of support
+    # vectors) and libsvm in float64, so the two are compared on float64 rows, pair by pair: the default
+    # one-vs-rest scores count votes, which a pair scored near zero flips by rounding alone.
+    rows, preprocessing = np.asarray(check_rows, dtype=np.float64), model[:-1]
+    rows = preprocessing.transform(rows) if len(preprocessing) else rows
+    before, after = _pairwise_scores(fitted, rows), _pairwise_scores(plain, rows)
+    if not np.allclose(before, after, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(before).max(initial=0.0)))):
+        raise FerpipeError("svm.backend=sklearnex: the fitted SVC did not convert to a scikit-learn SVC that "
+                           "decides alike (a scikit-learn-intelex version change?); use -S svm.backend=sklearn")
     last = model.steps[-1][1]
     if isinstance(last, CalibratedClassifierCV):
         last.calibrated_classifiers_[0].estimator = plain
         last.estimator = SVC(**plain.get_params())  # the unfitted template, a scikit-learn type too
     else:
         model.steps[-1] = (model.steps[-1][0], plain)
-    after = _scores(model, check_rows)
-    # oneDAL and libsvm sum the kernel terms in different orders: decision values agree to rounding,
-    # relative to their scale (near-constant features of a barely trained network give tiny ones).
-    if not np.allclose(before, after, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(before).max(initial=0.0)))):
-        raise FerpipeError("svm.backend=sklearnex: the fitted SVC did not convert to a scikit-learn SVC that "
-                           "decides alike (a scikit-learn-intelex version change?); use -S svm.backend=sklearn")
     return model
 
 
-def _scores(model: Pipeline, rows: np.ndarray) -> np.ndarray:
-    return model.decision_function(rows) if hasattr(model, "decision_function") else model.predict_proba(rows)
+def _pairwise_scores(svc: SVC, rows: np.ndarray) -> np.ndarray:
+    """The one-vs-one decision values of `svc` on already preprocessed rows."""
+    shape = svc.decision_function_shape
+    svc.decision_function_shape = "ovo"
+    try:
+        return svc.decision_function(rows)
+    finally:
+        svc.decision_function_shape = shape
 
 
 def save_svm(model: Pipeline, path: Path) -> None:
