@@ -1,2 +1,4 @@
-# torch (via torchvision/triton) must be imported before tensorflow in one process, or it segfaults.
-import torch  # noqa: F401
+# Before any test module imports TensorFlow (see the function's docstring).
+from ferpipe.nn.backend import load_torch_before_tensorflow
+
+load_torch_before_tensorflow()

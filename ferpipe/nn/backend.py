@@ -6,6 +6,7 @@ to TensorFlow or torch directly; the model code speaks Keras alone.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -34,11 +35,19 @@ def select_backend(name: str) -> None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up banners drown the stage's output
     if name == "tensorflow":
-        # torchvision (pulled in by torch users in the same process) segfaults when TF loaded first.
-        import torch  # noqa: F401
+        load_torch_before_tensorflow()
     # cuBLAS is deterministic (as seed_everything asks) only with this set before CUDA starts.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     os.environ["KERAS_BACKEND"] = name
+
+
+def load_torch_before_tensorflow() -> None:
+    """Load torch and its triton, for a process that also runs TensorFlow: triton (which torchvision and
+    torch._dynamo import, MTCNN among their users) segfaults when it loads after TensorFlow."""
+    import torch  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # torch wheels without triton (macOS, CPU-only builds)
+        import triton  # noqa: F401
 
 
 def gpu_available() -> bool:
