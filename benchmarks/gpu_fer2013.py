@@ -67,12 +67,14 @@ def preset_overrides(path: Path = PRESET) -> dict[str, object]:
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            key, value = re.fullmatch(r"-S\s+([\w.]+)=(\S+)", line).groups()
-            out[key] = yaml.safe_load(value)
+            match = re.fullmatch(r"-S\s+([\w.]+)=(\S+)", line)
+            if match is None:
+                sys.exit(f"error: {path}: not a `-S key=value` line: {line!r}")
+            out[match[1]] = yaml.safe_load(match[2])
     return out
 
 
-def apply_overrides(params: dict, overrides: dict[str, object]) -> dict:
+def set_dotted(params: dict, overrides: dict[str, object]) -> dict:
     for dotted, value in overrides.items():
         *parents, key = dotted.split(".")
         block = params
@@ -205,6 +207,8 @@ def probe(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps: int) -> di
     try:
         out["keras"] = keras_step_speed(cfg, x, y, num_classes, steps)
     except Exception as exc:  # noqa: BLE001  (one GPU call: measure the rest without the shims rather than stop)
+        if "keras_no_shims" not in out:  # no CUDA, so no shims: a plain error
+            raise
         remove_shims()
         print(f"warning: the CUDA shims failed ({type(exc).__name__}: {exc}); training without them", file=sys.stderr)
         out["shims"], out["keras"] = [f"failed: {type(exc).__name__}"], out["keras_no_shims"]
@@ -271,14 +275,14 @@ def run(args: argparse.Namespace) -> None:
     from ferpipe.core.params import load_params
     from ferpipe.nn.backend import select_backend
 
-    params = apply_overrides(load_params(REPO / "params.yaml"), preset_overrides())
+    params = set_dotted(load_params(REPO / "params.yaml"), preset_overrides())
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     params["sources"]["fer2013"] = str(work / "fer2013")
     if args.smoke:
-        apply_overrides(params, SMOKE)  # the svm stage on scikit-learn, as on the GPU machine
+        set_dotted(params, SMOKE)  # the svm stage on scikit-learn, as on the GPU machine
     elif importlib.util.find_spec("sklearnex") is None:
-        apply_overrides(params, SVM_WITHOUT_SKLEARNEX)
+        set_dotted(params, SVM_WITHOUT_SKLEARNEX)
     select_backend(params["backend"])
     import keras
     import torch
@@ -354,26 +358,30 @@ def run(args: argparse.Namespace) -> None:
     def syncs(key: str) -> str:
         return "n/a (cpu)" if speeds[key]["syncs"] is None else f"{speeds[key]['syncs']:.1f}"
 
-    report.add("training images/s", f"keras {result.images_per_s:.0f}, plain torch {reference.images_per_s:.0f} "
-                                    f"(probe: {speeds['keras']['images_per_s']:.0f}, {speeds['plain']['images_per_s']:.0f})")
-    no_shims = (f"{speeds['keras_no_shims']['images_per_s'] / speeds['plain']['images_per_s']:.2f}"
-                if torch.cuda.is_available() else "n/a (cpu)")
-    report.add("keras / plain torch", f"{result.images_per_s / reference.images_per_s:.2f} "
-                                      f"(probe {speeds['keras']['images_per_s'] / speeds['plain']['images_per_s']:.2f}; "
-                                      f"Keras without the CUDA shims {no_shims})")
-    report.add("host-device syncs per step", f"keras {syncs('keras')}, without shims {syncs('keras_no_shims')}, plain torch "
-                                             f"{syncs('plain')}; shims: {', '.join(speeds['shims']) or 'none'}")
-    report.add("softmax PrivateTest", f"{softmax['accuracy']:.4f} (macro-F1 {softmax['macro_f1']:.4f}; epoch {result.best_epoch} "
-                                      f"of {len(result.history)} chosen on PublicTest, {result.best_val_accuracy:.4f})")
-    report.add("plain torch PrivateTest", f"{reference.test_accuracy:.4f} (epoch {reference.best_epoch} chosen on PublicTest, "
-                                          f"{reference.best_val_accuracy:.4f}; keras - plain on PublicTest "
-                                          f"{100 * (result.best_val_accuracy - reference.best_val_accuracy):+.1f} points)")
-    report.add("SVM PrivateTest", f"{svm['accuracy']:.4f} (macro-F1 {svm['macro_f1']:.4f}; C={svm['C']:g}, gamma={svm['gamma']} "
-                                  f"chosen on PublicTest, {svm['val_accuracy']:.4f})")
-    report.add("SVM - softmax", f"{compared['accuracy_difference']:+.4f} (95% bootstrap {compared['bootstrap_ci95_low']:+.4f} .. "
-                                f"{compared['bootstrap_ci95_high']:+.4f}, McNemar p={compared['mcnemar_p_value']:.3g})")
-    report.add("peak GPU memory", f"{report.peak_gib['allocated']:.1f} GiB allocated, {report.peak_gib['reserved']:.1f} GiB "
-                                  f"reserved by PyTorch (the largest stage)" if torch.cuda.is_available() else "n/a (cpu)")
+    cuda = torch.cuda.is_available()
+    no_shims = f"{speeds['keras_no_shims']['images_per_s'] / speeds['plain']['images_per_s']:.2f}" if cuda else "n/a (cpu)"
+    rows = [
+        ("training images/s", f"keras {result.images_per_s:.0f}, plain torch {reference.images_per_s:.0f} "
+                              f"(probe: {speeds['keras']['images_per_s']:.0f}, {speeds['plain']['images_per_s']:.0f})"),
+        ("keras / plain torch", f"{result.images_per_s / reference.images_per_s:.2f} "
+                                f"(probe {speeds['keras']['images_per_s'] / speeds['plain']['images_per_s']:.2f}; "
+                                f"Keras without the CUDA shims {no_shims})"),
+        ("host-device syncs per step", f"keras {syncs('keras')}, without shims {syncs('keras_no_shims')}, plain torch "
+                                       f"{syncs('plain')}; shims: {', '.join(speeds['shims']) or 'none'}"),
+        ("softmax PrivateTest", f"{softmax['accuracy']:.4f} (macro-F1 {softmax['macro_f1']:.4f}; epoch {result.best_epoch} "
+                                f"of {len(result.history)} chosen on PublicTest, {result.best_val_accuracy:.4f})"),
+        ("plain torch PrivateTest", f"{reference.test_accuracy:.4f} (epoch {reference.best_epoch} chosen on PublicTest, "
+                                    f"{reference.best_val_accuracy:.4f}; keras - plain on PublicTest "
+                                    f"{100 * (result.best_val_accuracy - reference.best_val_accuracy):+.1f} points)"),
+        ("SVM PrivateTest", f"{svm['accuracy']:.4f} (macro-F1 {svm['macro_f1']:.4f}; C={svm['C']:g}, gamma={svm['gamma']} "
+                            f"chosen on PublicTest, {svm['val_accuracy']:.4f})"),
+        ("SVM - softmax", f"{compared['accuracy_difference']:+.4f} (95% bootstrap {compared['bootstrap_ci95_low']:+.4f} .. "
+                          f"{compared['bootstrap_ci95_high']:+.4f}, McNemar p={compared['mcnemar_p_value']:.3g})"),
+        ("peak GPU memory", f"{report.peak_gib['allocated']:.1f} GiB allocated, {report.peak_gib['reserved']:.1f} GiB "
+                            f"reserved by PyTorch (the largest stage)" if cuda else "n/a (cpu)"),
+    ]
+    for name, value in rows:
+        report.add(name, value)
     report.table()
 
 

@@ -75,7 +75,7 @@ def crop_target(records, s: GeneralizeSettings, faces: FaceSettings, runtime: Fa
         parts = crop_dataset(Dataset(folder), faces, FaceDetector(faces, dataclasses.replace(runtime, workers=workers)))
     val, test = parts["val"], parts["test"]
     labels = np.concatenate([val.labels, test.labels])
-    for part, name in ((val.labels, "val part"), (labels, "target")):
+    for part, name in ((val.labels, "val part"), (test.labels, "test part")):
         require(len(np.unique(part)) == 2, f"generalize: the {name} of the {s.target} target holds "
                                            f"{len(part)} face crops, not both smiles and non-smiles; use a larger target")
     fewest = int(np.bincount(labels, minlength=2).min())
@@ -119,7 +119,11 @@ def run_generalize(params: dict, source: str, model_dir: Path, svm_path: Path | 
 
     s = GeneralizeSettings.from_params(params, source)
     faces, runtime = FaceSettings.from_params(params, source), FaceRuntime.from_params(params, source)
-    smile_column(read_model_info(model_dir), model_dir)  # fail before any work
+    info = read_model_info(model_dir)  # fail before any work
+    smile_column(info, model_dir)
+    require(info.crop_size == faces.size, f"faces.size = {faces.size}: the target would be cropped to "
+                                          f"{faces.size}x{faces.size}, the model in {model_dir} takes {info.crop_size}x"
+                                          f"{info.crop_size} crops (model.json crop_size)")
     target = crop_target(load_target(s.target, s.demo, params, source, s.val_fraction, s.seed), s, faces, runtime)
     select_backend(backend)  # after MTCNN: torch must be loaded before TensorFlow
     measured = measure(target, model_dir, svm_path, s, plot_path)

@@ -76,7 +76,7 @@ def demo_records(target: DemoTarget) -> list[Record]:
     records = []
     for i in sorted(smiles + non_smiles):
         image, label, subject = rendered[i]
-        records.append(Record("test", int(label == smile), subject, f"demo target {i} ({DEMO_CLASSES[label]})",
+        records.append(Record("test", SMILE if label == smile else 1 - SMILE, subject, f"demo target {i} ({DEMO_CLASSES[label]})",
                               demo_photo(image, rng)))
     return records
 

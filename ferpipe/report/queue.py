@@ -7,6 +7,7 @@ identity, with one clear message each.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ import time
 from ferpipe.core.errors import FerpipeError, require
 
 POLL_SECONDS = 3
+WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds
 
 
 def run_dvc(*args: str, stream: bool = False) -> str:
@@ -51,11 +53,29 @@ def queue(name: str, overrides: list[str]) -> None:
     run_dvc(*args)
 
 
-def queue_statuses() -> dict[str, str]:
-    """Experiment name -> Queued | Running | Success | Failed, from `dvc queue status`
-    (rows `task name created status`, where created may hold a space)."""
-    rows = [line.split() for line in run_dvc("queue", "status").splitlines()]
-    return {fields[1]: fields[-1] for fields in rows if len(fields) >= 4 and fields[0] != "Task"}
+def queue_statuses() -> tuple[dict[str, str], int]:
+    """Experiment name -> Queued | Running | Success | Failed, and how many workers run, from `dvc queue
+    status` (rows `task name created status`, where created may hold a space; `Worker status: A active, I idle`)."""
+    text = run_dvc("queue", "status")
+    rows = [line.split() for line in text.splitlines()]
+    workers = re.search(r"Worker status: (\d+) active, (\d+) idle", text)
+    return ({fields[1]: fields[-1] for fields in rows if len(fields) >= 4 and fields[0] not in ("Task", "Worker")},
+            int(workers[1]) + int(workers[2]) if workers else 1)
+
+
+def wait_while_queued(name: str) -> str | None:
+    """Poll until `name` leaves the Queued state; its status then. Stops with an error when no worker has
+    run for WORKERLESS_SECONDS while it waits (a worker died, or left before taking it)."""
+    workerless_since = None
+    while True:
+        statuses, workers = queue_statuses()
+        if statuses.get(name) != "Queued":
+            return statuses.get(name)
+        workerless_since = (workerless_since or time.monotonic()) if workers == 0 else None
+        require(workerless_since is None or time.monotonic() - workerless_since < WORKERLESS_SECONDS,
+                f"experiment {name} is still queued and no dvc queue worker has run for {WORKERLESS_SECONDS} s: "
+                f"`dvc queue start` runs it, `dvc queue logs {name}` after")
+        time.sleep(POLL_SECONDS)
 
 
 def start_queue(jobs: int) -> None:
@@ -74,12 +94,11 @@ def run_queue(names: list[str], jobs: int) -> dict[str, str]:
     start_queue(jobs)
     try:
         for name in names:
-            while (status := queue_statuses().get(name)) == "Queued":
-                time.sleep(POLL_SECONDS)
+            status = wait_while_queued(name)
             print(f"\n==== experiment {name} ====", flush=True)
             if status is not None:  # its log so far, followed while it runs (a worker may have run it already)
                 subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False)
-        while {(statuses := queue_statuses()).get(name) for name in names} & {"Queued", "Running"}:
+        while {(statuses := queue_statuses()[0]).get(name) for name in names} & {"Queued", "Running"}:
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         print("\nstopped waiting; the queue keeps running: `dvc queue status`, `dvc queue kill NAME`",
