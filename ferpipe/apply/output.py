@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ferpipe.apply.heads import PROBABILITY_NOTES
-from ferpipe.apply.predict import PhotoResult
+from ferpipe.apply.predict import FaceResult, PhotoResult
 
 BOX_COLOUR = (255, 200, 0)  # RGB
 TEXT_COLOUR = (0, 0, 0)
@@ -38,11 +38,16 @@ def csv_header(classes: list[str]) -> list[str]:
     return ["photo", "face", "x1", "y1", "x2", "y2", "detection_confidence", "predicted", *(f"p_{c}" for c in classes)]
 
 
+def face_record(face: FaceResult) -> dict:
+    """One face as the CSV and JSON outputs write it (box to 0.1 px, confidence and probabilities to 1e-6)."""
+    return {"box": [round(v, 1) for v in face.box], "detection_confidence": round(face.confidence, 6),
+            "predicted": face.label, "probabilities": {c: round(p, 6) for c, p in face.probabilities.items()}}
+
+
 def csv_rows(result: PhotoResult) -> list[list]:
     """One row per face; a photo without a face gives none."""
-    return [[str(result.path), i, *(round(v, 1) for v in face.box), round(face.confidence, 6), face.label,
-             *(round(p, 6) for p in face.probabilities.values())]
-            for i, face in enumerate(result.faces, start=1)]
+    return [[str(result.path), i, *rec["box"], rec["detection_confidence"], rec["predicted"], *rec["probabilities"].values()]
+            for i, rec in enumerate(map(face_record, result.faces), start=1)]
 
 
 def csv_text(rows: list[list]) -> str:
@@ -53,9 +58,7 @@ def csv_text(rows: list[list]) -> str:
 
 def json_report(results: list[PhotoResult], model: str, head: str, probabilities: str, classes: list[str]) -> str:
     photos = [{"photo": str(r.path), "error": r.error,
-               "faces": [{"box": [round(v, 1) for v in f.box], "detection_confidence": round(f.confidence, 6),
-                          "predicted": f.label, "probabilities": {c: round(p, 6) for c, p in f.probabilities.items()}}
-                         for f in r.faces]}
+               "faces": [face_record(f) for f in r.faces]}
               for r in results]
     return json.dumps({"model": model, "head": head, "probabilities": probabilities,
                        "probabilities_note": PROBABILITY_NOTES[probabilities], "classes": classes, "photos": photos},
