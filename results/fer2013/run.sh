@@ -21,6 +21,8 @@ case "${1:-}" in
     python -m ferpipe sweep table5 "${SETTINGS[@]}" --out "$OUT/sweeps"
     ;;
   report)
+    # The tables from DVC's experiments, not from files of the checkout, which may be older.
+    python -m ferpipe tables --out "$OUT/sweeps"
     # The newest Table 4 experiment at the paper's Table 2 values (lr 0.05, n-kerns [20, 50]).
     name=$(python - "$OUT/sweeps/tables.json" <<'PY'
 import json, sys
@@ -30,6 +32,8 @@ print(rows[-1]["experiment"])
 PY
 )
     dvc exp apply "$name"
+    # The applied workspace holds the results/ of the experiment's commit: the tables are written again.
+    python -m ferpipe tables --out "$OUT/sweeps"
     # The experiment's params, metrics and recall plot beside its report, which links them relatively.
     mkdir -p "$OUT/metrics" "$OUT/plots"
     cp params.yaml "$OUT/params.yaml"
