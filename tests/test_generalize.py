@@ -84,25 +84,26 @@ def test_genki4k_not_configured_names_the_param(trained, tmp_path, monkeypatch):
     assert_failed_cleanly(done, "sources.genki4k is not set", outputs(tmp_path))
 
 
-def test_model_without_happy_fails_cleanly(tmp_path):
-    model = tmp_path / "model"
+def model_info_only(folder: Path, classes: list[str], crop_size: int) -> Path:
+    """A model folder whose model.json says `classes` and `crop_size` (its model.keras is empty): enough
+    for the checks made before any model is loaded."""
+    model = folder / "model"
     model.mkdir()
     (model / "model.keras").write_bytes(b"")
-    (model / "model.json").write_text(json.dumps({"classes": ["non_smile", "smile"], "crop_size": 48,
+    (model / "model.json").write_text(json.dumps({"classes": classes, "crop_size": crop_size,
                                                   "feature_layer": "features", "config": {}, "precision": "float32"}))
+    return model
+
+
+def test_model_without_happy_fails_cleanly(tmp_path):
     plant_stale(outputs(tmp_path))
-    done = generalize(tmp_path, model)
+    done = generalize(tmp_path, model_info_only(tmp_path, ["non_smile", "smile"], 48))
     assert_failed_cleanly(done, "have no 'happy'", outputs(tmp_path))
 
 
 def test_model_taking_other_crops_fails_before_cropping(tmp_path):
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "model.keras").write_bytes(b"")
-    (model / "model.json").write_text(json.dumps({"classes": ["happy", "sad"], "crop_size": 32,
-                                                  "feature_layer": "features", "config": {}, "precision": "float32"}))
     plant_stale(outputs(tmp_path))
-    done = generalize(tmp_path, model)
+    done = generalize(tmp_path, model_info_only(tmp_path, ["happy", "sad"], 32))
     assert_failed_cleanly(done, "faces.size = 48: the target would be cropped to 48x48, the model in", outputs(tmp_path))
     assert "faces (" not in done.stderr  # no photo was cropped
 
