@@ -101,13 +101,11 @@ def test_sklearnex_svc_becomes_a_plain_sklearn_svc_that_decides_alike(classes):
 def rows_on_pair_boundaries(model, centres: np.ndarray) -> np.ndarray:
     """Float32 rows, one per class pair, on the segment between the two centres where that pair's
     decision value crosses zero (bisected on float64 rows)."""
-    svc = model[-1]
-    svc.decision_function_shape = "ovo"
     rows = []
     for pair, (i, j) in enumerate(combinations(range(len(centres)), 2)):
         def score(t):
             row = (centres[i] + t * (centres[j] - centres[i]))[None].astype(np.float32).astype(np.float64)
-            return np.sign(svc.decision_function(model[:-1].transform(row))[0, pair])
+            return np.sign(_pairwise_scores(model[-1], model[:-1].transform(row))[0, pair])
 
         low, high = 0.0, 1.0
         if score(low) == score(high):
@@ -116,7 +114,6 @@ def rows_on_pair_boundaries(model, centres: np.ndarray) -> np.ndarray:
             mid = (low + high) / 2
             low, high = (mid, high) if score(mid) == score(low) else (low, mid)
         rows.append(centres[i] + low * (centres[j] - centres[i]))
-    svc.decision_function_shape = "ovr"
     return np.array(rows, dtype=np.float32)
 
 
