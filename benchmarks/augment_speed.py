@@ -1,7 +1,7 @@
 """Augmentation speed (a benchmark, not a test): images/s that `augment` produces from 48x48 faces.
 
 Uses real FER-2013 training images when ../shared/datasets/fer2013 exists, else smooth noise.
-Target: at least 2,000 images/s on this 2-core CPU.
+Target: at least 2,000 images/s on a 2-core CPU (recorded runs: docs/benchmarks.md).
 
     python benchmarks/augment_speed.py               # 5,000 training images x factor 12
     python benchmarks/augment_speed.py --n 28709     # the whole FER-2013 training split

@@ -1,22 +1,20 @@
 """The whole FER-2013 pipeline on one GPU in one command, with the figures of issue 11: a benchmark, not a test.
 
-It drives the stage code directly, in one process, not `dvc repro` (dvc and dvclive are not on the GPU
-machine): every stage but train is its stage script's `main`; train is `ferpipe.nn.training.train` (the
+It drives the stage code directly, in one process, not `dvc repro`, so that it needs neither dvc nor
+dvclive: every stage but train is its stage script's `main`; train is `ferpipe.nn.training.train` (the
 train stage without its dvclive curves). Parameters: params.yaml with presets/fer2013_gpu.args applied,
-the lines a user gives `dvc exp run`; where scikit-learn-intelex is missing (the GPU machine: its wheels
-do not fit beside the data), the svm stage runs on scikit-learn, after PCA 256. Beside the Keras loop, the
+the lines a user gives `dvc exp run`; where scikit-learn-intelex is missing (a GPU machine installed from
+wheels may lack it), the svm stage runs on scikit-learn, after PCA 256. Beside the Keras loop, the
 plain PyTorch loop of benchmarks/torch_reference.py trains on the same augmented crops for the same
 epochs, timed in the same run.
 
     python benchmarks/gpu_fer2013.py pack                  # FER-2013's 35,887 JPEGs -> .gpu/fer2013.npz (43 MiB)
-    python benchmarks/gpu_fer2013.py run                   # on the GPU machine: one table, log in benchmarks/results/
+    python benchmarks/gpu_fer2013.py run                   # on a GPU machine: one table, log in benchmarks/results/
     python benchmarks/gpu_fer2013.py run --smoke           # the same code on the CPU, 20 images a class and split
 
-On a GPU machine of the device tool (Python 3.12 with torch; keras, namex, optree and facenet-pytorch
-carried as wheels with skops and its prettytable and wcwidth, see README "FER-2013 on one GPU"), one call
-with carry [".gpu", ".whl"]:
-
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit; PYTHONUNBUFFERED=1 timeout 590 python3 benchmarks/gpu_fer2013.py run --budget-s 520 2>&1 | grep -av $'\\r'; cp benchmarks/results/gpu_fer2013_*.txt $OUT/
+On a GPU machine without the project's environment, keras, namex, optree, facenet-pytorch, skops,
+prettytable and wcwidth can be installed from wheels downloaded beforehand (docs/gpu.md gives the
+commands).
 
 Epochs are sized to --budget-s by a short throughput probe of both loops (the preset's number is the
 most); the probe also counts host-device synchronisations per step, with and without the shims of

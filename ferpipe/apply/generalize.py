@@ -66,7 +66,7 @@ class TargetCrops:
 
 def crop_target(records, s: GeneralizeSettings, faces: FaceSettings, runtime: FaceRuntime) -> TargetCrops:
     """Every target photo cropped exactly as the faces stage crops a dataset (no-face policy included)."""
-    # Each MTCNN worker process starts by importing torch (about 10 s here): a pool pays only on large
+    # Each MTCNN worker process starts by importing torch, which takes seconds: a pool pays only on large
     # targets, and the worker count never changes a crop.
     workers = max(1, min(runtime.workers, len(records) // IMAGES_PER_WORKER))
     with tempfile.TemporaryDirectory(prefix="ferpipe-generalize-") as tmp:

@@ -1,7 +1,7 @@
 """The RBF SVC itself: built on scikit-learn or scikit-learn-intelex, saved with skops.
 
 scikit-learn-intelex (`sklearnex`) fits the same libsvm-style RBF SVC with oneDAL, several times
-faster on this kind of CPU (benchmarks/results/svm_speed_*.txt), behind scikit-learn's API. skops
+faster on x86-64 CPUs (benchmarks/results/svm_speed_*.txt), behind scikit-learn's API. skops
 cannot save its oneDAL object, so a fitted `sklearnex` SVC is turned into the plain scikit-learn
 `SVC` that holds the same support vectors and coefficients (`portable`), checked to decide alike,
 before saving. The saved file then holds scikit-learn and numpy types only, and `load_svm` loads

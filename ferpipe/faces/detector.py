@@ -3,10 +3,10 @@ face with `detect_all`, for `predict`), a margin, optional eye alignment, and a 
 images where no face is found.
 
 Tight face crops such as FER-2013's 48x48 frames leave MTCNN no context around the face, so images
-whose shorter side is below `small_side` are upscaled and padded before detection (on 3,000 real
-FER-2013 images: 83.6% found as they are, 84.3% upscaled to 96 px, 89.9% padded by 10%, 90.6% both,
-the default; benchmarks/faces_speed.py measures any setting). Boxes and landmarks are mapped back
-to the original image, and the crop is cut from the original.
+whose shorter side is below `small_side` are upscaled and padded before detection, which finds more
+faces in them (benchmarks/faces_speed.py measures any setting; the recorded rates are in
+benchmarks/results/faces_small_input_fer2013.txt). Boxes and landmarks are mapped back to the
+original image, and the crop is cut from the original.
 """
 from __future__ import annotations
 
@@ -130,8 +130,8 @@ def _faces(boxes, probs, points, view: DetectorView) -> list[Face]:
 
 @contextlib.contextmanager
 def one_cpu_thread() -> Iterator[None]:
-    """MTCNN on small images is bound by its Python loops, not by convolutions: on this 2-core CPU
-    one thread is faster than two (measured), and results do not depend on the worker count."""
+    """MTCNN on small images is bound by its Python loops, not by convolutions, so a second torch thread
+    in one process buys nothing (workers are processes), and results do not depend on the worker count."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

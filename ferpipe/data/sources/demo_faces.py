@@ -6,8 +6,8 @@ nose, lips. It is drawn at twice the output size and downsampled, then blurred a
 cheap camera whose exposure is metered on the face. The expression lives in the mouth (curvature,
 width, opening, teeth), the brows (height, inner-end tilt, arch) and the eyes (openness), plus
 wrinkles (frown furrow, nose wrinkle, smile folds). The expressions are caricatures, each told from
-the others by several features, because the default network (ResNet-50 from scratch, 32 px, about
-three CPU minutes) must learn them from a few hundred images; pose, scale, skin tone, hair,
+the others by several features, because the default network (ResNet-50 from scratch, 32 px, trained
+in the demo's CPU budget of minutes) must learn them from a few hundred images; pose, scale, skin tone, hair,
 lighting, background and noise are milder nuisances. Expression strength varies a little per image.
 Identities (face shape, skin, hair, feature geometry) come from a pool of up to MAX_SUBJECTS, each
 showing every expression, so a split by identity keeps every class in every split. Images are RGB:
