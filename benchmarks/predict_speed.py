@@ -7,7 +7,7 @@ read, searched by MTCNN and classified by the network. Prints photos/s and the s
 in MTCNN and in the network, plus the CLI end to end on the same folder.
 
     python benchmarks/predict_speed.py                    # data/model (run `dvc repro` first), 100 photos
-    python benchmarks/predict_speed.py --model /tmp/m --n 20
+    python benchmarks/predict_speed.py --model path/to/model --n 20
 """
 from __future__ import annotations
 
