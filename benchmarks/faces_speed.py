@@ -25,7 +25,7 @@ from ferpipe.data.dataset import Dataset, Record, write_dataset
 from ferpipe.data.sources import fer2013
 from ferpipe.faces.crop import crop_dataset
 from ferpipe.faces.detector import FaceDetector
-from ferpipe.faces.report import detection_report
+from ferpipe.faces.summary import detection_report
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 
 REPO = Path(__file__).resolve().parents[1]

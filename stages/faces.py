@@ -15,7 +15,7 @@ from ferpipe.core.params import load_params
 from ferpipe.data.dataset import Dataset
 from ferpipe.faces.crop import crop_dataset, save_faces
 from ferpipe.faces.detector import FaceDetector
-from ferpipe.faces.report import detection_report, plot_samples
+from ferpipe.faces.summary import detection_report, plot_samples
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 
 

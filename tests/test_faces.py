@@ -16,7 +16,7 @@ from ferpipe.data.arrays import load_split
 from ferpipe.data.dataset import Dataset, Record, write_dataset
 from ferpipe.faces.crop import crop_dataset, face_matrix, whole_frame
 from ferpipe.faces.detector import DetectorView, Face, FaceDetector, to_rgb
-from ferpipe.faces.report import detection_report
+from ferpipe.faces.summary import detection_report
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ import yaml
 from stage_imports import REPO
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.report.overrides import apply_overrides, override
-from ferpipe.report.queue import preflight
-from ferpipe.report.sweep_command import plan
-from ferpipe.report.sweeps import experiment_names, load_sweeps, sweep_of
+from ferpipe.experiments.overrides import apply_overrides, override
+from ferpipe.experiments.queue import preflight
+from ferpipe.experiments.plan import plan
+from ferpipe.experiments.sweeps import experiment_names, load_sweeps, sweep_of
 
 SWEEPS = load_sweeps(REPO / "sweeps.yaml")
 

@@ -12,12 +12,12 @@ import pytest
 from stage_imports import REPO
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.report.experiments import ExpShow, parse_exp_show
+from ferpipe.experiments.results import ExpShow, parse_exp_show
 from ferpipe.report.inputs import read_tables
 from ferpipe.report.paper import load_paper
-from ferpipe.report.sweeps import load_sweeps
+from ferpipe.experiments.sweeps import load_sweeps
 from ferpipe.report.tables import sweep_tables
-from ferpipe.report.tables_command import write_tables
+from ferpipe.report.tables_command import summary, write_tables
 
 DOC = json.loads((Path(__file__).parent / "data" / "exp_show_sweeps.json").read_text())
 SWEEPS = load_sweeps(REPO / "sweeps.yaml")
@@ -98,6 +98,11 @@ def test_kfold_mean_and_sd_over_the_folds():
         assert kfold.aggregate[key]["mean"] == pytest.approx(statistics.mean(values))
         assert kfold.aggregate[key]["sd"] == pytest.approx(statistics.stdev(values))
     assert kfold.aggregate["test_images"] == sum(c["n"] for c in compares)
+    lines = summary(tables, Path("sweeps"), kfold_of="kfold").splitlines()
+    assert "tables: sweeps/TABLES.md" in lines
+    kfold_line = f"SVM − softmax {kfold.aggregate['svm_minus_softmax']['mean']:+.1f}"
+    assert any(line.startswith("kfold on demo, 2 of 2 folds") and kfold_line in line for line in lines)
+    assert not [line for line in summary(tables, Path("sweeps")).splitlines() if "folds" in line]
 
 
 def test_the_tables_files_hold_every_table_and_read_back(tmp_path):

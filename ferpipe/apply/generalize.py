@@ -23,7 +23,7 @@ from ferpipe.core.params import ParamBlock
 from ferpipe.data.dataset import Dataset, write_dataset
 from ferpipe.faces.crop import crop_dataset
 from ferpipe.faces.detector import FaceDetector
-from ferpipe.faces.report import detection_report
+from ferpipe.faces.summary import detection_report
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.nn.saved import ModelInfo
 

@@ -1,1 +1,1 @@
-"""The paper's tables as DVC experiments (sweeps, k-fold), their Markdown tables and plots, and REPORT.md."""
+"""What is written from the experiments' results: the sweep tables (Markdown, plots, tables.json) and REPORT.md."""

@@ -1,6 +1,6 @@
 """Sweep tables from the experiments of `dvc exp show`: one table per sweep and per setting.
 
-Experiments belong to a sweep by name (ferpipe.report.sweeps). Within a sweep they are grouped by
+Experiments belong to a sweep by name (ferpipe.experiments.sweeps). Within a sweep they are grouped by
 their commit and every parameter except the swept one (and the speed-only `runtime:` block), so an
 experiment on another dataset, or with another number of epochs, lands in another table, never in
 the same one. Each table says what its settings are: the parameters that differ from params.yaml of
@@ -13,11 +13,11 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from ferpipe.report.experiments import Experiment, ExpShow
+from ferpipe.experiments.results import Experiment, ExpShow
+from ferpipe.experiments.sweeps import FOLDS_KEY, Sweep, sweep_of
 from ferpipe.report.paper import Paper
 from ferpipe.report.protocol import budget_text, protocol_text, shorter_than_paper
 from ferpipe.report.sweep_table import SweepTable, flatten
-from ferpipe.report.sweeps import FOLDS_KEY, Sweep, sweep_of
 
 SPEED_ONLY = "runtime."
 ALWAYS_SHOWN = ("dataset", "arch", "epochs", "train.steps_per_epoch")  # in a table's settings even when at the default

@@ -13,11 +13,12 @@ from pathlib import Path
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import require
 from ferpipe.core.outputs import staged_outputs
-from ferpipe.report.experiments import ExpShow, exp_show, parse_exp_show, sweep_baselines
+from ferpipe.experiments.results import ExpShow, sweep_experiments
+from ferpipe.experiments.sweeps import SWEEPS_FILE, Sweep, load_sweeps
+from ferpipe.report import fmt
 from ferpipe.report.paper import PAPER_FILE, load_paper
-from ferpipe.report.render import tables_markdown
+from ferpipe.report.render import settings_text, tables_markdown
 from ferpipe.report.sweep_plots import plot_table
-from ferpipe.report.sweeps import SWEEPS_FILE, Sweep, load_sweeps
 from ferpipe.report.tables import SweepTable, sweep_tables
 
 TABLES_DIR = "sweeps"
@@ -41,9 +42,18 @@ def write_tables(out: Path, show: ExpShow, sweeps: dict[str, Sweep], paper_file:
     return tables
 
 
-def summary(tables: list[SweepTable]) -> str:
-    return "\n".join(f"{t.sweep} on {t.dataset} (commit {t.baseline[:7]}): {len(t.rows)} row(s)"
-                     + (f", {len(t.failed)} failed" if t.failed else "") for t in tables)
+def summary(tables: list[SweepTable], out: Path, kfold_of: str | None = None) -> str:
+    """What writing the tables prints: the rows of each, where they went, and the k-fold means of sweep `kfold_of`."""
+    lines = [f"{t.sweep} on {t.dataset} (commit {t.baseline[:7]}): {len(t.rows)} row(s)"
+             + (f", {len(t.failed)} failed" if t.failed else "") for t in tables]
+    lines.append(f"tables: {out / 'TABLES.md'}")
+    for table in (t for t in tables if t.sweep == kfold_of and t.aggregate):
+        agg = table.aggregate
+        lines.append(f"{table.sweep} on {table.dataset}, {agg['folds_done']} of {agg['k']} folds "
+                     f"({settings_text(table)}): softmax {fmt.mean_sd(agg['softmax_accuracy'])} %, "
+                     f"SVM {fmt.mean_sd(agg['svm_accuracy'])} %, "
+                     f"SVM − softmax {fmt.mean_sd(agg['svm_minus_softmax'], signed=True)} points")
+    return "\n".join(lines)
 
 
 def _main(argv: list[str] | None) -> None:
@@ -53,9 +63,8 @@ def _main(argv: list[str] | None) -> None:
     parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")
     args = parser.parse_args(argv)
     sweeps = load_sweeps(args.sweeps)
-    tables = write_tables(Path(args.out), parse_exp_show(exp_show(sweep_baselines())), sweeps, args.paper)
-    print(summary(tables))
-    print(f"tables: {Path(args.out) / 'TABLES.md'}")
+    tables = write_tables(Path(args.out), sweep_experiments(), sweeps, args.paper)
+    print(summary(tables, Path(args.out)))
 
 
 def main(argv: list[str] | None = None) -> None:

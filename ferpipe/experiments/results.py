@@ -1,19 +1,17 @@
-"""The experiments `dvc exp show --json` lists: name, commit, params and metrics of each (DVC 3's layout).
-
-Nothing is re-run: the sweep tables and the k-fold summary are built from this output only, for
-every commit that has sweep experiments (a commit made after a sweep does not hide it).
+"""What DVC recorded of each experiment: name, commit, params and metrics, from `dvc exp show --json`
+(DVC 3's layout) for every commit that has sweep experiments, as DVC's `Experiments.ls` lists them (a
+commit made after a sweep does not hide it). Nothing is re-run.
 """
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.report.queue import run_dvc
-from ferpipe.report.sweeps import sweep_of
+from ferpipe.experiments.dvc_repo import read_dvc, run_dvc, unexpected
+from ferpipe.experiments.sweeps import sweep_of
 
 PARAMS_FILE = "params.yaml"
 
@@ -39,16 +37,18 @@ class ExpShow:
 
 
 def sweep_baselines() -> list[str]:
-    """The commits with at least one sweep experiment, as `dvc exp list --all-commits` names them
-    (a `commit:` line, then one indented `rev [name]` line per experiment)."""
-    baselines: list[str] = []
-    commit = None
-    for line in run_dvc("exp", "list", "--all-commits").splitlines():
-        if line.strip() and not line[0].isspace() and line.rstrip().endswith(":"):
-            commit = line.rstrip()[:-1]
-        elif commit and (name := re.search(r"\[(.+)\]", line)) and sweep_of(name[1]) and commit not in baselines:
-            baselines.append(commit)
-    return baselines
+    """The commits with at least one sweep experiment, from DVC's `Experiments.ls` over every commit."""
+    return baselines_with_sweeps(read_dvc("the experiments of each commit",
+                                          lambda repo: repo.experiments.ls(all_commits=True)))
+
+
+def baselines_with_sweeps(listed: Any) -> list[str]:
+    """The commits of `Experiments.ls`'s answer ({commit: [(name, rev), ...]}) that have a sweep's experiment."""
+    if not (isinstance(listed, dict) and all(isinstance(exps, list) and all(
+            isinstance(exp, (list, tuple)) and len(exp) == 2 and isinstance(exp[0], str) for exp in exps)
+            for exps in listed.values())):
+        raise unexpected("experiment list (Experiments.ls)", listed)
+    return [commit for commit, exps in listed.items() if any(sweep_of(name) for name, _ in exps)]
 
 
 def exp_show(baselines: list[str]) -> list[dict[str, Any]]:
@@ -90,3 +90,8 @@ def parse_exp_show(doc: list[dict[str, Any]]) -> ExpShow:
                 baseline=commit["rev"], timestamp=data.get("timestamp") or "", state=_state(entry, rev),
                 params=_file_data(data.get("params")).get(PARAMS_FILE, {}), metrics=metrics))
     return ExpShow(experiments, baselines)
+
+
+def sweep_experiments() -> ExpShow:
+    """Every sweep experiment DVC has recorded, with the params of the commits they ran from."""
+    return parse_exp_show(exp_show(sweep_baselines()))

@@ -3,30 +3,23 @@
 `dvc exp run --queue` runs each experiment in a temporary copy of the last commit plus the
 workspace's changes, so a params.yaml left modified by an earlier `dvc exp run` would silently
 become part of every queued experiment: `preflight` refuses that, and a missing commit or git
-identity, with one clear message each.
+identity, with one clear message each. What the queue holds and how many workers run is read through
+DVC's queue API (`dvc queue status` prints it only as a table for people).
 """
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
+from ferpipe.experiments.dvc_repo import read_dvc, run_dvc, unexpected
 
 POLL_SECONDS = 3
 WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds
-
-
-def run_dvc(*args: str, stream: bool = False) -> str:
-    """`dvc ARGS` with this interpreter's DVC; `stream` passes its output through instead of returning it."""
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], check=False, text=True,
-                          stdout=None if stream else subprocess.PIPE, stderr=None if stream else subprocess.PIPE)
-    if proc.returncode != 0:
-        detail = "" if stream else (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-        raise FerpipeError(f"`dvc {' '.join(args[:3])} ...` failed{': ' + detail[0] if detail else ''}")
-    return proc.stdout or ""
+TASK_STATES = ("Queued", "Running", "Success", "Failed")  # those of DVC's queue status
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -54,13 +47,20 @@ def queue(name: str, overrides: list[str]) -> None:
 
 
 def queue_statuses() -> tuple[dict[str, str], int]:
-    """Experiment name -> Queued | Running | Success | Failed, and how many workers run, from `dvc queue
-    status` (rows `task name created status`, where created may hold a space; `Worker status: A active, I idle`)."""
-    text = run_dvc("queue", "status")
-    rows = [line.split() for line in text.splitlines()]
-    workers = re.search(r"Worker status: (\d+) active, (\d+) idle", text)
-    return ({fields[1]: fields[-1] for fields in rows if len(fields) >= 4 and fields[0] not in ("Task", "Worker")},
-            int(workers[1]) + int(workers[2]) if workers else 1)
+    """Experiment name -> Queued | Running | Success | Failed, and how many queue workers are up, from
+    DVC's celery queue (the `status()` and `worker_status()` that `dvc queue status` prints)."""
+    return read_dvc("the queue's tasks and workers", lambda repo: queue_state(
+        repo.experiments.celery_queue.status(), repo.experiments.celery_queue.worker_status()))
+
+
+def queue_state(tasks: Any, workers: Any) -> tuple[dict[str, str], int]:
+    """The statuses and worker count of `queue_statuses` from DVC's answers: tasks [{"name", "status", ...}],
+    workers {worker: [its active tasks]} (none answering: {}). Any other shape is an error, not a guess."""
+    if not (isinstance(tasks, list) and all(isinstance(t, dict) and t.get("status") in TASK_STATES for t in tasks)):
+        raise unexpected("queue status (celery_queue.status)", tasks)
+    if not isinstance(workers, dict):
+        raise unexpected("worker status (celery_queue.worker_status)", workers)
+    return {t["name"]: t["status"] for t in tasks if t.get("name")}, len(workers)
 
 
 def wait_while_queued(name: str) -> str | None:
@@ -89,8 +89,13 @@ def start_queue(jobs: int) -> None:
     require(proc.returncode == 0, f"`dvc queue start` failed: {text.splitlines()[-1] if text else proc.returncode}")
 
 
-def run_queue(names: list[str], jobs: int) -> dict[str, str]:
-    """Start the queue and wait for `names`, showing each one's log as it runs; returns their final status."""
+def run_queued(experiments: dict[str, list[str]], jobs: int) -> dict[str, str]:
+    """Queue each experiment (name -> its -S overrides), run the queue with `jobs` workers and wait for
+    them, showing each one's log as it runs; returns their final status (Success, Failed, ...)."""
+    for name, overrides in experiments.items():
+        queue(name, overrides)
+        print(f"queued {name}: -S " + " -S ".join(overrides), flush=True)
+    names = list(experiments)
     start_queue(jobs)
     try:
         for name in names:

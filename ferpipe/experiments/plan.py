@@ -1,0 +1,45 @@
+"""The plan of a sweep: the `-S` overrides of each of its experiments, every one checked by the stages' own
+parameter checks before anything runs, so that a bad value is one error up front, not a failed experiment."""
+from __future__ import annotations
+
+from typing import Any
+
+from ferpipe.core.errors import require
+from ferpipe.experiments.overrides import (
+    apply_overrides,
+    check_single_values,
+    check_stage_params,
+    override,
+    override_key,
+)
+from ferpipe.experiments.sweeps import SWEEPS_FILE, Sweep
+
+PARAMS_FILE = "params.yaml"
+
+
+def check_folds_fit(params: dict[str, Any], source: str) -> None:
+    """k-fold: k must not exceed the subjects (or the images of the smallest class) of the dataset;
+    loads the dataset's index once (as the fetch stage would) to know."""
+    from ferpipe.data.fetch import FetchSettings, apply_folds, load_records
+
+    settings = FetchSettings.from_params(params, source)
+    classes, records = load_records(settings)
+    apply_folds(settings, records, classes)
+
+
+def plan(sweep: Sweep, extra: list[str]) -> list[list[str]]:
+    """The overrides of each experiment of the sweep (its `set`, then `extra`, then the swept value), every
+    one checked; raises FerpipeError on the first bad one."""
+    check_single_values(extra)
+    typed = {override_key(t) for t in extra}
+    require(sweep.param not in typed,
+            f"-S {sweep.param}=...: {sweep.param} is what sweep {sweep.name} varies; its values come from {SWEEPS_FILE}")
+    base = [override(k, v) for k, v in sweep.fixed.items() if k not in typed] + list(extra)
+    source = f"{PARAMS_FILE} with the overrides of sweep {sweep.name}"
+    points = [base + [override(sweep.param, value)] for value in sweep.grid(apply_overrides(PARAMS_FILE, base))]
+    for overrides in points:
+        params = apply_overrides(PARAMS_FILE, overrides)
+        check_stage_params(params, source=f"{source} ({overrides[-1]})")
+    if sweep.is_kfold:
+        check_folds_fit(params, source)
+    return points
