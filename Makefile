@@ -15,7 +15,9 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	touch $(STAMP)
 
 # dvc runs each stage's `python ...` through the shell: the venv must come first on PATH.
+# The whole params file is checked first (unknown keys included), so a typo stops nothing half-run.
 repro: setup
+	$(PY) -m ferpipe params check
 	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 
 test: setup

@@ -197,7 +197,7 @@ def probe(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps: int) -> di
     from ferpipe.nn.backend import seed_everything
     from ferpipe.nn.torch_cuda import remove_shims, speed_up_keras_on_cuda
 
-    seed_everything(cfg.seed)  # deterministic kernels, as in the training runs
+    seed_everything(cfg.train.seed)  # deterministic kernels, as in the training runs
     out = {}
     if torch.cuda.is_available():  # on the CPU there are no shims to leave out
         out["keras_no_shims"] = keras_step_speed(cfg, x, y, num_classes, steps)
@@ -327,8 +327,8 @@ def run(args: argparse.Namespace) -> None:
         if epochs < cfg.epochs:
             report.say(f"epochs: {epochs} of the preset's {cfg.epochs} fit in the {args.budget_s:.0f} s budget")
             cfg = train_config({**params, "epochs": epochs})
-    report.say(f"training: {cfg.epochs} epochs x {cfg.steps_per_epoch or 'all'} batches of {cfg.batch_size}, "
-               f"input {cfg.input_size} px, {cfg.mixed_precision if torch.cuda.is_available() else 'float32'}")
+    report.say(f"training: {cfg.epochs} epochs x {cfg.train.steps_per_epoch or 'all'} batches of {cfg.batch_size}, "
+               f"input {cfg.train.input_size} px, {cfg.train.mixed_precision if torch.cuda.is_available() else 'float32'}")
     result = report.stage("train (keras)", lambda: train(cfg, *parts["train"], *parts["val"], len(classes), work / "checkpoints"),
                           lambda r, _: f"{r.images_per_s:.0f} img/s, best PublicTest {r.best_val_accuracy:.4f} at epoch {r.best_epoch}")
     write_model_folder(work / "model", result.model, ModelInfo(classes=classes, crop_size=int(parts["train"][0].shape[1]),

@@ -40,29 +40,29 @@ class ReferenceResult:
 
 class PlainTorchResNet50:
     def __init__(self, cfg: TrainConfig, num_classes: int, device: str):
-        if cfg.arch != "resnet50" or cfg.mixed_precision == "mixed_float16" and device != "cpu":
+        if cfg.arch != "resnet50" or cfg.train.mixed_precision == "mixed_float16" and device != "cpu":
             raise ValueError("the plain PyTorch reference is ResNet-50 in float32 or bf16 (no float16 loss scaling)")
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.train.seed)
         self.cfg, self.device = cfg, torch.device(device)
         self.model = torchvision.models.resnet50(num_classes=num_classes)
-        self.model.fc = torch.nn.Sequential(torch.nn.Dropout(cfg.dropout), self.model.fc)
+        self.model.fc = torch.nn.Sequential(torch.nn.Dropout(cfg.train.dropout), self.model.fc)
         self.model.to(self.device, memory_format=torch.channels_last)
         self.params = [p for p in self.model.parameters()]
         self.velocity = [torch.zeros_like(p) for p in self.params]
-        self.bf16 = cfg.mixed_precision == "mixed_bfloat16" and self.device.type == "cuda"
+        self.bf16 = cfg.train.mixed_precision == "mixed_bfloat16" and self.device.type == "cuda"
         self.mean = torch.tensor(IMAGENET_BGR_MEAN, device=self.device).view(1, 3, 1, 1)
         self.step = 0
 
     def inputs(self, crops: torch.Tensor) -> torch.Tensor:
         """uint8 (N, S, S) on the device -> the network's (N, 3, input, input) float input, channels-last."""
         x = crops[:, None].float()
-        if x.shape[-1] != self.cfg.input_size:
-            x = F.interpolate(x, size=(self.cfg.input_size,) * 2, mode="bilinear", align_corners=False)
+        if x.shape[-1] != self.cfg.train.input_size:
+            x = F.interpolate(x, size=(self.cfg.train.input_size,) * 2, mode="bilinear", align_corners=False)
         return (x.expand(-1, 3, -1, -1) - self.mean).contiguous(memory_format=torch.channels_last)
 
     def rate(self, total_steps: int) -> float:
         """keras.optimizers.schedules.CosineDecay (to 0 over the run) or constant, at this step."""
-        if self.cfg.schedule != "cosine":
+        if self.cfg.train.schedule != "cosine":
             return self.cfg.lr
         return self.cfg.lr * 0.5 * (1 + math.cos(math.pi * min(self.step, total_steps) / total_steps))
 
@@ -74,13 +74,13 @@ class PlainTorchResNet50:
             p.grad = None
         loss.backward()
         with torch.no_grad():
-            if self.cfg.weight_decay:
-                torch._foreach_mul_(self.params, 1 - self.cfg.weight_decay * lr)
-            torch._foreach_mul_(self.velocity, self.cfg.momentum)
+            if self.cfg.train.weight_decay:
+                torch._foreach_mul_(self.params, 1 - self.cfg.train.weight_decay * lr)
+            torch._foreach_mul_(self.velocity, self.cfg.train.momentum)
             torch._foreach_add_(self.velocity, [p.grad for p in self.params], alpha=-lr)
-            if self.cfg.nesterov:
+            if self.cfg.train.nesterov:
                 torch._foreach_add_(self.params, [p.grad for p in self.params], alpha=-lr)
-                torch._foreach_add_(self.params, self.velocity, alpha=self.cfg.momentum)
+                torch._foreach_add_(self.params, self.velocity, alpha=self.cfg.train.momentum)
             else:
                 torch._foreach_add_(self.params, self.velocity)
         self.step += 1

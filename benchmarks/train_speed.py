@@ -35,7 +35,7 @@ def measure_keras(backend: str, size: int, batch: int, steps: int, warmup: int) 
     from ferpipe.nn.training import compile_for_phase, fit_epoch
 
     cfg = config(backend, size, batch)
-    seed_everything(cfg.seed)
+    seed_everything(cfg.train.seed)
     model = build_model(cfg, size, 7)
     compile_for_phase(model, cfg, cfg.lr, warmup + steps)
     rng = np.random.default_rng(0)

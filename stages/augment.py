@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plot", default="plots/augment_examples.png")
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.metrics, args.plot) as (out, metrics, plot):
-        settings = AugmentSettings.from_params(load_params(args.params), source=args.params)
+        settings = AugmentSettings.from_params(load_params(args.params), params_file=args.params)
         report, images, variants = augment_folder(Path(args.faces), Path(out), settings)
         metrics.write_text(json.dumps(report, indent=2) + "\n")
         plot_example(plot, images, variants, report["train_in"])

@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.metrics, args.plot) as (out, metrics, plot):
         params = load_params(args.params)
-        settings = FaceSettings.from_params(params, source=args.params)
-        runtime = FaceRuntime.from_params(params, source=args.params)
+        settings = FaceSettings.from_params(params, params_file=args.params)
+        runtime = FaceRuntime.from_params(params, params_file=args.params)
         dataset = Dataset(args.dataset)
         splits = crop_dataset(dataset, settings, FaceDetector(settings, runtime))
         save_faces(Path(out), splits, dataset.classes)

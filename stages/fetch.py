@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="metrics/data.json")
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.metrics) as (out, metrics_path):
-        settings = FetchSettings.from_params(load_params(args.params), source=args.params)
+        settings = FetchSettings.from_params(load_params(args.params), params_file=args.params)
         metrics = run_fetch(settings, Path(out), metrics_path)
     counts = ", ".join(f"{s} {c['total']}" for s, c in metrics["counts"].items())
     print(f"fetch: {metrics['dataset']}: {counts}; {metrics['train_copies_dropped']} train copies of val/test images dropped")

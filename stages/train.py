@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoints", default="data/checkpoints/train", help="per-epoch checkpoints (not a DVC output)")
     args = parser.parse_args(argv)
     with staged_outputs(args.model, args.live, args.metrics) as (model_dir, live_dir, metrics_path):
-        cfg = train_config(load_params(args.params), source=args.params)
+        cfg = train_config(load_params(args.params), params_file=args.params)
         train_split, val_split = load_split(args.train), load_split(args.val)
         classes = [str(c) for c in train_split["classes"]]
         require(classes == [str(c) for c in val_split["classes"]], f"{args.val}: its classes differ from {args.train}'s")

@@ -119,8 +119,8 @@ def test_a_test_part_without_both_classes_fails_cleanly(trained, tmp_path):
     ({"target": "fer2013"}, "generalize.target must be one of demo, genki4k"),
     ({"folds": 1}, "generalize.folds must be an integer >= 2"),
     ({"val_fraction": 1.0}, "generalize.val_fraction must be a number in (0, 1)"),
-    ({"fold": 3}, "unknown parameter(s): generalize.fold"),
-    ({"demo": {"seed": 1, "per_class": 30}}, "missing parameter(s): generalize.demo.size"),
+    ({"fold": 3}, "unknown parameter generalize.fold (did you mean generalize.folds"),
+    ({"demo": {"seed": 1, "per_class": 30}}, "missing parameter generalize.demo.size"),
 ])
 def test_params_are_checked(overrides, message):
     with pytest.raises(FerpipeError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -163,11 +163,11 @@ def test_params_are_checked():
         ({"gamma": [0]}, "svm.gamma must be a list of numbers > 0 or scale or auto"),
         ({"gamma": ["wide"]}, "svm.gamma must be"),
         ({"C": [1, 1]}, "svm.C must be a list without repeated values"),
-        ({"pca": 0}, "svm.pca must be an integer >= 1"),
+        ({"pca": 0}, "svm.pca must be null or an integer >= 1"),
         ({"class_weight": "equal"}, "svm.class_weight must be null or balanced"),
         ({"refit_on": "all"}, "svm.refit_on must be one of train, train_val"),
         ({"backend": "cuml"}, "svm.backend must be one of sklearnex, sklearn"),
-        ({"kernel": "linear"}, "unknown parameter(s): svm.kernel"),
+        ({"kernel": "linear"}, "unknown parameter svm.kernel"),
     ]:
         with pytest.raises(FerpipeError, match=message.replace("(", r"\(").replace(")", r"\)")):
             settings(**overrides)

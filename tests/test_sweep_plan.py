@@ -67,10 +67,19 @@ def test_a_kfold_plan_runs_every_fold_of_the_typed_k(in_repo):
     ("kfold", ["fetch.folds=1"], "fetch.folds must be k >= 2"),
     ("kfold", ["dataset=fer2013"], "fer2013 has an official split"),
     ("kfold", ["fetch.folds=50", *TINY_DEMO], "fetch.folds = 50 is more than the "),
+    ("table4", ["generalize.folds=1"], "generalize.folds must be an integer >= 2, got 1"),
+    ("table4", ["generalize.C=-1"], "generalize.C must be a number > 0, got -1"),
+    ("table4", ["sources=/data/fer"], "sources must be a mapping of fer2013, ckplus, genki4k, got '/data/fer'"),
+    ("table4", ["dataset=ckplus", "sources.ckplus=/no/such/ckplus"], "sources.ckplus: /no/such/ckplus does not exist"),
+    ("table4", ["generalize.target=genki4k", "sources.genki4k=/no/such/genki"],
+     "sources.genki4k: /no/such/genki does not exist"),
 ])
-def test_bad_values_are_refused_before_queueing(in_repo, sweep, extra, message):
-    with pytest.raises(FerpipeError, match=re.escape(message)):
+def test_bad_values_are_refused_before_queueing(in_repo, monkeypatch, sweep, extra, message):
+    for dataset in ("FER2013", "CKPLUS", "GENKI4K"):
+        monkeypatch.delenv(f"FERPIPE_SOURCE_{dataset}", raising=False)
+    with pytest.raises(FerpipeError, match=re.escape(message)) as err:
         plan(SWEEPS[sweep], extra)
+    assert "\n" not in str(err.value)
 
 
 def test_experiment_names_lead_back_to_their_sweep():

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_defaults_parse():
     cfg = train_config(train_params(pool_size=2, weights="None"))
     assert cfg.pool_size == (2, 2) and cfg.weights is None and cfg.n_kerns == (4, 8)
-    assert cfg.steps_per_epoch is None and cfg.finetune_lr_factor == 0.1
+    assert cfg.train.steps_per_epoch is None and cfg.train.finetune_lr_factor == 0.1
 
 
 def test_the_pipeline_params_parse():
@@ -60,7 +60,7 @@ def test_the_pipeline_params_parse():
 ])
 def test_bad_value_names_the_file_and_parameter(overrides, named):
     with pytest.raises(FerpipeError, match=rf"^my/params\.yaml: {named}\b"):
-        train_config(train_params(**overrides), source="my/params.yaml")
+        train_config(train_params(**overrides), params_file="my/params.yaml")
 
 
 def test_messages_say_what_is_expected():
@@ -73,20 +73,20 @@ def test_messages_say_what_is_expected():
 
 
 def test_unknown_key_in_the_train_block_is_refused():
-    with pytest.raises(FerpipeError, match=r"^params\.yaml: unknown parameter\(s\): train\.momentun$"):
+    with pytest.raises(FerpipeError, match=r"^params\.yaml: unknown parameter train\.momentun \(did you mean train\.momentum\?\)$"):
         train_config(train_params(train_momentun=0.9))
 
 
 def test_missing_parameter_is_named():
     p = train_params()
     del p["lr"]
-    with pytest.raises(FerpipeError, match=r"^params\.yaml: missing parameter\(s\): lr$"):
+    with pytest.raises(FerpipeError, match=r"^params\.yaml: missing parameter lr$"):
         train_config(p)
     p = train_params()
     del p["train"]["seed"]
-    with pytest.raises(FerpipeError, match=r"^params\.yaml: missing parameter\(s\): train\.seed$"):
+    with pytest.raises(FerpipeError, match=r"^params\.yaml: missing parameter train\.seed$"):
         train_config(p)
-    with pytest.raises(FerpipeError, match=r"^params\.yaml: missing parameter block `train:`$"):
+    with pytest.raises(FerpipeError, match=r"^params\.yaml: train must be a mapping of input_size, .*, got None$"):
         train_config({**train_params(), "train": None})
 
 

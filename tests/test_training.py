@@ -83,7 +83,7 @@ def test_overfits_one_fixed_batch(arch, lr, steps):
     """Learning, asserted with a margin that any CPU's rounding keeps: the loss on one fixed batch
     falls twentyfold (it falls by 1000x or more). ResNet-50 from scratch: its BatchNorm trains too."""
     cfg = train_config(train_params(arch=arch, lr=lr, batch_size=8, train_momentum=0.9, train_schedule="constant"))
-    backend.seed_everything(cfg.seed)
+    backend.seed_everything(cfg.train.seed)
     model = build_model(cfg, 32, len(CLASSES))
     start_phase(model, cfg, 0, n_train=8)
     x, y = toy_split(8, seed=4)
@@ -109,7 +109,7 @@ def test_lenet_training_keeps_the_best_val_epoch_and_reloads(tmp_path):
 def per_batch_history(cfg, x, y, xv, yv) -> list[dict]:
     """The loop that `fit_epoch` replaced, kept here only as the reference: `train_on_batch` per batch,
     its logs read back every step and averaged per epoch."""
-    backend.seed_everything(cfg.seed)
+    backend.seed_everything(cfg.train.seed)
     choose_precision(cfg)
     model = build_model(cfg, x.shape[1], len(CLASSES))
     start_phase(model, cfg, 0, len(x))

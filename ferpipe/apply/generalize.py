@@ -7,19 +7,19 @@ regression on the network's features of the target (`ferpipe.apply.transfer`).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from ferpipe.apply.target import SMILE_EXPRESSION, TARGET_CLASSES, DemoTarget, load_target
+from ferpipe.apply.target import SMILE_EXPRESSION, TARGET_CLASSES, DemoTarget, Genki4kSource, load_target
 from ferpipe.apply.transfer import frozen_features, plot_roc, zero_shot
 from ferpipe.core.errors import require
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import Settings
 from ferpipe.data.dataset import Dataset, write_dataset
 from ferpipe.faces.crop import crop_dataset
 from ferpipe.faces.detector import FaceDetector
@@ -28,25 +28,22 @@ from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.nn.saved import ModelInfo
 
 TARGETS = ("demo", "genki4k")
-KEYS = ("target", "demo", "val_fraction", "folds", "C", "seed")
 IMAGES_PER_WORKER = 500
 
 
-@dataclass(frozen=True)
-class GeneralizeSettings:
-    target: str  # demo | genki4k
-    demo: DemoTarget
-    val_fraction: float  # part of the target where the zero-shot threshold is chosen
-    folds: int  # frozen features: k of the k-fold cross-validation
-    C: float  # frozen features: inverse L2 strength of the logistic regression
-    seed: int  # of the val part and of the folds
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any], source: str = "params.yaml") -> GeneralizeSettings:
-        block = ParamBlock(params, "generalize", KEYS, source)
-        return cls(target=block.choice("target", TARGETS), demo=DemoTarget.from_params(params, source),
-                   val_fraction=block.real("val_fraction", above=0, below=1), folds=block.integer("folds", 2),
-                   C=block.real("C", above=0), seed=block.integer("seed", 0))
+class GeneralizeSettings(Settings):
+    """The trained model on smiles it never saw (the paper's GENKI-4K generalization test)."""
+    key = "generalize"
+    target: Literal[TARGETS] = Field(description="demo: synthetic faces of other subjects, at another size, on another "
+                                                 "background (generalize.demo) | genki4k: GENKI-4K from sources.genki4k "
+                                                 "or $FERPIPE_SOURCE_GENKI4K (unset: the stage stops, naming it)")
+    demo: DemoTarget = Field(description="the synthetic demo target")
+    val_fraction: float = Field(gt=0, lt=1, description="zero-shot: the threshold on P(happy) is chosen on this "
+                                                        "stratified part, accuracy is on the rest")
+    folds: int = Field(ge=2, description="frozen features: k-fold cross-validation of a logistic regression on the "
+                                         "network's features")
+    C: float = Field(gt=0, description="its inverse L2 regularisation strength")
+    seed: int = Field(ge=0, description="of the val part and the folds")
 
 
 def smile_column(info: ModelInfo, model_dir: Path) -> int:
@@ -72,7 +69,7 @@ def crop_target(records, s: GeneralizeSettings, faces: FaceSettings, runtime: Fa
     with tempfile.TemporaryDirectory(prefix="ferpipe-generalize-") as tmp:
         folder = Path(tmp) / "target"
         write_dataset(folder, s.target, TARGET_CLASSES, records)
-        parts = crop_dataset(Dataset(folder), faces, FaceDetector(faces, dataclasses.replace(runtime, workers=workers)))
+        parts = crop_dataset(Dataset(folder), faces, FaceDetector(faces, runtime.model_copy(update={"workers": workers})))
     val, test = parts["val"], parts["test"]
     labels = np.concatenate([val.labels, test.labels])
     for part, name in ((val.labels, "val part"), (test.labels, "test part")):
@@ -112,19 +109,20 @@ def measure(target: TargetCrops, model_dir: Path, svm_path: Path | None, s: Gene
     return {"zero_shot": zero, "frozen_features": _rounded(frozen)}
 
 
-def run_generalize(params: dict, source: str, model_dir: Path, svm_path: Path | None, backend: str,
+def run_generalize(params: dict, params_file: str, model_dir: Path, svm_path: Path | None, backend: str,
                    metrics_path: Path, plot_path: Path) -> dict:
     from ferpipe.nn.backend import select_backend
     from ferpipe.nn.saved import read_model_info
 
-    s = GeneralizeSettings.from_params(params, source)
-    faces, runtime = FaceSettings.from_params(params, source), FaceRuntime.from_params(params, source)
+    s = GeneralizeSettings.from_params(params, params_file)
+    faces, runtime = FaceSettings.from_params(params, params_file), FaceRuntime.from_params(params, params_file)
+    Genki4kSource.from_params(params, params_file)  # checked whichever the target, like every key the stage declares
     info = read_model_info(model_dir)  # fail before any work
     smile_column(info, model_dir)
     require(info.crop_size == faces.size, f"faces.size = {faces.size}: the target would be cropped to "
                                           f"{faces.size}x{faces.size}, the model in {model_dir} takes {info.crop_size}x"
                                           f"{info.crop_size} crops (model.json crop_size)")
-    target = crop_target(load_target(s.target, s.demo, params, source, s.val_fraction, s.seed), s, faces, runtime)
+    target = crop_target(load_target(s.target, s.demo, params, params_file, s.val_fraction, s.seed), s, faces, runtime)
     select_backend(backend)  # after MTCNN: torch must be loaded before TensorFlow
     measured = measure(target, model_dir, svm_path, s, plot_path)
     n_smile = int(target.labels.sum())

@@ -6,7 +6,6 @@ time is split into reading, detection (MTCNN) and classification (the network, a
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +60,7 @@ def is_folder_run(inputs: list[str | Path]) -> bool:
 class Predictor:
     def __init__(self, settings: FaceSettings, detector: FaceDetector, heads: Heads, head: str):
         # Crops at the model's own size, whatever faces.size says now.
-        self.settings = dataclasses.replace(settings, size=heads.info.crop_size)
+        self.settings = settings.model_copy(update={"size": heads.info.crop_size})
         self.detector, self.heads, self.head = detector, heads, head
         self.probability_source = heads.probability_source(head)
 

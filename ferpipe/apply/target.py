@@ -14,16 +14,16 @@ the zero-shot threshold is chosen) and a `test` part (the rest), stratified and 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
+from pydantic import Field
 
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import Settings, subset
 from ferpipe.data.dataset import Record
 from ferpipe.data.sources import genki4k
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES, generate_demo
 from ferpipe.data.sources.download import materialize
+from ferpipe.data.sources.settings import Sha256s, Sources
 from ferpipe.data.splits import stratified_split
 
 TARGET_CLASSES = genki4k.CLASSES  # non_smile, smile
@@ -33,16 +33,21 @@ CANVAS = (1.6, 1.3)  # demo canvas width and height, in face-image sides
 EDGE = 0.08  # demo: width of the soft edge of the pasted face image, fraction of its side
 
 
-@dataclass(frozen=True)
-class DemoTarget:
-    seed: int  # of the renderer and of the canvas
-    per_class: int  # faces rendered per expression: all `happy` ones and as many others are kept
-    size: int  # side of the rendered face image, px
+class DemoTarget(Settings):
+    """The synthetic target."""
+    seed: int = Field(ge=0, description="keep it apart from fetch.seed: the same seed would re-render the training "
+                                        "subjects")
+    per_class: int = Field(ge=2, description="faces rendered per expression: all happy ones (smiles) and as many of "
+                                             "the six others are kept")
+    size: int = Field(ge=32, description="px of the face image (training demo: fetch.demo.size), put on a 1.6 x 1.3 "
+                                         "times wider canvas")
 
-    @classmethod
-    def from_params(cls, params: dict, source: str) -> DemoTarget:
-        block = ParamBlock(params, "generalize.demo", ("seed", "per_class", "size"), source)
-        return cls(block.integer("seed", 0), block.integer("per_class", 2), block.integer("size", 32))
+
+class Genki4kSource(Settings):
+    """Where GENKI-4K comes from: the fetch stage's `sources.genki4k` and `fetch.sha256.genki4k`."""
+    key = ""
+    sources: subset(Sources, "genki4k")
+    fetch: subset(Settings, sha256=subset(Sha256s, "genki4k"))
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -81,10 +86,11 @@ def demo_records(target: DemoTarget) -> list[Record]:
     return records
 
 
-def genki4k_records(params: dict, source: str, seed: int) -> list[Record]:
+def genki4k_records(params: dict, params_file: str, seed: int) -> list[Record]:
     # The same source params as `fetch`: a local folder or archive, or a sha256-pinned download.
-    sha256s = ((params.get("fetch") or {}).get("sha256")) or {}
-    _, records = genki4k.load(materialize("genki4k", params.get("sources") or {}, sha256s, source), 0.0, 0.0, seed)
+    where = Genki4kSource.from_params(params, params_file)
+    path = materialize("genki4k", where.sources.model_dump(), where.fetch.sha256.model_dump(), params_file)
+    _, records = genki4k.load(path, 0.0, 0.0, seed)
     return records
 
 
@@ -95,8 +101,8 @@ def assign_parts(records: list[Record], val_fraction: float, seed: int) -> None:
         record.split = "val" if part == "val" else "test"
 
 
-def load_target(target: str, demo: DemoTarget, params: dict, source: str, val_fraction: float, seed: int
+def load_target(target: str, demo: DemoTarget, params: dict, params_file: str, val_fraction: float, seed: int
                 ) -> list[Record]:
-    records = demo_records(demo) if target == "demo" else genki4k_records(params, source, seed)
+    records = demo_records(demo) if target == "demo" else genki4k_records(params, params_file, seed)
     assign_parts(records, val_fraction, seed)
     return records

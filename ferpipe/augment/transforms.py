@@ -7,42 +7,30 @@ brightness / contrast change. Only the training split is augmented; numpy and Op
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from pydantic import Field
 from tqdm import tqdm
 
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import Settings
 
 CHUNK = 4096  # variants finished at a time: bounds the float working memory
 
 
-@dataclass(frozen=True)
-class AugmentSettings:
-    seed: int
-    factor: int  # images out per training image, the original included
-    flip: float  # probability of a horizontal flip
-    brightness: float  # largest shift of the grey level, as a fraction of 255
-    contrast: float  # largest relative change of contrast (factor drawn from [1 - c, 1 + c])
-    crop: float  # cross-cut: the random crop keeps at least this fraction of the side (1: none)
-    shift: float  # largest translation, as a fraction of the side
-    rotation: float  # largest rotation, degrees
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any], source: str = "params.yaml") -> AugmentSettings:
-        block = ParamBlock(params, "augment", [f.name for f in fields(cls)], source)
-        return cls(
-            seed=block.integer("seed", 0),
-            factor=block.integer("factor", 1),
-            flip=block.real("flip", 0.0, 1.0),
-            brightness=block.real("brightness", 0.0, 1.0),
-            contrast=block.real("contrast", 0.0, 1.0),
-            crop=block.real("crop", 0.1, 1.0),
-            shift=block.real("shift", 0.0, 0.5),
-            rotation=block.real("rotation", 0.0, 180.0),
-        )
+class AugmentSettings(Settings):
+    """How each training image becomes `factor` images."""
+    key = "augment"
+    seed: int = Field(ge=0, description="of the random variants")
+    factor: int = Field(ge=1, description="images out per training image, the original included (the paper's 12)")
+    flip: float = Field(ge=0, le=1, description="probability of a horizontal flip")
+    brightness: float = Field(ge=0, le=1, description="largest grey-level shift, fraction of 255")
+    contrast: float = Field(ge=0, le=1, description="contrast factor drawn from [1 - c, 1 + c]")
+    crop: float = Field(ge=0.1, le=1, description="cross-cut: a random crop keeps at least this fraction of the side, "
+                                                  "resized back (1: none)")
+    shift: float = Field(ge=0, le=0.5, description="largest translation, fraction of the side")
+    rotation: float = Field(ge=0, le=180, description="largest rotation, degrees")
 
 
 @dataclass

@@ -7,15 +7,14 @@ an exact McNemar test on the discordant pairs; a paired bootstrap 95% interval o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from pydantic import Field
 from scipy.stats import binom
 
 from ferpipe.core.errors import require
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import Settings
 from ferpipe.eval.metrics import classification_metrics
 from ferpipe.eval.plots import plot_recall
 from ferpipe.eval.predictions import load_predictions
@@ -23,15 +22,12 @@ from ferpipe.eval.predictions import load_predictions
 MIN_RESAMPLES = 100
 
 
-@dataclass(frozen=True)
-class CompareSettings:
-    bootstrap: int  # paired bootstrap resamples
-    seed: int
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any], source: str = "params.yaml") -> CompareSettings:
-        block = ParamBlock(params, "compare", [f.name for f in fields(cls)], source)
-        return cls(bootstrap=block.integer("bootstrap", MIN_RESAMPLES), seed=block.integer("seed", 0))
+class CompareSettings(Settings):
+    """The softmax head against the SVM on the same test images."""
+    key = "compare"
+    bootstrap: int = Field(ge=MIN_RESAMPLES, description="paired bootstrap resamples of the test set (95% interval of "
+                                                         "the accuracy difference)")
+    seed: int = Field(ge=0, description="of the bootstrap resamples")
 
 
 def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> dict:

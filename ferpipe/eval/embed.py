@@ -5,14 +5,14 @@ Importing this module loads no framework; `embed_splits` imports keras, so call 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from ferpipe.core.errors import require
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import Settings
 from ferpipe.data.arrays import load_split
 from ferpipe.eval.embeddings import SPLITS, save_embeddings
 from ferpipe.nn.saved import read_model_info
@@ -22,18 +22,14 @@ PROJECTIONS = ("pca", "tsne")
 BATCH_SIZE = 256  # crops per forward pass: bounds memory, does not change the features
 
 
-@dataclass(frozen=True)
-class EmbedSettings:
-    train_source: str  # original: the un-augmented training crops; augmented: the x`augment.factor` set
-    projection: str  # 2-D picture of the test features: pca | tsne
-    seed: int  # of the t-SNE projection
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any], source: str = "params.yaml") -> EmbedSettings:
-        block = ParamBlock(params, "embed", [f.name for f in fields(cls)], source)
-        return cls(train_source=block.choice("train_source", TRAIN_SOURCES),
-                   projection=block.choice("projection", PROJECTIONS),
-                   seed=block.integer("seed", 0))
+class EmbedSettings(Settings):
+    """The deep features the SVM is fitted on, and their 2-D picture."""
+    key = "embed"
+    train_source: Literal[TRAIN_SOURCES] = Field(
+        description="original: the un-augmented training crops (data/faces) | augmented: the x`augment.factor` set "
+                    "(344k x 2,048 on FER-2013: too big for an RBF SVM)")
+    projection: Literal[PROJECTIONS] = Field(description="plots/embeddings_2d.png, the test features in 2-D: pca | tsne")
+    seed: int = Field(ge=0, description="of the t-SNE projection")
 
 
 def embed_splits(model_dir: Path, split_files: dict[str, Path], out_dir: Path) -> tuple[dict[str, dict], list[str]]:

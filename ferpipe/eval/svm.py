@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BeforeValidator, Field, field_validator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
@@ -23,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from ferpipe.core.errors import require
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import Expect, Settings, invalid
 from ferpipe.eval.embeddings import load_embedding_splits
 from ferpipe.eval.metrics import classification_metrics, write_confusion
 from ferpipe.eval.predictions import save_predictions
@@ -35,55 +36,41 @@ CALIBRATION_FOLDS = 5
 PORTABLE_CHECK_ROWS = 256  # val rows on which a converted scikit-learn-intelex SVC must decide alike
 
 
-@dataclass(frozen=True)
-class SvmSettings:
-    C: tuple[float, ...]  # grid values, > 0
-    gamma: tuple[float | str, ...]  # grid values, > 0 or scale / auto
-    pca: int | None  # components kept after standardising (None: all features)
-    class_weight: str | None  # None or balanced
-    refit_on: str  # train | train_val
-    probability: bool  # Platt-calibrated class probabilities (5 more fits) in the predictions file
-    grid_rows: int | None  # fit the grid on a seeded random sample of this many training rows (None: all)
-    backend: str  # sklearnex | sklearn
-    seed: int  # of the PCA solver and the grid_rows sample
+def _grid_of(value: Any) -> Any:
+    """A list as a tuple; a single value is a grid of one."""
+    return tuple(value) if isinstance(value, list) else value if isinstance(value, tuple) else (value,)
 
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+CGrid = Annotated[tuple[Positive, ...], BeforeValidator(_grid_of), Field(min_length=1),
+                  Expect("a list of numbers > 0")]
+GammaGrid = Annotated[tuple[Positive | Literal[GAMMA_WORDS], ...], BeforeValidator(_grid_of), Field(min_length=1),
+                      Expect("a list of numbers > 0 or " + " or ".join(GAMMA_WORDS))]
+
+
+class SvmSettings(Settings):
+    """The RBF SVM on the deep features and its (C, gamma) grid."""
+    key = "svm"
+    C: CGrid = Field(description="grid; the point with the best val accuracy is kept (`dvc exp run -S 'svm.C=[0.5,5]'`)")
+    gamma: GammaGrid = Field(description="grid: numbers > 0, or scale (1 / (features x variance): 1 / features after "
+                                         "standardising) or auto")
+    pca: int | None = Field(ge=1, description="principal components kept after standardising (null: all features)")
+    class_weight: Literal["balanced"] | None = Field(description="null | balanced")
+    refit_on: Literal[REFIT_ON] = Field(description="the chosen C/gamma is refitted on: train | train_val")
+    probability: bool = Field(description="class probabilities in the predictions file (sigmoid calibration: "
+                                          f"{CALIBRATION_FOLDS} more fits)")
+    grid_rows: int | None = Field(ge=2, description="fit the grid on this many random training rows (null: all); the "
+                                                    "chosen point is refitted on all")
+    backend: Literal[SVM_BACKENDS] = Field(description="sklearnex (scikit-learn-intelex's oneDAL SVC: the same RBF SVC, "
+                                                       "several times faster) | sklearn")
+    seed: int = Field(ge=0, description="of the PCA solver, the grid_rows sample and the calibration folds")
+
+    @field_validator("C", "gamma")
     @classmethod
-    def from_params(cls, params: dict[str, Any], source: str = "params.yaml") -> SvmSettings:
-        block = ParamBlock(params, "svm", [f.name for f in fields(cls)], source)
-        return cls(
-            C=_grid(block, "C", ()),
-            gamma=_grid(block, "gamma", GAMMA_WORDS),
-            pca=None if block.values["pca"] is None else block.integer("pca", 1),
-            class_weight=_optional_choice(block, "class_weight", ("balanced",)),
-            refit_on=block.choice("refit_on", REFIT_ON),
-            probability=block.flag("probability"),
-            grid_rows=None if block.values["grid_rows"] is None else block.integer("grid_rows", 2),
-            backend=block.choice("backend", SVM_BACKENDS),
-            seed=block.integer("seed", 0),
-        )
-
-
-def _grid(block: ParamBlock, key: str, words: tuple[str, ...]) -> tuple:
-    """A list of positive numbers (or the given words); a single value is a grid of one."""
-    values = block.values[key]
-    values = values if isinstance(values, list) else [values]
-
-    def ok(v: Any) -> bool:
-        number = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0
-        return number or v in words
-
-    if not values or not all(ok(v) for v in values):
-        block.fail(key, "a list of numbers > 0" + "".join(f" or {w}" for w in words))
-    if len(set(values)) != len(values):
-        block.fail(key, "a list without repeated values")
-    return tuple(v if isinstance(v, str) else float(v) for v in values)
-
-
-def _optional_choice(block: ParamBlock, key: str, options: tuple[str, ...]) -> str | None:
-    value = block.values[key]
-    if value is not None and value not in options:
-        block.fail(key, "null or " + " or ".join(options))
-    return value
+    def _no_repeats(cls, values: tuple) -> tuple:
+        if len(set(values)) != len(values):
+            raise invalid("", f"must be a list without repeated values, got {list(values)}")
+        return values
 
 
 @dataclass

@@ -77,16 +77,13 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
 
 
 def check_stage_params(params: dict[str, Any], source: str) -> None:
-    """Run every stage's parameter checks (the ones the stages themselves run) on `params`."""
-    from ferpipe.augment.transforms import AugmentSettings
-    from ferpipe.data.fetch import FetchSettings
-    from ferpipe.eval.compare import CompareSettings
-    from ferpipe.eval.embed import EmbedSettings
-    from ferpipe.eval.svm import SvmSettings
-    from ferpipe.faces.settings import FaceRuntime, FaceSettings
-    from ferpipe.nn.config import train_config
+    """Run every stage's parameter checks (the ones the stages themselves run, generalize's included) and the
+    whole-file check for unknown keys on `params`; a local source of a dataset in use must exist.
+    `source` is the params file (and overrides) the values come from, named in messages."""
+    from ferpipe.data.sources.download import check_source
+    from ferpipe.registry import check_all
 
-    for check in (FetchSettings.from_params, FaceSettings.from_params, FaceRuntime.from_params,
-                  AugmentSettings.from_params, train_config, EmbedSettings.from_params, SvmSettings.from_params,
-                  CompareSettings.from_params):
-        check(params, source=source)
+    check_all(params, source)
+    in_use = {params["dataset"]} - {"demo"} | ({"genki4k"} if params["generalize"]["target"] == "genki4k" else set())
+    for dataset in sorted(in_use):
+        check_source(dataset, params["sources"], source)

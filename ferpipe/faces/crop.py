@@ -103,7 +103,7 @@ def crop_dataset(dataset: Dataset, settings: FaceSettings, detector: FaceDetecto
         idx = dataset.indices(split)
         if settings.no_face == "drop":
             if len(idx) and not found[idx].any():
-                raise FerpipeError(f"{settings.source}: faces.no_face is 'drop' but no face was found in any of the {len(idx)} "
+                raise FerpipeError(f"{settings.params_file}: faces.no_face is 'drop' but no face was found in any of the {len(idx)} "
                                    f"{split} images, which would leave the split empty; use 'keep'")
             kept = idx[found[idx]]
         else:

@@ -83,7 +83,7 @@ def resolve_device(runtime: FaceRuntime) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise FerpipeError(f"{runtime.source}: runtime.faces.device is {name!r} but torch sees no CUDA device; "
+        raise FerpipeError(f"{runtime.params_file}: runtime.faces.device is {name!r} but torch sees no CUDA device; "
                            "use auto or cpu")
     return name
 

@@ -12,17 +12,16 @@ import sys
 from pathlib import Path
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.core.params import ParamBlock
-from ferpipe.nn.config import BACKENDS
+from ferpipe.nn.config import Backend
 
 NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")  # present where an NVIDIA driver is loaded
 GPU_LEFT_UNUSED = ("warning: this machine has an NVIDIA GPU but TensorFlow sees none (tensorflow-cpu is installed), "
                    "so training runs on the CPU; the torch backend's wheel brings CUDA: dvc exp run -S backend=torch")
 
 
-def backend_param(params: dict, source: str = "params.yaml") -> str:
+def backend_param(params: dict, params_file: str = "params.yaml") -> str:
     """The top-level `backend` key, checked (stages that only run a trained model read just this)."""
-    return ParamBlock.top_level(params, ["backend"], source).choice("backend", BACKENDS)
+    return Backend.from_params(params, params_file).backend
 
 
 def select_backend(name: str) -> None:

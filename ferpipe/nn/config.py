@@ -6,117 +6,164 @@ works as typed; the rest sits in the `train:` block.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ferpipe.core.errors import require
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import Expect, Settings, invalid
 
 ARCHS = ("resnet50", "lenet")
 BACKENDS = ("tensorflow", "torch")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
 PRETRAINED_BATCHNORM = ("frozen", "train")
-TOP_LEVEL_KEYS = ("arch", "backend", "weights", "lr", "batch_size", "epochs", "n_kerns", "pool_size")
-BLOCK_KEYS = ("input_size", "head_epochs", "finetune_lr_factor", "pretrained_batchnorm", "dropout", "momentum",
-              "nesterov", "weight_decay", "schedule", "steps_per_epoch", "mixed_precision", "seed")
 RESNET50_MIN_INPUT = 32  # keras.applications.ResNet50 refuses smaller inputs without its top
 LENET_KERNEL = 5
+WEIGHTS = "imagenet, none or the path of an existing weights file"
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    arch: str
-    backend: str
-    weights: str | None  # "imagenet", a weights file path, or None (random initialisation)
-    lr: float
-    batch_size: int
-    epochs: int
-    n_kerns: tuple[int, int]
-    pool_size: tuple[int, int]
-    input_size: int
-    head_epochs: int
-    finetune_lr_factor: float  # phase 2 of two-phase fine-tuning runs at lr x this
-    pretrained_batchnorm: str  # frozen | train: BatchNorm layers of pretrained weights while fine-tuning
-    dropout: float
-    momentum: float
-    nesterov: bool
-    weight_decay: float
-    schedule: str
-    steps_per_epoch: int | None
-    mixed_precision: str
-    seed: int
+def _pair_of(value: Any) -> Any:
+    """One integer n stands for [n, n]; a list is read as a tuple."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _none_word(value: Any) -> Any:
+    return None if isinstance(value, str) and value.lower() == "none" else value
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+Pair = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_pair_of), Expect("two positive integers, e.g. [2, 2]")]
+Weights = Annotated[Annotated[str, Field(min_length=1)] | None, BeforeValidator(_none_word), Expect(WEIGHTS)]
+
+
+class Backend(Settings):
+    """The top-level `backend` key, for the stages that only run a trained model."""
+    key = ""
+    backend: Literal[BACKENDS] = Field(description="Keras 3 backend: tensorflow | torch (a GPU machine with only "
+                                                   "PyTorch needs -S backend=torch)")
+
+
+class TrainBlock(Settings):
+    """The rest of the training recipe."""
+    key = "train"
+    input_size: int = Field(ge=1, description="crops are resized to this side before the network (ResNet-50 needs at "
+                                              "least 32); 32 is the demo's CPU budget: from scratch, ResNet-50 at 48 px "
+                                              "needs more epochs than fit in minutes")
+    head_epochs: int = Field(ge=0, description="two-phase fine-tuning: first train only the new head this many epochs "
+                                               "(use with weights: imagenet), then every layer; below epochs")
+    finetune_lr_factor: float = Field(gt=0, le=1, description="phase 2 of two-phase fine-tuning runs at lr x this (and "
+                                                              "decays from there with the cosine schedule)")
+    pretrained_batchnorm: Literal[PRETRAINED_BATCHNORM] = Field(
+        description="BatchNorm layers of pretrained weights: frozen (keep ImageNet's statistics, scale and offset, "
+                    "inference mode, the Keras fine-tuning recipe) | train (re-estimated from each batch, like the "
+                    "rest); ignored with weights: none, where BatchNorm always trains")
+    dropout: float = Field(ge=0, lt=1, description="before the new softmax head (resnet50); 0.5 kept the demo's short "
+                                                   "from-scratch run at chance")
+    momentum: float = Field(ge=0, lt=1, description="the paper's MSGD is plain minibatch SGD; momentum 0.9 at lr 0.05 "
+                                                    "diverges (measured)")
+    nesterov: bool = Field(description="Nesterov momentum")
+    weight_decay: float = Field(ge=0, description="SGD weight decay (0: none)")
+    schedule: Literal[SCHEDULES] = Field(description="learning rate: cosine (decays to 0 over the run) | constant")
+    steps_per_epoch: int | None = Field(ge=1, description="cap on the batches of an epoch (null: the whole training set "
+                                                          "each epoch); 58 x 32 = a quarter of the demo's x12 training "
+                                                          "set per epoch, so the best epoch is picked among 10")
+    mixed_precision: Literal[PRECISIONS] = Field(description="dtype policy used only when a GPU is present")
+    seed: int = Field(description="of the weights' initialisation, the batch order and dropout")
+
+
+class TrainConfig(Settings):
+    """The train stage's parameters: the paper's Table 2 names and the switches at the top level, and `train:`."""
+    key = ""
+    arch: Literal[ARCHS] = Field(description="resnet50 (the paper's fine-tuned network) | lenet (the paper's "
+                                             "LeNet-style CNN)")
+    backend: Literal[BACKENDS] = Backend.model_fields["backend"]
+    weights: Weights = Field(description="resnet50 start: imagenet | none | path to a Keras ResNet-50 no-top weights "
+                                         "file (.h5). The paper fine-tunes ImageNet weights: offline, put "
+                                         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 in ~/.keras/models/, "
+                                         "then -S weights=imagenet")
+    lr: float = Field(gt=0, description="learning rate; demo default chosen on val (benchmarks/results/"
+                                        "demo_tuning.txt); paper Table 2: 0.05")
+    batch_size: int = Field(ge=1, description="demo default: more steps in the CPU budget than 56 (chosen on val); "
+                                              "paper Table 2: 56")
+    epochs: int = Field(ge=1, description="paper Table 2: 50 (`dvc exp run -S epochs=50`); 10 x 58 steps keep the "
+                                          "demo's train stage ~3 min on 2 CPU cores")
+    n_kerns: Pair = Field(description="lenet: filters of its two 5x5 conv layers (paper Table 2)")
+    pool_size: Pair = Field(description="lenet: max-pool window after each conv layer (paper Table 2)")
+    train: TrainBlock = Field(description="the rest of the training recipe")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_exist(cls, value: str | None) -> str | None:
+        if value is not None and value != "imagenet" and not Path(value).is_file():
+            raise invalid("", f"must be {WEIGHTS}, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_the_arch(self) -> TrainConfig:
+        t = self.train
+        if self.weights is not None and self.arch != "resnet50":
+            raise invalid("weights", f"must be none for arch={self.arch} (only resnet50 loads weights; {self.arch} "
+                                     f"trains from scratch), got {self.weights!r}")
+        if self.arch == "resnet50" and t.input_size < RESNET50_MIN_INPUT:
+            raise invalid("train.input_size", f"must be at least {RESNET50_MIN_INPUT} for ResNet-50, got {t.input_size}")
+        if t.head_epochs > self.epochs - 1:
+            raise invalid("train.head_epochs", f"must be an integer in [0, {self.epochs - 1}] (below epochs), "
+                                               f"got {t.head_epochs}")
+        if self.arch != "resnet50" and t.head_epochs:
+            raise invalid("train.head_epochs", f"must be 0 for arch={self.arch} (two-phase fine-tuning applies to "
+                                               f"arch=resnet50 only), got {t.head_epochs}")
+        if self.arch == "lenet":
+            problem = _lenet_maps(t.input_size, self.pool_size)[1]
+            if problem:
+                raise invalid("", problem)
+        return self
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every training parameter in one flat mapping (model.json's `config`)."""
+        return {**self.model_dump(exclude={"train"}), **self.train.model_dump()}
 
     @property
     def batchnorm_frozen(self) -> bool:
         """Pretrained BatchNorm layers keep their statistics, scale and offset (and run in inference
         mode) while the rest of the backbone trains; from scratch, BatchNorm always trains."""
-        return self.weights is not None and self.pretrained_batchnorm == "frozen"
+        return self.weights is not None and self.train.pretrained_batchnorm == "frozen"
 
 
-def _weights(top: ParamBlock, arch: str) -> str | None:
-    value = top.values["weights"]
-    if value is None or (isinstance(value, str) and value.lower() == "none"):
-        return None
-    if not isinstance(value, str) or value == "":
-        top.fail("weights", "imagenet, none or the path of a weights file")
-    if arch != "resnet50":
-        top.fail("weights", f"none for arch={arch} (only resnet50 loads weights; {arch} trains from scratch)")
-    if value != "imagenet" and not Path(value).is_file():
-        top.fail("weights", "imagenet, none or the path of an existing weights file")
-    return value
-
-
-def train_config(params: dict[str, Any], source: str = "params.yaml") -> TrainConfig:
+def train_config(params: dict[str, Any], params_file: str = "params.yaml") -> TrainConfig:
     """Check every training parameter; a bad one raises FerpipeError naming the file and the parameter."""
-    top = ParamBlock.top_level(params, TOP_LEVEL_KEYS, source)
-    block = ParamBlock(params, "train", BLOCK_KEYS, source)
-    arch = top.choice("arch", ARCHS)
-    epochs = top.integer("epochs", minimum=1)
-    input_size = block.integer("input_size", minimum=1)
-    if arch == "resnet50" and input_size < RESNET50_MIN_INPUT:
-        block.fail("input_size", f"at least {RESNET50_MIN_INPUT} for ResNet-50")
-    head_epochs = block.integer("head_epochs", minimum=0, maximum=epochs - 1)
-    if arch != "resnet50" and head_epochs:
-        block.fail("head_epochs", f"0 for arch={arch} (two-phase fine-tuning applies to arch=resnet50 only)")
-    pool_size = top.pair("pool_size")
-    if arch == "lenet":
-        lenet_feature_sizes(input_size, pool_size, source)
-    return TrainConfig(
-        arch=arch, backend=top.choice("backend", BACKENDS), weights=_weights(top, arch), lr=top.real("lr", above=0),
-        batch_size=top.integer("batch_size", minimum=1), epochs=epochs, n_kerns=top.pair("n_kerns"),
-        pool_size=pool_size, input_size=input_size, head_epochs=head_epochs,
-        finetune_lr_factor=block.real("finetune_lr_factor", above=0, maximum=1),
-        pretrained_batchnorm=block.choice("pretrained_batchnorm", PRETRAINED_BATCHNORM),
-        dropout=block.real("dropout", minimum=0, below=1), momentum=block.real("momentum", minimum=0, below=1),
-        nesterov=block.flag("nesterov"), weight_decay=block.real("weight_decay", minimum=0),
-        schedule=block.choice("schedule", SCHEDULES), steps_per_epoch=block.integer("steps_per_epoch", minimum=1, nullable=True),
-        mixed_precision=block.choice("mixed_precision", PRECISIONS), seed=block.integer("seed"),
-    )
+    return TrainConfig.from_params(params, params_file)
 
 
-def lenet_feature_sizes(input_size: int, pool_size: tuple[int, int], source: str = "params.yaml") -> list[tuple[int, int]]:
+def lenet_feature_sizes(input_size: int, pool_size: tuple[int, int], params_file: str = "params.yaml"
+                        ) -> list[tuple[int, int]]:
     """Feature-map sizes after each conv(5x5, valid) + max-pool of the paper's LeNet.
 
-    Raises FerpipeError naming `source` and pool_size when a pool window is larger than the map it pools.
+    Raises FerpipeError naming `params_file` and pool_size when a pool window is larger than the map it pools.
     """
+    sizes, problem = _lenet_maps(input_size, pool_size)
+    require(problem is None, f"{params_file}: {problem}")
+    return sizes
+
+
+def _lenet_maps(input_size: int, pool_size: tuple[int, int]) -> tuple[list[tuple[int, int]], str | None]:
+    """The feature-map sizes, or what makes them impossible."""
     h = w = input_size
-    sizes = []
+    sizes: list[tuple[int, int]] = []
     for layer in (1, 2):
-        if layer == 2:
-            require(h >= LENET_KERNEL and w >= LENET_KERNEL,
-                    f"{source}: pool_size={list(pool_size)} leaves a {h}x{w} feature map after LeNet's pool 1, smaller than "
-                    f"its second {LENET_KERNEL}x{LENET_KERNEL} convolution (input {input_size}x{input_size})")
-        else:
-            require(h >= LENET_KERNEL, f"{source}: train.input_size={input_size} is too small for LeNet's {LENET_KERNEL}x{LENET_KERNEL} convolutions")
+        if h < LENET_KERNEL or w < LENET_KERNEL:
+            if layer == 1:
+                return sizes, (f"train.input_size={input_size} is too small for LeNet's {LENET_KERNEL}x{LENET_KERNEL} "
+                               "convolutions")
+            return sizes, (f"pool_size={list(pool_size)} leaves a {h}x{w} feature map after LeNet's pool 1, smaller "
+                           f"than its second {LENET_KERNEL}x{LENET_KERNEL} convolution (input {input_size}x{input_size})")
         h, w = h - LENET_KERNEL + 1, w - LENET_KERNEL + 1
-        require(pool_size[0] <= h and pool_size[1] <= w,
-                f"{source}: pool_size={list(pool_size)} is larger than the {h}x{w} feature map after LeNet's conv {layer} "
-                f"(input {input_size}x{input_size})")
+        if pool_size[0] > h or pool_size[1] > w:
+            return sizes, (f"pool_size={list(pool_size)} is larger than the {h}x{w} feature map after LeNet's conv "
+                           f"{layer} (input {input_size}x{input_size})")
         h, w = h // pool_size[0], w // pool_size[1]
         sizes.append((h, w))
-    return sizes
+    return sizes, None

@@ -34,7 +34,7 @@ def _inputs_resized(crop_size: int, input_size: int):
 
 
 def _resnet50_backbone(cfg: TrainConfig):
-    shape = (cfg.input_size, cfg.input_size, 3)
+    shape = (cfg.train.input_size, cfg.train.input_size, 3)
     if cfg.weights is None:
         return keras.applications.ResNet50(include_top=False, weights=None, input_shape=shape, name=BACKBONE_NAME)
     if cfg.weights == "imagenet":
@@ -57,12 +57,12 @@ def _resnet50_backbone(cfg: TrainConfig):
 
 def build_resnet50(cfg: TrainConfig, crop_size: int, num_classes: int) -> keras.Model:
     """ResNet-50 backbone (keras.applications) with a new head: pooling, dropout, softmax."""
-    inputs, x = _inputs_resized(crop_size, cfg.input_size)
+    inputs, x = _inputs_resized(crop_size, cfg.train.input_size)
     x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
     x = keras.layers.Normalization(mean=IMAGENET_BGR_MEAN, variance=(1.0, 1.0, 1.0), name="imagenet_mean")(x)
     x = _resnet50_backbone(cfg)(x)
     x = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(x)
-    x = keras.layers.Dropout(cfg.dropout, name="dropout")(x)
+    x = keras.layers.Dropout(cfg.train.dropout, name="dropout")(x)
     # float32 softmax keeps the loss stable under mixed precision.
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name="resnet50_fer")
@@ -73,7 +73,7 @@ def build_lenet(cfg: TrainConfig, crop_size: int, num_classes: int) -> keras.Mod
 
     `train_config` has checked that its pool windows fit the feature maps (`lenet_feature_sizes`).
     """
-    inputs, x = _inputs_resized(crop_size, cfg.input_size)
+    inputs, x = _inputs_resized(crop_size, cfg.train.input_size)
     x = keras.layers.Rescaling(1.0 / 255.0, name="scale")(x)
     for i, n_kern in enumerate(cfg.n_kerns, start=1):
         x = keras.layers.Conv2D(n_kern, LENET_KERNEL, activation="tanh", name=f"conv{i}")(x)

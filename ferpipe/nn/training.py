@@ -55,12 +55,12 @@ def epoch_batches(n: int, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:
     The order depends only on (seed, epoch), so a resumed run sees the batches it would have seen.
     `steps_per_epoch` caps the number of batches (each epoch then draws its own random sample).
     """
-    order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+    order = np.random.default_rng([cfg.train.seed, epoch]).permutation(n)
     if n <= cfg.batch_size:
         return [order]
     steps = n // cfg.batch_size
-    if cfg.steps_per_epoch is not None:
-        steps = min(steps, cfg.steps_per_epoch)
+    if cfg.train.steps_per_epoch is not None:
+        steps = min(steps, cfg.train.steps_per_epoch)
     return [order[i * cfg.batch_size:(i + 1) * cfg.batch_size] for i in range(steps)]
 
 
@@ -79,26 +79,26 @@ def fit_epoch(model: keras.Model, x, y, batches: list[np.ndarray], desc: str) ->
 
 def compile_for_phase(model: keras.Model, cfg: TrainConfig, lr: float, phase_steps: int) -> None:
     """SGD from `lr` (decaying to 0 over `phase_steps` with the cosine schedule)."""
-    if cfg.schedule == "cosine":
+    if cfg.train.schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(phase_steps, 1))
-    optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                     weight_decay=cfg.weight_decay or None)
+    optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=cfg.train.momentum, nesterov=cfg.train.nesterov,
+                                     weight_decay=cfg.train.weight_decay or None)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
 def start_phase(model: keras.Model, cfg: TrainConfig, epoch: int, n_train: int) -> None:
     """Set what trains from `epoch` (0-based) to the end of its phase, at which rate, and compile."""
-    head_only = epoch < cfg.head_epochs
+    head_only = epoch < cfg.train.head_epochs
     set_backbone_trainable(model, not head_only, cfg.batchnorm_frozen)
-    lr = cfg.lr * (cfg.finetune_lr_factor if cfg.head_epochs and not head_only else 1.0)
-    end = cfg.head_epochs if head_only else cfg.epochs
+    lr = cfg.lr * (cfg.train.finetune_lr_factor if cfg.train.head_epochs and not head_only else 1.0)
+    end = cfg.train.head_epochs if head_only else cfg.epochs
     steps = sum(len(epoch_batches(n_train, cfg, e)) for e in range(epoch, end))
     compile_for_phase(model, cfg, lr, steps)
 
 
 def choose_precision(cfg: TrainConfig) -> str:
-    """Set Keras' global dtype policy: `cfg.mixed_precision` on a GPU, float32 on the CPU."""
-    policy = cfg.mixed_precision if gpu_available() else "float32"
+    """Set Keras' global dtype policy: `cfg.train.mixed_precision` on a GPU, float32 on the CPU."""
+    policy = cfg.train.mixed_precision if gpu_available() else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
 
@@ -117,7 +117,7 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     require(len(x_train) > 0 and len(x_val) > 0, "train and val splits must not be empty")
     started = time.perf_counter()
     warn_if_gpu_left_unused()
-    seed_everything(cfg.seed)
+    seed_everything(cfg.train.seed)
     precision = choose_precision(cfg)
     checkpoints = Checkpoints(checkpoint_dir, fingerprint(cfg, [x_train, y_train, x_val, y_val]))
     state = checkpoints.load_state()
@@ -138,7 +138,7 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     x_on_device, y_on_device = keras.ops.convert_to_tensor(x_train), keras.ops.convert_to_tensor(y_train)
     first_epoch, timed_images, timed_seconds = state["epochs_done"], 0, 0.0
     for epoch in range(first_epoch, cfg.epochs):
-        if cfg.head_epochs and epoch == cfg.head_epochs:
+        if cfg.train.head_epochs and epoch == cfg.train.head_epochs:
             start_phase(model, cfg, epoch, len(x_train))
         batches = epoch_batches(len(x_train), cfg, epoch)
         epoch_start = time.perf_counter()
@@ -148,7 +148,7 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
             timed_images += sum(len(b) for b in batches)
         if not np.isfinite(logs["loss"]):
             raise FerpipeError(f"training diverged at epoch {epoch + 1} (loss {logs['loss']}): lower lr (now {cfg.lr}) "
-                               f"or train.momentum (now {cfg.momentum})")
+                               f"or train.momentum (now {cfg.train.momentum})")
         val = model.evaluate(x_val_in, y_val, batch_size=cfg.batch_size, verbose=0, return_dict=True)
         entry = {"epoch": epoch + 1, "train/loss": logs["loss"], "train/accuracy": logs["accuracy"],
                  "val/loss": float(val["loss"]), "val/accuracy": float(val["accuracy"]),

@@ -6,12 +6,40 @@ from pathlib import Path
 from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.core.params import ParamBlock
+from ferpipe.core.settings import PartialSettings, Settings, params_keys
 from ferpipe.report.sweep_table import SweepTable, flatten
 
-# The parameters the report states (split protocol, network, training budget); declared in dvc.yaml.
-REPORT_PARAMS = ("dataset", "fetch.ckplus_protocol", "fetch.folds", "fetch.fold", "arch", "weights", "lr", "batch_size",
-                 "epochs", "n_kerns", "pool_size", "train.input_size", "train.steps_per_epoch", "train.schedule")
+
+# The parameters the report states (split protocol, network, training budget), declared in dvc.yaml.
+# Their types and documentation are those of the stages that use them (fetch, train); the report
+# only needs them present, and does not import those stages' modules (they are no dependency of it).
+class _ReportFetch(PartialSettings):
+    ckplus_protocol: Any
+    folds: Any
+    fold: Any
+
+
+class _ReportTrain(PartialSettings):
+    input_size: Any
+    steps_per_epoch: Any
+    schedule: Any
+
+
+class ReportParams(Settings):
+    key = ""
+    dataset: Any
+    fetch: _ReportFetch
+    arch: Any
+    weights: Any
+    lr: Any
+    batch_size: Any
+    epochs: Any
+    n_kerns: Any
+    pool_size: Any
+    train: _ReportTrain
+
+
+REPORT_PARAMS = tuple(params_keys(ReportParams))
 
 
 def read_json(path: str | Path, producer: str) -> dict[str, Any]:
@@ -25,9 +53,9 @@ def read_json(path: str | Path, producer: str) -> dict[str, Any]:
     return value
 
 
-def report_params(params: dict[str, Any], source: str) -> dict[str, Any]:
+def report_params(params: dict[str, Any], params_file: str) -> dict[str, Any]:
     """The report's parameters, flattened (`train.steps_per_epoch`); a missing one is an error naming it."""
-    return ParamBlock.top_level(flatten(params), REPORT_PARAMS, source).values
+    return flatten(ReportParams.from_params(params, params_file).model_dump())
 
 
 def read_tables(path: str | Path) -> list[SweepTable]:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ferpipe.core.errors import FerpipeError
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+REMOTE_PREFIXES = ("http://", "https://", "kaggle:")
 KAGGLE_API = "https://www.kaggle.com/api/v1"
 
 
@@ -43,6 +44,15 @@ def resolve_source(dataset: str, sources: dict, params_file: str) -> str:
             f"{params_file}: sources.{dataset} is not set: give a local path or URL there, with "
             f"`dvc exp run -S sources.{dataset}=/path/to/{dataset}`, or in ${env_var(dataset)}")
     return str(value)
+
+
+def check_source(dataset: str, sources: dict, params_file: str) -> str:
+    """The source for `dataset`, which must be set, and exist where it is a local path."""
+    source = resolve_source(dataset, sources, params_file)
+    if not source.startswith(REMOTE_PREFIXES) and not Path(source).expanduser().exists():
+        where = f"${env_var(dataset)}" if os.environ.get(env_var(dataset)) else f"{params_file}: sources.{dataset}"
+        raise FerpipeError(f"{where}: {Path(source).expanduser()} does not exist")
+    return source
 
 
 def sha256_of(path: Path) -> str:
@@ -149,15 +159,12 @@ def materialize(dataset: str, sources: dict, sha256s: dict, params_file: str) ->
     """The local folder or file holding `dataset`, downloading and unpacking as needed.
 
     `params_file` is the params file the sources and hashes come from, named in messages."""
-    source = resolve_source(dataset, sources, params_file)
+    source = check_source(dataset, sources, params_file)
     sha_param = f"fetch.sha256.{dataset} in {params_file}"
-    if source.startswith(("http://", "https://", "kaggle:")):
+    if source.startswith(REMOTE_PREFIXES):
         path = fetch_remote(source, (sha256s or {}).get(dataset), sha_param)
     else:
         path = Path(source).expanduser()
-        if not path.exists():
-            where = f"${env_var(dataset)}" if os.environ.get(env_var(dataset)) else f"{params_file}: sources.{dataset}"
-            raise FerpipeError(f"{where}: {path} does not exist")
         if path.is_file() and (sha256s or {}).get(dataset):
             _verify(path, sha256s[dataset], str(path), sha_param, downloaded=False)
     return unpack(path) if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES) else path
