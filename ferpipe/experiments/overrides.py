@@ -76,14 +76,14 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
         return load_params(copy)
 
 
-def check_stage_params(params: dict[str, Any], source: str) -> None:
+def check_stage_params(params: dict[str, Any], params_file: str) -> None:
     """Run every stage's parameter checks (the ones the stages themselves run, generalize's included) and the
     whole-file check for unknown keys on `params`; a local source of a dataset in use must exist.
-    `source` is the params file (and overrides) the values come from, named in messages."""
+    `params_file` is the params file (and overrides) the values come from, named in messages."""
     from ferpipe.data.sources.download import check_source
     from ferpipe.registry import check_all
 
-    check_all(params, source)
+    check_all(params, params_file)
     in_use = {params["dataset"]} - {"demo"} | ({"genki4k"} if params["generalize"]["target"] == "genki4k" else set())
     for dataset in sorted(in_use):
-        check_source(dataset, params["sources"], source)
+        check_source(dataset, params["sources"], params_file)

@@ -17,12 +17,12 @@ from ferpipe.experiments.sweeps import SWEEPS_FILE, Sweep
 PARAMS_FILE = "params.yaml"
 
 
-def check_folds_fit(params: dict[str, Any], source: str) -> None:
+def check_folds_fit(params: dict[str, Any], params_file: str) -> None:
     """k-fold: k must not exceed the subjects (or the images of the smallest class) of the dataset;
     loads the dataset's index once (as the fetch stage would) to know."""
     from ferpipe.data.fetch import FetchSettings, apply_folds, load_records
 
-    settings = FetchSettings.from_params(params, source)
+    settings = FetchSettings.from_params(params, params_file)
     classes, records = load_records(settings)
     apply_folds(settings, records, classes)
 
@@ -35,11 +35,11 @@ def plan(sweep: Sweep, extra: list[str]) -> list[list[str]]:
     require(sweep.param not in typed,
             f"-S {sweep.param}=...: {sweep.param} is what sweep {sweep.name} varies; its values come from {SWEEPS_FILE}")
     base = [override(k, v) for k, v in sweep.fixed.items() if k not in typed] + list(extra)
-    source = f"{PARAMS_FILE} with the overrides of sweep {sweep.name}"
+    params_file = f"{PARAMS_FILE} with the overrides of sweep {sweep.name}"
     points = [base + [override(sweep.param, value)] for value in sweep.grid(apply_overrides(PARAMS_FILE, base))]
     for overrides in points:
         params = apply_overrides(PARAMS_FILE, overrides)
-        check_stage_params(params, source=f"{source} ({overrides[-1]})")
+        check_stage_params(params, f"{params_file} ({overrides[-1]})")
     if sweep.is_kfold:
-        check_folds_fit(params, source)
+        check_folds_fit(params, params_file)
     return points
