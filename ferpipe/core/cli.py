@@ -5,6 +5,8 @@ import argparse
 import sys
 from typing import Callable
 
+from tqdm import tqdm
+
 from ferpipe.core.errors import FerpipeError
 
 
@@ -13,6 +15,8 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
     try:
         main(argv)
     except FerpipeError as exc:
+        for bar in list(getattr(tqdm, "_instances", ())):  # a bar left open by the failure: its line ends first
+            bar.close()
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
 

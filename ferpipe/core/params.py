@@ -12,6 +12,7 @@ from typing import Any, NoReturn, Sequence
 import yaml
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import read_text
 
 
 def read_yaml(path: str | Path, not_found: str) -> Any:
@@ -20,7 +21,7 @@ def read_yaml(path: str | Path, not_found: str) -> Any:
     if not path.is_file():
         raise FerpipeError(not_found)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(read_text(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
