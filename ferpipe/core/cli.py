@@ -17,7 +17,8 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
     except FerpipeError as exc:
         for bar in list(getattr(tqdm, "_instances", ())):  # a bar left open by the failure: its line ends first
             bar.close()
-        print(f"error: {exc}", file=sys.stderr)
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line, always
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -185,7 +185,7 @@ def unpack(archive: Path) -> Path:
         (work / ".verified").touch()
         os.replace(work, dest)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
-        raise FerpipeError(f"{archive}: damaged archive, cannot unpack ({type(exc).__name__}: {exc})") from exc
+        raise FerpipeError(f"{archive}: cannot unpack ({type(exc).__name__}: {exc})") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dest
