@@ -115,14 +115,16 @@ def tar_escaping(tmp: Path) -> Path:
 
 
 ARCHIVE_CASES = [
-    ("tgz gzip CRC flipped", lambda t: edit_bytes(fer_tar(t, "gz"), flip(-8)), "fer2013.tgz: cannot unpack (BadGzipFile: CRC check failed"),
+    ("tgz gzip CRC flipped", lambda t: edit_bytes(fer_tar(t, "gz"), flip(-8)),
+     "fer2013.tgz: cannot unpack (BadGzipFile: CRC check failed"),
     ("tgz bytes flipped near the end", lambda t: edit_bytes(fer_tar(t, "gz"), flip(-60, 8)), "fer2013.tgz: "),
     ("tgz truncated", lambda t: edit_bytes(fer_tar(t, "gz"), lambda d: d[:len(d) * 2 // 3]), "fer2013.tgz: cannot unpack"),
     ("tgz with a bad tar block half way", tgz_with_broken_header,
      "fer2013.tar.gz: damaged archive: unreadable data after member"),
     ("tar with a bad block half way", lambda t: edit_bytes(fer_tar(t), lambda d: break_member_header(t / "fer2013.tar", 20)),
      "fer2013.tar: damaged archive: unreadable data after member 20"),
-    ("tar cut at a member boundary", tar_cut_at_member, "fer2013.tar: damaged archive: it ends without the end-of-archive marker"),
+    ("tar cut at a member boundary", tar_cut_at_member,
+     "fer2013.tar: damaged archive: it ends without the end-of-archive marker"),
     ("tar cut inside a member", tar_cut_in_member, "fer2013.tar: cannot unpack (ReadError"),
     ("tar member escaping the folder", tar_escaping, "evil.tar: cannot unpack (OutsideDestinationError"),
     ("zip member with a bad CRC", zip_with_bad_crc, "fer2013.zip: damaged archive: member 'fer2013.csv' fails its CRC check"),

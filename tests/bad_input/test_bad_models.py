@@ -156,7 +156,8 @@ SVM_CASES = [
     ("zero bytes", lambda p: p.write_bytes(b""), "svm.skops: not a skops SVM model"),
     ("a pickle", lambda p: p.write_bytes(pickle.dumps({"C": 1.0})), "svm.skops: not a skops SVM model"),
     ("a folder", lambda p: p.mkdir(), "svm.skops: SVM model not found"),
-    ("other classes", lambda p: write_svm(p, False, classes=7, features=FEATURES), "svm.skops: fitted on class ids [0, 1, 2, 3, 4, 5, 6]"),
+    ("other classes", lambda p: write_svm(p, False, classes=7, features=FEATURES),
+     "svm.skops: fitted on class ids [0, 1, 2, 3, 4, 5, 6]"),
     ("other features", lambda p: write_svm(p, False, classes=3, features=16), "svm.skops: fitted on 16-d features"),
 ]
 

@@ -58,8 +58,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
         header = [c.strip() for c in next(reader, [])]
         if set(header) != CSV_COLUMNS or len(header) != len(CSV_COLUMNS):
-            raise FerpipeError(f"{path}: expected the header {','.join(sorted(CSV_COLUMNS))} (any order), found "
-                               f"{','.join(header) or 'an empty file'}")
+            raise FerpipeError(f"{path}: expected columns {sorted(CSV_COLUMNS)}, found {header}")
         line = reader.line_num
         for fields in reader:
             if fields:
