@@ -4,9 +4,8 @@ Each face's box, detection confidence, predicted class and the probabilities of 
 as text (photos), as CSV with one row per face (when an input is a folder) or as JSON (`--json`);
 `--out DIR` writes each photo with its boxes and labels drawn, as DIR/<photo name>_faces.png; it never
 overwrites a file: when one of these names exists (an input photo too), predict stops before
-writing anything. The faces are found and cropped with
-the `faces:` settings of params.yaml (`--params`), and classified by the model in data/model/
-(`--model`), loaded once. A file that cannot be used (not an image, truncated) is reported on
+writing anything. The faces are found and cropped with the `faces:` settings of params.yaml
+(`--params`), and classified by the model in data/model/ (`--model`), loaded once. A file that cannot be used (not an image, truncated) is reported on
 stderr and the others are still processed; the exit status is then 1. A photo without a face
 gives an empty result (exit 0).
 

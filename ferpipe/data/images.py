@@ -4,7 +4,7 @@ Every bit depth and mode PIL reads becomes 8-bit grey or RGB by scaling its rang
 16-bit grey (PNG, TIFF) is divided by 257; 32-bit integer grey must hold 16-bit values (0..65535);
 float grey must lie in 0..1 (scaled by 255) or 0..255; alpha (LA, RGBA, PA, palette transparency) is
 composited over white; CMYK, YCbCr, LAB, HSV, palette and 1-bit images convert as PIL converts them.
-Anything else (a multi-channel float image, values outside those ranges) is refused naming the file.
+Anything else (an unknown mode, values outside those ranges) is refused naming the file.
 """
 from __future__ import annotations
 
