@@ -150,7 +150,7 @@ def test_svm_head_says_how_its_probabilities_come(work, svm, source):
 @pytest.mark.parametrize("setup, message", [
     (lambda w, t: None, "no model.keras/model.json; run the train stage"),
     (lambda w, t: (shutil.copytree(w / "model", t), (t / "model.keras").write_bytes(b"not a keras file")),
-     "cannot load the Keras model"),
+     "model.keras: not a Keras model file"),
 ])
 def test_missing_or_broken_model_folder(work, tmp_path, setup, message):
     setup(work, tmp_path / "m")

@@ -85,6 +85,8 @@ def load_model(folder: str | Path):
 
     info = read_model_info(folder)
     path = Path(folder) / MODEL_FILE
+    require(zipfile.is_zipfile(path), f"{path}: not a Keras model file (a .keras file is a zip archive); "
+                                      "rerun the train stage")
     try:
         model = keras.models.load_model(path)
     except Exception as exc:  # Keras raises many types for a broken or foreign file

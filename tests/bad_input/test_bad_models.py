@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -63,6 +64,11 @@ def replace_by_folder(name: str) -> Callable[[Path], None]:
     return damage
 
 
+def _zip_of_text(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("notes.txt", "not a model")
+
+
 MODEL_CASES = [
     ("fewer class names than outputs", edit_info(classes=["dark", "bright"]),
      "model.json: lists 2 classes ['dark', 'bright'], but the network in model.keras has 3 outputs"),
@@ -77,8 +83,10 @@ MODEL_CASES = [
     ("UTF-16", lambda m: (m / INFO_FILE).write_bytes((m / INFO_FILE).read_text().encode("utf-16")),
      "model.json: the file is UTF-16-encoded"),
     ("model.json a folder", replace_by_folder(INFO_FILE), "no model.keras/model.json; run the train stage"),
-    ("model.keras of zero bytes", write(MODEL_FILE, b""), "model.keras: cannot load the Keras model"),
-    ("model.keras a text file", write(MODEL_FILE, b"weights"), "model.keras: cannot load the Keras model"),
+    ("model.keras of zero bytes", write(MODEL_FILE, b""), "model.keras: not a Keras model file"),
+    ("model.keras a text file", write(MODEL_FILE, b"weights"), "model.keras: not a Keras model file"),
+    ("model.keras a zip of something else", lambda m: _zip_of_text(m / MODEL_FILE),
+     "model.keras: cannot load the Keras model"),
     ("model.keras a folder", replace_by_folder(MODEL_FILE), "no model.keras/model.json; run the train stage"),
 ]
 
