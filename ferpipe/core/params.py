@@ -18,7 +18,7 @@ from ferpipe.core.textfile import read_text
 def read_yaml(path: str | Path, not_found: str) -> Any:
     """The YAML document at `path`; a missing file is the error `not_found`, bad YAML an error naming its line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FerpipeError(not_found)
     try:
         return yaml.safe_load(read_text(path))

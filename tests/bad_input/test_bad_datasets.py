@@ -247,3 +247,10 @@ def test_params_file_in_another_encoding(tmp_path, encoding, message):
     text = "# réglages\n" + (REPO / "params.yaml").read_text()
     expect_error(run_fetch(tmp_path, "demo", "", params_text=text.encode(encoding)), message, fetch_outputs(tmp_path))
 
+
+
+def test_params_file_that_is_a_folder(tmp_path):
+    (tmp_path / "settings").mkdir()
+    out, metrics = fetch_outputs(tmp_path)
+    expect_error(run_main("fetch", "--params", tmp_path / "settings", "--out", out, "--metrics", metrics),
+                 "settings: is a folder, expected a text file", fetch_outputs(tmp_path))
