@@ -57,9 +57,10 @@ def train_demo_lenet(folder: Path) -> Path:
     return folder / "model"
 
 
-def write_svm(path: Path, probability: bool) -> Path:
-    """An SVM pipeline over LeNet-wide features and the 7 demo classes (Platt-calibrated or not)."""
-    x, y = blobs(140, len(DEMO_CLASSES), LENET_FEATURES, seed=0)
+def write_svm(path: Path, probability: bool, classes: int = len(DEMO_CLASSES), features: int = LENET_FEATURES) -> Path:
+    """An SVM pipeline over LeNet-wide features and the 7 demo classes (Platt-calibrated or not), or
+    over `features`-wide features and `classes` classes."""
+    x, y = blobs(20 * classes, classes, features, seed=0)
     settings = SvmSettings(**{**SVM_PARAMS, "C": (1.0,), "gamma": ("scale",), "probability": probability,
                               "backend": "sklearn"})
     path.parent.mkdir(parents=True, exist_ok=True)

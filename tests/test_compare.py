@@ -14,7 +14,8 @@ import yaml
 from svm_fixtures import COMPARE_PARAMS
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.eval.compare import CompareSettings, bootstrap_interval, mcnemar_exact
+from ferpipe.eval import compare as compare_module
+from ferpipe.eval.compare import CompareSettings, bootstrap_interval, compare, mcnemar_exact, write_compare
 from ferpipe.eval.predictions import save_predictions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,6 +107,20 @@ def test_stage_matches_rows_by_id_and_reports_the_difference(tmp_path):
     assert report["recall"]["svm"] == {"a": 1.0, "b": 1.0, "c": 0.5}
     assert report["recall"]["softmax"] == {"a": 0.5, "b": 1.0, "c": 0.5}
     assert (tmp_path / "recall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_class_absent_from_test_is_named_not_scored(tmp_path, monkeypatch):
+    ids, labels = [10, 11, 12, 13], [0, 1, 0, 1]  # no test image of class c
+    write_predictions(tmp_path / "softmax.npz", ids, labels, [0, 1, 2, 1])
+    write_predictions(tmp_path / "svm.npz", ids, labels, [0, 1, 0, 2])
+    plotted = {}
+    monkeypatch.setattr(compare_module, "plot_recall", lambda path, classes, recall, title: plotted.update(
+        classes=classes, title=title))
+    report, classes = compare(tmp_path / "softmax.npz", tmp_path / "svm.npz", CompareSettings(100, 0))
+    write_compare(report, classes, tmp_path / "compare.json", tmp_path / "recall.png")
+    assert report["classes_absent_from_test"] == ["c"]
+    assert report["recall"] == {"softmax": {"a": 0.5, "b": 1.0}, "svm": {"a": 1.0, "b": 0.5}}
+    assert plotted["classes"] == ["a", "b"] and "not in the test set, so not shown: c" in plotted["title"]
 
 
 @pytest.mark.parametrize("svm_ids, svm_labels, message", [

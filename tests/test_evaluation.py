@@ -20,9 +20,12 @@ def test_metrics_by_hand():
     assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
 
 
-def test_class_absent_from_test_set_is_still_reported():
-    m = classification_metrics(np.array([0, 1]), np.array([0, 1]), CLASSES)
-    assert m["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+def test_class_absent_from_test_set_is_named_not_scored():
+    # predicted c once though no test image is c: c has no recall (not 0.0) and is named as absent
+    m = classification_metrics(np.array([0, 1, 1]), np.array([0, 1, 2]), CLASSES)
+    assert list(m["per_class"]) == ["a", "b"] and m["classes_absent_from_test"] == ["c"]
+    full = classification_metrics(np.array([0, 1, 2]), np.array([0, 1, 2]), CLASSES)
+    assert full["classes_absent_from_test"] == [] and list(full["per_class"]) == CLASSES
 
 
 def test_macro_f1_averages_over_the_classes_present_in_test():

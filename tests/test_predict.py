@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from model_fixtures import astronaut_photos, run, train_demo_lenet, write_svm
@@ -38,6 +39,33 @@ def predict_json(work: Path, *args) -> dict:
     code, out, err = predict(work, "--json", *args)
     assert code == 0, err[-3000:]
     return json.loads(out)
+
+
+def only_face(result: dict) -> np.ndarray:
+    (photo,) = result["photos"]
+    (face,) = photo["faces"]
+    return np.array(face["box"])
+
+
+@pytest.mark.slow
+def test_16_bit_photo_finds_the_face_of_its_8_bit_copy(work, tmp_path):
+    """Clipped to 8 bits, a 16-bit PNG was 99.6% white and had no face; scaled, it is its 8-bit copy."""
+    grey = np.asarray(Image.open(work / "photos" / "astronaut.jpg").convert("L"))
+    Image.fromarray(grey).save(tmp_path / "grey8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
+    assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
+    box8, box16 = (only_face(predict_json(work, tmp_path / name)) for name in ("grey8.png", "grey16.png"))
+    np.testing.assert_allclose(box16, box8, atol=0.5)
+
+
+@pytest.mark.slow
+def test_a_large_photo_is_detected_downscaled_and_boxed_in_full_size(work, tmp_path):
+    photo = np.asarray(Image.open(work / "photos" / "astronaut.jpg"))
+    scale = 8  # 4096 x 4096 px: over MAX_DETECT_SIDE
+    Image.fromarray(cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)).save(tmp_path / "big.jpg")
+    small, big = (only_face(predict_json(work, path)) for path in ("photos/astronaut.jpg", tmp_path / "big.jpg"))
+    face_side = small[2] - small[0]
+    assert np.abs(big / scale - small).max() < 0.15 * face_side  # the same face, in full-size px
 
 
 @pytest.mark.slow
@@ -122,7 +150,7 @@ def test_svm_head_says_how_its_probabilities_come(work, svm, source):
 @pytest.mark.parametrize("setup, message", [
     (lambda w, t: None, "no model.keras/model.json; run the train stage"),
     (lambda w, t: (shutil.copytree(w / "model", t), (t / "model.keras").write_bytes(b"not a keras file")),
-     "cannot load the Keras model"),
+     "model.keras: not a Keras model file"),
 ])
 def test_missing_or_broken_model_folder(work, tmp_path, setup, message):
     setup(work, tmp_path / "m")

@@ -66,6 +66,13 @@ def test_every_number_of_the_report_comes_from_its_sources(tmp_path):
     assert "](sweeps/table4-1.png)" in report  # plots linked relative to the report
 
 
+def test_classes_absent_from_test_are_named(tmp_path):
+    metrics = write_run(tmp_path)
+    (tmp_path / "compare.json").write_text(json.dumps({**metrics["compare"], "classes_absent_from_test": ["fear"]}))
+    assert run_report(tmp_path).returncode == 0
+    assert "Not in the test set, so without recall and left out of the plot: fear." in (tmp_path / "REPORT.md").read_text()
+
+
 def test_a_checkable_number_that_is_wrong_is_caught(tmp_path):
     metrics = write_run(tmp_path)
     assert run_report(tmp_path).returncode == 0

@@ -13,6 +13,7 @@ from PIL import Image
 
 from ferpipe.apply.heads import PROBABILITY_NOTES
 from ferpipe.apply.predict import FaceResult, PhotoResult
+from ferpipe.core.errors import FerpipeError
 
 BOX_COLOUR = (255, 200, 0)  # RGB
 TEXT_COLOUR = (0, 0, 0)
@@ -83,14 +84,25 @@ def draw_faces(result: PhotoResult) -> np.ndarray:
     return image
 
 
-def drawn_path(out_dir: Path, photo: Path, taken: set[Path]) -> Path:
-    """`<out_dir>/<photo stem>_faces.png`, numbered where two photos share a stem."""
-    path, n = out_dir / f"{photo.stem}_faces.png", 1
-    while path in taken:
-        n += 1
-        path = out_dir / f"{photo.stem}_faces_{n}.png"
-    taken.add(path)
-    return path
+def drawn_paths(out_dir: Path, photos: list[Path]) -> dict[Path, Path]:
+    """Where each photo's drawing goes: `<out_dir>/<photo stem>_faces.png`, numbered where two photos
+    share a stem. `out_dir` must be a folder (or not exist yet), and no drawing may land on an
+    existing file, an input photo included: predict never overwrites a file (checked before any is written)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FerpipeError(f"{out_dir}: --out must be a folder, and this is a file")
+    paths: dict[Path, Path] = {}
+    taken: set[Path] = set()
+    for photo in photos:
+        path, n = out_dir / f"{photo.stem}_faces.png", 1
+        while path in taken:
+            n += 1
+            path = out_dir / f"{photo.stem}_faces_{n}.png"
+        if path.exists() or path.is_symlink():
+            raise FerpipeError(f"{path}: exists, and predict --out never overwrites a file; remove it or give "
+                               "another --out folder")
+        taken.add(path)
+        paths[photo] = path
+    return paths
 
 
 def save_drawn(result: PhotoResult, path: Path) -> None:

@@ -2,11 +2,16 @@
 
 Each face's box, detection confidence, predicted class and the probabilities of all classes:
 as text (photos), as CSV with one row per face (when an input is a folder) or as JSON (`--json`);
-`--out DIR` writes each photo with its boxes and labels drawn. The faces are found and cropped with
-the `faces:` settings of params.yaml (`--params`), and classified by the model in data/model/
-(`--model`), loaded once. A file that cannot be used (not an image, truncated) is reported on
+`--out DIR` writes each photo with its boxes and labels drawn, as DIR/<photo name>_faces.png; it never
+overwrites a file: when one of these names exists (an input photo too), predict stops before
+writing anything. The faces are found and cropped with the `faces:` settings of params.yaml
+(`--params`), and classified by the model in data/model/ (`--model`), loaded once. A file that cannot be used (not an image, truncated) is reported on
 stderr and the others are still processed; the exit status is then 1. A photo without a face
 gives an empty result (exit 0).
+
+Large photos: faces are detected on a copy whose longer side is at most 1600 px (boxes are mapped
+back and faces cropped from the full photo), so faces smaller than about faces.min_face_size x
+(longer side / 1600) px are not found; photos above 100 megapixels are refused.
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--params", default="params.yaml",
                         help="params file with the faces: and runtime.faces: settings and backend (default: params.yaml)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument("--out", type=Path, help="folder for the photos with boxes and labels drawn")
+    parser.add_argument("--out", type=Path, help="folder for the photos with boxes and labels drawn "
+                                                 "(<name>_faces.png; an existing file there is never overwritten)")
     parser.add_argument("--verbose", action="store_true", help="print start-up and per-photo times on stderr")
     return parser.parse_args(argv)
 
@@ -55,17 +61,19 @@ def predict(args: argparse.Namespace) -> int:
     runtime = FaceRuntime.from_params(params, args.params)
     backend = backend_param(params, args.params)
     read_model_info(args.model)  # a missing or broken model folder fails before the frameworks load
-    detector = FaceDetector(settings, runtime)
-    select_backend(backend)
-    from ferpipe.apply.heads import Heads
-    from ferpipe.apply.output import csv_header, csv_rows, csv_text, drawn_path, json_report, save_drawn, text_report
+    from ferpipe.apply.output import csv_header, csv_rows, csv_text, drawn_paths, json_report, save_drawn, text_report
     from ferpipe.apply.predict import Predictor, is_folder_run, photo_files
 
-    heads = Heads(args.model, args.svm if args.head == "svm" else None)
-    predictor = Predictor(settings, detector, heads, args.head)
     files, results = photo_files(args.inputs)
     if not files and not results:
         raise FerpipeError(f"no files found in {', '.join(args.inputs)}")
+    drawings = drawn_paths(args.out, files) if args.out else {}
+    detector = FaceDetector(settings, runtime)
+    select_backend(backend)
+    from ferpipe.apply.heads import Heads
+
+    heads = Heads(args.model, args.svm if args.head == "svm" else None)
+    predictor = Predictor(settings, detector, heads, args.head)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     as_csv = not args.json and is_folder_run(args.inputs)
@@ -77,7 +85,6 @@ def predict(args: argparse.Namespace) -> int:
               end="" if as_csv else "\n", flush=True)
     for result in results:
         _say(f"error: {result.path}: {result.error}")
-    drawn: set[Path] = set()
     for path in files:
         result = predictor.run(path, keep_image=args.out is not None)
         results.append(result)
@@ -87,7 +94,7 @@ def predict(args: argparse.Namespace) -> int:
         if args.verbose:
             _say(f"{path}: " + ", ".join(f"{step} {s:.3f} s" for step, s in result.seconds.items()))
         if args.out:
-            save_drawn(result, drawn_path(args.out, path, drawn))
+            save_drawn(result, drawings[path])
             result.image = None  # not kept for the whole run
         if as_csv:
             print(csv_text(csv_rows(result)), end="", flush=True)

@@ -5,6 +5,8 @@ import argparse
 import sys
 from typing import Callable
 
+from tqdm import tqdm
+
 from ferpipe.core.errors import FerpipeError
 
 
@@ -13,7 +15,10 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
     try:
         main(argv)
     except FerpipeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for bar in list(getattr(tqdm, "_instances", ())):  # a bar left open by the failure: its line ends first
+            bar.close()
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line, always
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -7,15 +7,16 @@ from typing import Any
 import yaml
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import read_text
 
 
 def read_yaml(path: str | Path, not_found: str) -> Any:
     """The YAML document at `path`; a missing file is the error `not_found`, bad YAML an error naming its line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FerpipeError(not_found)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(read_text(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

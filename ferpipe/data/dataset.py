@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import read_text
 from ferpipe.data.pixels import pixel_hash
 
 SPLITS = ("train", "val", "test")
@@ -97,8 +99,8 @@ class Dataset:
     @staticmethod
     def _read_meta(path: Path) -> dict:
         try:
-            meta = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
+            meta = json.loads(read_text(path))
+        except ValueError as exc:
             raise FerpipeError(f"{path}: not valid JSON ({exc}); rerun the fetch stage") from exc
         classes = meta.get("classes") if isinstance(meta, dict) else None
         if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
@@ -116,12 +118,14 @@ class Dataset:
         return pixels
 
     def _read_index(self, path: Path) -> list[dict[str, str]]:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
+        reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+        try:
             missing = [c for c in INDEX_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise FerpipeError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(INDEX_COLUMNS)}")
             rows = list(reader)
+        except csv.Error as exc:
+            raise FerpipeError(f"{path}:{reader.line_num}: not a valid csv row ({exc}); rerun the fetch stage") from exc
         for line, row in enumerate(rows, start=2):
             problem = self._row_problem(row)
             if problem:

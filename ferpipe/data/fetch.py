@@ -126,6 +126,11 @@ def run_fetch(s: FetchSettings, out_dir: Path, metrics_path: Path) -> dict:
     dropped = 0
     if f.drop_train_copies:
         records, dropped = drop_train_copies(records)
+    in_train = {r.label for r in records if r.split == "train"}
+    for label, name in enumerate(classes):
+        require(label in in_train, f"dataset {s.dataset}: class {name!r} has no image in the train split"
+                + (" (all were copies of val/test images, dropped by fetch.drop_train_copies)" if dropped else "")
+                + "; a model cannot learn it: add train images of it or remove the class from the source")
     meta = write_dataset(out_dir, s.dataset, classes, records)
     metrics = {
         "dataset": s.dataset,

@@ -1,6 +1,14 @@
-"""Decoding image files into the uint8 arrays the canonical dataset stores."""
+"""Decoding image files into the uint8 arrays the canonical dataset stores, for `fetch` and `predict` alike.
+
+Every bit depth and mode PIL reads becomes 8-bit grey or RGB by scaling its range, never by clipping:
+16-bit grey (PNG, TIFF) is divided by 257; 32-bit integer grey must hold 16-bit values (0..65535);
+float grey must lie in 0..1 (scaled by 255) or 0..255; alpha (LA, RGBA, PA, palette transparency) is
+composited over white; CMYK, YCbCr, LAB, HSV, palette and 1-bit images convert as PIL converts them.
+Anything else (an unknown mode, values outside those ranges) is refused naming the file.
+"""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,20 +17,71 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ferpipe.core.errors import FerpipeError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+MIN_IMAGE_SIDE = 20  # px: smaller images hold no face that MTCNN or a 48 px crop could use
+MAX_IMAGE_PIXELS = 100_000_000  # about 10000 x 10000: larger ones are refused before they are decoded
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
+
+
+def check_image_side(height: int, width: int, name: str) -> None:
+    if min(height, width) < MIN_IMAGE_SIDE:
+        raise FerpipeError(f"{name}: image is {width}x{height} px, smaller than the {MIN_IMAGE_SIDE} px minimum")
+
+
+def _grey_to_8bit(img: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit integer or float grey image scaled into 0..255."""
+    values = np.asarray(img)
+    if img.mode in _SIXTEEN_BIT_MODES or img.mode == "I":
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(f"{img.mode} pixel values {values.min()}..{values.max()} exceed 16 bits")
+        scaled = values.astype(np.float64) / 257.0
+    else:  # "F"
+        if not np.isfinite(values).all():
+            raise ValueError("float pixels hold NaN or infinity")
+        top = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+        if values.min(initial=0.0) < 0 or values.max(initial=0.0) > 255:
+            raise ValueError(f"float pixel values {values.min()}..{values.max()} lie outside 0..1 and 0..255")
+        scaled = values.astype(np.float64) * (255.0 / top)
+    return Image.fromarray(np.round(scaled).astype(np.uint8), "L")
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """`img` as 8-bit "L" or "RGB" (see the module docstring); ValueError says why not."""
+    if img.mode in _SIXTEEN_BIT_MODES or img.mode in ("I", "F"):
+        return _grey_to_8bit(img)
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in _ALPHA_MODES:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if img.mode in ("L", "RGB"):
+        return img
+    if img.mode in ("1", "P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        return img.convert("RGB" if img.mode != "1" else "L")
+    raise ValueError(f"image mode {img.mode} is not supported")
 
 
 def read_image(path: Path, mode: str, upright: bool = False) -> np.ndarray:
-    """Decode `path` as grey ("L", HxW) or colour ("RGB", HxWx3); RGBA, CMYK, palette files convert.
+    """Decode `path` as grey ("L", HxW) or colour ("RGB", HxWx3), scaled to 8 bits (`to_8bit`).
     With `upright`, the image is turned as its EXIF orientation tag says (phone photos are often
     stored sideways with such a tag).
 
-    A corrupt or truncated file is an error naming it (PIL raises on `load` of a truncated file).
+    A corrupt, truncated, too small or too large file is an error naming it (PIL raises on `load`
+    of a truncated file; the size is checked before decoding).
     """
     try:
-        with Image.open(path) as img:
-            img.load()
-            turned = ImageOps.exif_transpose(img) if upright else img
-            return np.asarray(turned.convert(mode), dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here instead
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise FerpipeError(f"{path}: image is {width}x{height} px, more than the "
+                                       f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit; downscale it first")
+                check_image_side(height, width, str(path))
+                img.load()
+                turned = ImageOps.exif_transpose(img) if upright else img
+                return np.asarray(to_8bit(turned).convert(mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise FerpipeError(f"{path}: corrupt or unreadable image ({exc})") from exc
 

@@ -108,14 +108,17 @@ def compare(softmax_path: Path, svm_path: Path, s: CompareSettings) -> tuple[dic
         "bootstrap_ci95_low": low,
         "bootstrap_ci95_high": high,
         "bootstrap_resamples": s.bootstrap,
-        "recall": {name: {c: m["per_class"][c]["recall"] for c in classes} for name, m in scores.items()},
+        "classes_absent_from_test": scores["softmax"]["classes_absent_from_test"],
+        "recall": {name: {c: per["recall"] for c, per in m["per_class"].items()} for name, m in scores.items()},
     }
     return report, classes
 
 
 def write_compare(report: dict, classes: list[str], metrics_path: Path, plot_path: Path) -> None:
     metrics_path.write_text(json.dumps(report, indent=2) + "\n")
-    recall = report["recall"]
-    plot_recall(plot_path, classes, {"softmax head": recall["softmax"], "RBF SVM on the deep features": recall["svm"]},
+    recall, absent = report["recall"], report["classes_absent_from_test"]
+    plot_recall(plot_path, [c for c in classes if c not in absent],
+                {"softmax head": recall["softmax"], "RBF SVM on the deep features": recall["svm"]},
                 f"per-class test recall (n={report['n']}): softmax {report['softmax_accuracy']:.1%}, "
-                f"SVM {report['svm_accuracy']:.1%}, McNemar p={report['mcnemar_p_value']:.3g}")
+                f"SVM {report['svm_accuracy']:.1%}, McNemar p={report['mcnemar_p_value']:.3g}"
+                + (f"\nnot in the test set, so not shown: {', '.join(absent)}" if absent else ""))

@@ -15,9 +15,9 @@ MACRO_F1_NOTE = "unweighted mean of the F1 of the classes present in the test la
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict:
     """Accuracy, macro-F1 and per-class precision/recall/F1/support.
 
-    Every class of `classes` is reported per class, also one absent from the test set (support 0,
-    recall 0; precision 0 when never predicted: scikit-learn's zero_division=0). Macro-F1 averages
-    over the classes present in the test labels only: an absent class has no F1 to average.
+    Per-class figures cover the classes present in the test labels only: a class absent from test
+    has no recall (it is not 0.0, which would read as "all wrong"), so it is left out of `per_class`
+    and named under `classes_absent_from_test`; macro-F1 likewise averages over the present classes.
     """
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     require(labels.shape == predicted.shape and labels.ndim == 1,
@@ -35,10 +35,11 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray, classes: l
         "macro_f1": float(f1_score(labels, predicted, labels=present, average="macro", zero_division=0)),
         "macro_f1_over": MACRO_F1_NOTE,
         "classes_in_test": len(present),
+        "classes_absent_from_test": [name for i, name in enumerate(classes) if i not in present],
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                    "support": int(support[i])}
-            for i, name in enumerate(classes)
+            for i, name in enumerate(classes) if i in present
         },
     }
 

@@ -16,6 +16,8 @@ import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
 
 from ferpipe.core.errors import FerpipeError, require
 
@@ -115,8 +117,24 @@ def load_svm(path: str | Path) -> Pipeline:
     try:
         untrusted = [t for t in skops.io.get_untrusted_types(file=path) if t not in CALIBRATION_TYPES]
         require(not untrusted, f"{path}: holds types that are not trusted: {', '.join(untrusted)}")
-        return skops.io.load(path, trusted=list(CALIBRATION_TYPES))
+        model = skops.io.load(path, trusted=list(CALIBRATION_TYPES))
     except FerpipeError:
         raise
     except Exception as exc:  # skops raises many types for a broken or foreign file
         raise FerpipeError(f"{path}: not a skops SVM model ({type(exc).__name__}: {exc})") from exc
+    _check_fitted_pipeline(model, path)
+    return model
+
+
+def _check_fitted_pipeline(model, path: Path) -> None:
+    """What the svm stage saves: a scikit-learn Pipeline ending in a fitted SVC (or its calibration)."""
+    last = model.steps[-1][1] if isinstance(model, Pipeline) and model.steps else None
+    if not isinstance(last, (SVC, CalibratedClassifierCV)):
+        what = type(last if last is not None else model).__name__
+        raise FerpipeError(f"{path}: holds a {what}, not the svm stage's Pipeline ending in an SVC; rerun the svm stage")
+    try:
+        check_is_fitted(model)
+        fitted = hasattr(final_svc(model), "support_vectors_")
+    except (NotFittedError, AttributeError, IndexError):
+        fitted = False
+    require(fitted, f"{path}: the SVM pipeline in it was never fitted; rerun the svm stage")

@@ -13,13 +13,8 @@ from tqdm import tqdm
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.arrays import save_split
 from ferpipe.data.dataset import SPLITS, Dataset
-from ferpipe.faces.detector import (
-    Face,
-    FaceDetector,
-    check_image_side,
-    detect_batches,
-    to_rgb,
-)
+from ferpipe.data.images import check_image_side
+from ferpipe.faces.detector import Face, FaceDetector, detect_batches, to_rgb
 from ferpipe.faces.settings import FaceSettings
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.textfile import read_text
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "model.json"
@@ -41,8 +42,8 @@ def read_model_info(folder: str | Path) -> ModelInfo:
     require((Path(folder) / MODEL_FILE).is_file() and path.is_file(),
             f"{folder}: no {MODEL_FILE}/{INFO_FILE}; run the train stage")
     try:
-        raw = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = json.loads(read_text(path))
+    except ValueError as exc:
         raise FerpipeError(f"{path}: not valid JSON ({exc})") from exc
     require(isinstance(raw, dict), f"{path}: expected a JSON object")
     missing = [k for k in ("classes", "crop_size", "feature_layer", "config", "precision") if k not in raw]
@@ -84,8 +85,25 @@ def load_model(folder: str | Path):
 
     info = read_model_info(folder)
     path = Path(folder) / MODEL_FILE
+    require(zipfile.is_zipfile(path), f"{path}: not a Keras model file (a .keras file is a zip archive); "
+                                      "rerun the train stage")
     try:
         model = keras.models.load_model(path)
     except Exception as exc:  # Keras raises many types for a broken or foreign file
         raise FerpipeError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})") from exc
+    _check_fits(model, info, Path(folder) / INFO_FILE)
     return model, info
+
+
+def _check_fits(model, info: ModelInfo, info_path: Path) -> None:
+    """model.json must describe the network beside it: one class name per output, its crop size."""
+    inputs, outputs = model.inputs, model.outputs
+    require(len(inputs) == 1 and len(outputs) == 1, f"{info_path.with_name(MODEL_FILE)}: expected a network with one "
+            f"input and one output, found {len(inputs)} and {len(outputs)}")
+    out_shape, in_shape = tuple(outputs[0].shape), tuple(inputs[0].shape)
+    require(out_shape[1:] == (len(info.classes),),
+            f"{info_path}: lists {len(info.classes)} classes {info.classes}, but the network in {MODEL_FILE} has "
+            f"{out_shape[-1]} outputs; model.json and model.keras come from different runs: rerun the train stage")
+    require(in_shape[1:] == (info.crop_size, info.crop_size, 1),
+            f"{info_path}: crop_size {info.crop_size}, but the network in {MODEL_FILE} takes inputs of shape "
+            f"{in_shape[1:]}; model.json and model.keras come from different runs: rerun the train stage")

@@ -93,6 +93,7 @@ def _compare_section(inputs: ReportInputs) -> list[str]:
     cmp = inputs.metrics.get("compare")
     if not cmp:
         return ["## Softmax against SVM", "", "No comparison: metrics/compare.json is missing."]
+    absent = cmp.get("classes_absent_from_test")
     pct = {k: fmt.percent(100.0 * cmp[k]) for k in ("softmax_accuracy", "svm_accuracy", "softmax_macro_f1", "svm_macro_f1")}
     rows = [["accuracy %", pct["softmax_accuracy"], pct["svm_accuracy"]],
             ["macro-F1 %", pct["softmax_macro_f1"], pct["svm_macro_f1"]],
@@ -102,8 +103,9 @@ def _compare_section(inputs: ReportInputs) -> list[str]:
             (f"SVM − softmax: {fmt.points(100.0 * cmp['accuracy_difference'])} accuracy points on {cmp['n']} test images, "
             f"paired bootstrap 95% interval {fmt.points(100.0 * cmp['bootstrap_ci95_low'])}.."
             f"{fmt.points(100.0 * cmp['bootstrap_ci95_high'])} ({cmp['bootstrap_resamples']} resamples); exact McNemar "
-            f"p = {fmt.p_value(cmp['mcnemar_p_value'])}."), "",
-            f"![per-class recall of softmax and SVM]({_link(inputs, Path('plots/compare_recall.png'))})"]
+            f"p = {fmt.p_value(cmp['mcnemar_p_value'])}."
+            + (f" Not in the test set, so without recall and left out of the plot: {', '.join(absent)}." if absent else "")),
+            "", f"![per-class recall of softmax and SVM]({_link(inputs, Path('plots/compare_recall.png'))})"]
 
 
 def _sweeps_section(inputs: ReportInputs) -> list[str]:

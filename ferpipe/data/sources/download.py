@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import shutil
 import tarfile
+import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import requests
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import read_text
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 REMOTE_PREFIXES = ("http://", "https://", "kaggle:")
@@ -78,7 +82,13 @@ def _kaggle_auth() -> tuple[str, str]:
     config = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
     if not config.is_file():
         raise FerpipeError(f"kaggle source needs credentials: {config} or KAGGLE_USERNAME and KAGGLE_KEY")
-    creds = json.loads(config.read_text())
+    try:
+        creds = json.loads(read_text(config))
+    except ValueError as exc:
+        raise FerpipeError(f"{config}: not valid JSON ({exc})") from exc
+    ok = isinstance(creds, dict) and all(isinstance(creds.get(k), str) and creds[k] for k in ("username", "key"))
+    if not ok:
+        raise FerpipeError(f"{config}: expected a JSON object with the strings \"username\" and \"key\"")
     return creds["username"], creds["key"]
 
 
@@ -133,25 +143,61 @@ def _safe_members(names: list[str], dest: Path, archive: Path) -> None:
             raise FerpipeError(f"{archive}: member {name!r} would unpack outside the target folder")
 
 
+def _unpack_zip(archive: Path, dest: Path) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        _safe_members(zf.namelist(), dest, archive)
+        bad = zf.testzip()  # reads every member to its end and checks its CRC
+        if bad is not None:
+            raise FerpipeError(f"{archive}: damaged archive: member {bad!r} fails its CRC check")
+        zf.extractall(dest)
+
+
+def _unpack_tar(archive: Path, dest: Path) -> None:
+    """Unpack every member, then read the rest of the (decompressed) stream to its end.
+
+    `tarfile` takes the first block that is not a valid header as the end of the archive, so a
+    damaged block silently cuts the member list short: what follows the last member must be the
+    end-of-archive zero blocks. Reading to the end also makes gzip / xz / bz2 check their trailer
+    (CRC and length) and fail on a truncated stream.
+    """
+    with tarfile.open(archive) as tf:
+        tf.extractall(dest, filter="data")
+        stream = tf.fileobj
+        stream.seek(tf.offset)
+        zeros = 0
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            if block.count(0) != len(block):
+                raise FerpipeError(f"{archive}: damaged archive: unreadable data after member "
+                                   f"{len(tf.getmembers())} (tar header broken or file corrupted)")
+            zeros += len(block)
+        if zeros == 0:
+            raise FerpipeError(f"{archive}: damaged archive: it ends without the end-of-archive marker (truncated?)")
+
+
 def unpack(archive: Path) -> Path:
-    """Unpack an archive into the cache (once per archive content); return the folder."""
+    """Unpack an archive into the cache (once per archive content); return the folder.
+
+    The archive is read whole and checked (CRCs, the compression trailer, the tar end marker) while
+    it unpacks into a temporary folder, which is renamed into place only when all of it was good:
+    a damaged archive is an error naming it, never a partial dataset, and is never cached.
+    """
     dest = cache_dir() / "unpacked" / sha256_of(archive)[:16]
-    if (dest / ".complete").is_file():
+    if (dest / ".verified").is_file():
         return dest
     shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
         if archive.name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as zf:
-                _safe_members(zf.namelist(), dest, archive)
-                zf.extractall(dest)
+            _unpack_zip(archive, work)
         else:
-            with tarfile.open(archive) as tf:
-                tf.extractall(dest, filter="data")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise FerpipeError(f"{archive}: cannot unpack ({exc})") from exc
-    (dest / ".complete").touch()
+            _unpack_tar(archive, work)
+        (work / ".verified").touch()
+        os.replace(work, dest)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        raise FerpipeError(f"{archive}: cannot unpack ({type(exc).__name__}: {exc})") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return dest
 
 

@@ -5,12 +5,15 @@ Splits follow the original Usage column: Training -> train, PublicTest -> val, P
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import read_text
 from ferpipe.data.dataset import Record
 from ferpipe.data.images import list_images, read_image
 from ferpipe.data.sources.locate import find_root
@@ -47,27 +50,41 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
     return values.astype(np.uint8).reshape(SIDE, SIDE)
 
 
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-empty row after the header, which must name CSV_COLUMNS;
+    every row must have as many fields as the header (a cut last line, an extra field, a stray quote
+    are errors naming the line)."""
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    try:
+        header = [c.strip() for c in next(reader, [])]
+        if set(header) != CSV_COLUMNS or len(header) != len(CSV_COLUMNS):
+            raise FerpipeError(f"{path}: expected columns {sorted(CSV_COLUMNS)}, found {header}")
+        line = reader.line_num
+        for fields in reader:
+            if fields:
+                if len(fields) != len(header):
+                    raise FerpipeError(f"{path}:{line + 1}: {len(fields)} fields, expected {len(header)} "
+                                       f"({','.join(header)}); a cut line, an extra comma or a stray quote?")
+                yield line + 1, dict(zip(header, fields))
+            line = reader.line_num
+    except csv.Error as exc:
+        raise FerpipeError(f"{path}:{reader.line_num}: not a valid csv row ({exc}); a stray quote?") from exc
+
+
 def load_csv(path: Path) -> list[Record]:
     records = []
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        columns = {c.strip() for c in reader.fieldnames or []}
-        if columns != CSV_COLUMNS:
-            raise FerpipeError(f"{path}: expected columns {sorted(CSV_COLUMNS)}, found {sorted(columns)}")
-        for line, row in enumerate(tqdm(reader, desc="fer2013.csv", unit=" rows"), start=2):
-            row = {k.strip(): v for k, v in row.items()}
-            where = f"{path}:{line}"
-            usage = row["Usage"].strip()
-            if usage not in USAGE_TO_SPLIT:
-                raise FerpipeError(f"{where}: Usage {usage!r} is not one of {sorted(USAGE_TO_SPLIT)}")
-            try:
-                label = int(row["emotion"])
-            except ValueError as exc:
-                raise FerpipeError(f"{where}: emotion {row['emotion']!r} is not an integer") from exc
-            if not 0 <= label < len(CLASSES):
-                raise FerpipeError(f"{where}: emotion {label} is out of range 0..{len(CLASSES) - 1}")
-            records.append(Record(USAGE_TO_SPLIT[usage], label, "", f"fer2013.csv:{line}",
-                                  _parse_pixels(row["pixels"], where)))
+    for line, row in tqdm(_csv_rows(path), desc="fer2013.csv", unit=" rows"):
+        where = f"{path}:{line}"
+        usage = row["Usage"].strip()
+        if usage not in USAGE_TO_SPLIT:
+            raise FerpipeError(f"{where}: Usage {usage!r} is not one of {sorted(USAGE_TO_SPLIT)}")
+        try:
+            label = int(row["emotion"])
+        except ValueError as exc:
+            raise FerpipeError(f"{where}: emotion {row['emotion']!r} is not an integer") from exc
+        if not 0 <= label < len(CLASSES):
+            raise FerpipeError(f"{where}: emotion {label} is out of range 0..{len(CLASSES) - 1}")
+        records.append(Record(USAGE_TO_SPLIT[usage], label, "", f"fer2013.csv:{line}", _parse_pixels(row["pixels"], where)))
     if not records:
         raise FerpipeError(f"{path}: no rows")
     return records

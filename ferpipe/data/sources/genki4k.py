@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import read_text
 from ferpipe.data.dataset import Record
 from ferpipe.data.images import list_images, read_image
 from ferpipe.data.sources.locate import find_root
@@ -33,7 +34,7 @@ def _is_root(folder: Path) -> bool:
 
 def _read_labels(path: Path) -> list[int]:
     labels = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(read_text(path).splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue

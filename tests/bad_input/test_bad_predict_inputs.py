@@ -1,0 +1,103 @@
+"""Bad inputs to `predict` (in-process, the tiny model of conftest.py): photos that cannot be read, `--out`
+that would overwrite a file, a model.json that does not fit its network, a params file in UTF-16.
+Each gives one `error:` line naming the file and exit 1, and no drawing is written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+from stage_main import call_main, expect_error
+from test_bad_models import predict, predict_params
+
+from ferpipe.apply import predict_cli
+from ferpipe.nn.saved import INFO_FILE
+
+
+def image(array: np.ndarray) -> Callable[[Path], None]:
+    return lambda path: Image.fromarray(array).save(path)
+
+
+def cut(path: Path) -> None:
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:300])
+
+
+PHOTO_CASES = [
+    ("zero-byte jpg", "me.jpg", lambda p: p.write_bytes(b""), "me.jpg: corrupt or unreadable image"),
+    ("truncated png", "me.png", cut, "me.png: corrupt or unreadable image (image file is truncated)"),
+    ("1x1 px", "dot.png", image(np.zeros((1, 1, 3), np.uint8)), "dot.png: image is 1x1 px, smaller than the 20 px minimum"),
+    ("120 megapixels", "big.png", lambda p: Image.new("1", (12000, 10000)).save(p),
+     "big.png: image is 12000x10000 px, more than the 100 megapixel limit"),
+    ("a text file", "notes.txt", lambda p: p.write_text("hello"), "notes.txt: not an image (cannot identify image file"),
+    ("float beyond 0..255", "f.tif", image(np.full((40, 40), -3.0, np.float32)), "f.tif: corrupt or unreadable image (float"),
+]
+
+
+@pytest.mark.parametrize("name, make, message", [c[1:] for c in PHOTO_CASES], ids=[c[0] for c in PHOTO_CASES])
+def test_unreadable_photo(tiny, tmp_path, name, make, message):
+    make(tmp_path / name)
+    code, lines = predict(tmp_path, tmp_path / name, "--model", tiny / "model", "--out", tmp_path / "drawn")
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and message in errors[0], lines[-10:]
+    assert not list((tmp_path / "drawn").glob("*"))
+
+
+def test_missing_photo(tiny, tmp_path):
+    code, lines = predict(tmp_path, tmp_path / "gone.jpg", "--model", tiny / "model")
+    assert code == 1 and [line for line in lines if line.startswith("error:")] == [
+        f"error: {tmp_path / 'gone.jpg'}: no such file or folder"]
+
+
+def test_empty_folder(tiny, tmp_path):
+    (tmp_path / "photos").mkdir()
+    expect_error(predict(tmp_path, tmp_path / "photos", "--model", tiny / "model"), "no files found in")
+
+
+def test_out_is_an_existing_file(tiny, tmp_path):
+    image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
+    (tmp_path / "drawn.png").write_bytes(b"mine")
+    expect_error(predict(tmp_path, tmp_path / "me.png", "--model", tiny / "model", "--out", tmp_path / "drawn.png"),
+                 "drawn.png: --out must be a folder, and this is a file")
+    assert (tmp_path / "drawn.png").read_bytes() == b"mine"
+
+
+def test_out_never_overwrites_the_users_photo(tiny, tmp_path):
+    """The issue's case: `predict FOLDER --out FOLDER` drew me.jpg over the user's own me_faces.png."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    image(np.zeros((40, 40, 3), np.uint8))(photos / "me.jpg")
+    (photos / "me_faces.png").write_bytes(b"the user's own picture")
+    expect_error(predict(tmp_path, photos, "--model", tiny / "model", "--out", photos),
+                 "me_faces.png: exists, and predict --out never overwrites a file")
+    assert (photos / "me_faces.png").read_bytes() == b"the user's own picture"
+    assert sorted(p.name for p in photos.iterdir()) == ["me.jpg", "me_faces.png"]
+
+
+def test_out_never_overwrites_an_earlier_drawing(tiny, tmp_path):
+    image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
+    (tmp_path / "drawn").mkdir()
+    (tmp_path / "drawn" / "me_faces.png").write_bytes(b"earlier")
+    expect_error(predict(tmp_path, tmp_path / "me.png", "--model", tiny / "model", "--out", tmp_path / "drawn"),
+                 "drawn/me_faces.png: exists, and predict --out never overwrites a file")
+    assert (tmp_path / "drawn" / "me_faces.png").read_bytes() == b"earlier"
+
+
+def test_model_json_with_fewer_classes_than_outputs(tiny, model_copy, tmp_path):
+    """The issue's case: 2 class names on a network of more outputs printed two probabilities summing to 0.30."""
+    info = json.loads((model_copy / INFO_FILE).read_text())
+    (model_copy / INFO_FILE).write_text(json.dumps({**info, "classes": info["classes"][:2]}))
+    image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
+    expect_error(predict(tmp_path, tmp_path / "me.png", "--model", model_copy, "--out", tmp_path / "drawn"),
+                 "model.json: lists 2 classes", [tmp_path / "drawn"])
+
+
+def test_params_file_in_utf16(tiny, tmp_path):
+    path = predict_params(tmp_path)
+    path.write_bytes(path.read_text().encode("utf-16"))
+    image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
+    expect_error(call_main(predict_cli._main, "--params", path, tmp_path / "me.png", "--model", tiny / "model"),
+                 "params.yaml: the file is UTF-16-encoded")
