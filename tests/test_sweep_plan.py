@@ -128,6 +128,28 @@ def test_preflight_wants_a_commit_an_identity_and_committed_params(tmp_path, mon
         preflight()
 
 
+def test_preflight_refuses_any_changed_input_an_experiment_would_carry_but_not_the_pipeline_s_results(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("lr: 0.05\n")
+    (tmp_path / "paper.yaml").write_text("table4: []\n")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
+        "cmd": "true", "outs": ["data/model", {"plots/train": {"cache": False}}],
+        "metrics": [{"metrics/train.json": {"cache": False}}]}}}))
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "train.json").write_text("{}")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "config", "user.name", "t")
+    _git(tmp_path, "config", "user.email", "t@t.invalid")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "x")
+    (tmp_path / "metrics" / "train.json").write_text('{"accuracy": 1}')
+    assert len(preflight()) == 40
+    (tmp_path / "paper.yaml").write_text("table4: [1]\n")
+    with pytest.raises(FerpipeError, match=r"^paper.yaml: changed since the last commit"):
+        preflight()
+
+
 def test_the_command_fails_with_one_error_line_and_queues_nothing(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "ferpipe", "sweep", "table5", "-S", "lr=abc"], cwd=REPO, env=env,

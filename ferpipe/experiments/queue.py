@@ -1,9 +1,9 @@
 """Running DVC experiments through its queue: the checks `dvc exp run` needs, queueing, waiting.
 
 `dvc exp run --queue` runs each experiment in a temporary copy of the last commit plus the
-workspace's changes, so a params.yaml left modified by an earlier `dvc exp run` would silently
-become part of every queued experiment: `preflight` refuses that, and a missing commit or git
-identity, with one clear message each. What the queue holds and how many workers run is read through
+workspace's changes, so a params.yaml left modified by an earlier `dvc exp run` (or any other
+changed input: code, dvc.yaml, paper.yaml) would silently become part of every queued experiment:
+`preflight` refuses that, and a missing commit or git identity, with one clear message each. What the queue holds and how many workers run is read through
 DVC's queue API (`dvc queue status` prints it only as a table for people).
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.params import read_yaml
 from ferpipe.experiments.dvc_repo import read_dvc, run_dvc, unexpected
 
 POLL_SECONDS = 3
@@ -36,7 +37,22 @@ def preflight(params_file: str = "params.yaml") -> str:
     require(_git("diff", "--quiet", "HEAD", "--", params_file).returncode == 0,
             f"{params_file} differs from the last commit (`dvc exp run` leaves an experiment's params there), and "
             f"queued experiments would include the change: `git checkout {params_file}` or commit it, then rerun")
+    carried = [path for path in _git("diff", "--name-only", "HEAD").stdout.splitlines()
+               if path not in pipeline_outputs()]
+    require(not carried, f"{', '.join(carried[:5])}{' ...' if len(carried) > 5 else ''}: changed since the last "
+            "commit, and every queued experiment would carry the change: commit it or undo it, then rerun")
     return head.stdout.strip()
+
+
+def pipeline_outputs(dvc_file: str = "dvc.yaml") -> set[str]:
+    """The git-tracked files the pipeline itself rewrites (dvc.lock and its stages' uncached outputs):
+    changes to those are results, which each experiment writes anew, not inputs it would carry."""
+    outputs = {"dvc.lock"}
+    for stage in (read_yaml(dvc_file, f"{dvc_file} not found") or {}).get("stages", {}).values():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in stage.get(kind, []):
+                outputs.add(next(iter(entry)) if isinstance(entry, dict) else entry)
+    return outputs
 
 
 def queue(name: str, overrides: list[str]) -> None:
