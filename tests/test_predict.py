@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_fixtures import astronaut_photos, run, train_demo_lenet, write_svm
+from model_fixtures import astronaut_photos, run, write_svm
 from PIL import Image
 
 from ferpipe.apply.heads import SVM_DECISION_SOFTMAX, SVM_PLATT, svm_probabilities
@@ -19,10 +19,11 @@ from ferpipe.data.sources.demo_faces import DEMO_CLASSES
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory) -> Path:
+def work(demo_lenet, tmp_path_factory) -> Path:
     """A folder holding params.yaml, a trained 7-class model, an SVM and the two astronaut photos."""
     folder = tmp_path_factory.mktemp("predict")
-    train_demo_lenet(folder)
+    shutil.copy(demo_lenet / "params.yaml", folder)
+    (folder / "model").symlink_to(demo_lenet / "model")
     write_svm(folder / "svm_plain.skops", probability=False)
     write_svm(folder / "svm_platt.skops", probability=True)
     astronaut_photos(folder / "photos")
