@@ -3,9 +3,7 @@ seconds on demo faces through the real `fetch`, `faces`, `augment` and `train` s
 fitted on made-up features of the right width, which is structurally what the svm stage saves."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +27,6 @@ def base_params(**blocks) -> dict:
     params.update(train_params(epochs=10, n_kerns=[20, 50]))
     params.update(blocks)
     return params
-
-
-def run(cmd: list, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, *map(str, cmd)], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=900)
 
 
 def run_stage(name: str, folder: Path, *args) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""Running a stage script as `python stages/<name>.py ARGS` would, in this test process or in a child.
+"""Running a stage script as `python stages/<name>.py ARGS` would (or a command's `main`), in this test
+process or in a child.
 
 In process is the default: a stage's bad-input path ends in `run_stage`'s `error:` line and exit status
 1 whatever process it runs in, and a child costs seconds of interpreter and TensorFlow start-up. A
@@ -32,23 +33,33 @@ def stage_main(stage: str) -> Callable[[list[str] | None], None]:
     return sys.modules[name].main
 
 
-def run_in_process(stage: str, args: list, cwd: Path) -> subprocess.CompletedProcess:
-    """stages/<stage>.py `args` run in `cwd` through `run_stage`: its exit status, stdout and stderr."""
+def run_main(main: Callable[[list[str]], None], args: list, cwd: Path) -> subprocess.CompletedProcess:
+    """`main(args)` run in `cwd` as its script would run: its exit status (from SystemExit), stdout and stderr."""
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            run_stage(stage_main(stage), argv)
+            main(argv)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
-    return subprocess.CompletedProcess([stage, *argv], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def run_in_process(stage: str, args: list, cwd: Path) -> subprocess.CompletedProcess:
+    """stages/<stage>.py `args` run in `cwd` through `run_stage`, as its `__main__` block does."""
+    return run_main(lambda argv: run_stage(stage_main(stage), argv), args, cwd)
 
 
 def run_in_child(stage: str, args: list, cwd: Path, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
-    """`python stages/<stage>.py args` in a child process: finished (run), or started (with `popen`, Popen's
-    keyword arguments) for a test that stops it."""
-    cmd = [sys.executable, str(REPO / "stages" / f"{stage}.py"), *map(str, args)]
+    """`python stages/<stage>.py args` in a child process (see `python_child`)."""
+    return python_child([REPO / "stages" / f"{stage}.py", *args], cwd, **popen)
+
+
+def python_child(args: list, cwd: Path, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
+    """`python args` in a child process: finished (run), or started (with `popen`, Popen's keyword arguments)
+    for a test that stops it."""
+    cmd = [sys.executable, *map(str, args)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
     if popen:
         return subprocess.Popen(cmd, cwd=cwd, env=env, **popen)
