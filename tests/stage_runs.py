@@ -42,7 +42,7 @@ def run_main(main: Callable[[list[str]], None], args: list, cwd: Path) -> subpro
         try:
             main(argv)
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)  # as the interpreter exits
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
