@@ -80,7 +80,8 @@ def test_genki4k_layout_runs_through_the_loader_and_the_stage(trained, tmp_path)
 def test_genki4k_not_configured_names_the_param(tmp_path, monkeypatch):
     monkeypatch.delenv("FERPIPE_SOURCE_GENKI4K", raising=False)
     plant_stale(outputs(tmp_path))
-    done = generalize(tmp_path, model_info_only(tmp_path, DEMO_CLASSES, 48), generalize=generalize_params(target="genki4k"))
+    done = generalize(tmp_path, model_info_only(tmp_path, DEMO_CLASSES, 48),
+                      generalize=generalize_params(target="genki4k"))
     assert_failed_cleanly(done, "sources.genki4k is not set", outputs(tmp_path))
 
 
