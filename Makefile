@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup repro test
+.PHONY: setup repro test test-fast
 
 # Idempotent: reinstalls only when a requirements file changed since the last install.
 setup: $(STAMP)
@@ -23,3 +23,6 @@ repro: setup
 test: setup
 	$(PY) -m pytest
 
+# The loop for every edit: all but the tests marked slow (training, MTCNN, end-to-end dvc runs).
+test-fast: setup
+	$(PY) -m pytest -m "not slow"

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import yaml
 from PIL import Image
+from stage_runs import run_in_child, run_in_process
 
 from ferpipe.core.outputs import temp_path
 from ferpipe.data.sources import ckplus, fer2013
 
-REPO = Path(__file__).resolve().parents[1]
 STALE_TAG = "0badc0de"
 
 
@@ -91,15 +89,14 @@ def write_genki(root: Path, n: int = 20, seed: int = 0, extra_label_lines: int =
     return root
 
 
-def run_script(stage: str, params: dict | str, tmp_path: Path, *args, params_file: str = "params.yaml"
-               ) -> subprocess.CompletedProcess:
-    """Run stages/<stage>.py with `params` (a dict, or the file's text as is) written to
-    tmp_path/`params_file` and the given arguments."""
+def run_script(stage: str, params: dict | str, tmp_path: Path, *args, params_file: str = "params.yaml",
+               in_child: bool = False) -> subprocess.CompletedProcess:
+    """Run stages/<stage>.py in tmp_path (in this process, or in a child process with `in_child`) with
+    `params` (a dict, or the file's text as is) written to tmp_path/`params_file` and the given arguments."""
     path = tmp_path / params_file
     path.write_text(params if isinstance(params, str) else yaml.safe_dump(params))
-    cmd = [sys.executable, str(REPO / "stages" / f"{stage}.py"), "--params", str(path), *map(str, args)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    run = run_in_child if in_child else run_in_process
+    return run(stage, ["--params", path, *args], tmp_path)
 
 
 def array_stage_outputs(stage: str, tmp_path: Path, out_name: str) -> list[Path]:
@@ -108,7 +105,7 @@ def array_stage_outputs(stage: str, tmp_path: Path, out_name: str) -> list[Path]
 
 
 def run_array_stage(stage: str, params: dict, tmp_path: Path, source_flag: str, source: Path, out_name: str):
-    """Run stages/<stage>.py (faces or augment) as a subprocess writing into tmp_path.
+    """Run stages/<stage>.py (faces or augment) writing into tmp_path.
 
     Returns the finished process and its three outputs (array_stage_outputs).
     """

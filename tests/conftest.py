@@ -2,3 +2,17 @@
 from ferpipe.nn.backend import load_torch_before_tensorflow
 
 load_torch_before_tensorflow()
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from model_fixtures import train_demo_lenet  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo_lenet(tmp_path_factory) -> Path:
+    """A folder with params.yaml and model/, the LeNet of `train_demo_lenet`: trained once for the
+    predict and generalize tests, which only read it."""
+    folder = tmp_path_factory.mktemp("demo_lenet")
+    train_demo_lenet(folder)
+    return folder

@@ -3,13 +3,12 @@ seconds on demo faces through the real `fetch`, `faces`, `augment` and `train` s
 fitted on made-up features of the right width, which is structurally what the svm stage saves."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import yaml
+from stage_runs import run_in_process
 from svm_fixtures import SVM_PARAMS, blobs
 
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES
@@ -19,6 +18,8 @@ from ferpipe.testing.train_params import train_params
 
 REPO = Path(__file__).resolve().parents[1]
 LENET_FEATURES = 500  # the LeNet's hidden layer
+
+
 def base_params(**blocks) -> dict:
     """params.yaml's defaults, one in-process MTCNN worker, the tiny LeNet, and `blocks` on top."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -28,15 +29,9 @@ def base_params(**blocks) -> dict:
     return params
 
 
-def run(cmd: list, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, *map(str, cmd)], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=900)
-
-
 def run_stage(name: str, folder: Path, *args) -> subprocess.CompletedProcess:
-    """stages/<name>.py with folder/params.yaml, run in `folder`."""
-    return run([REPO / "stages" / f"{name}.py", "--params", folder / "params.yaml", *args], folder)
+    """stages/<name>.py with folder/params.yaml, run in `folder` (in this process)."""
+    return run_in_process(name, ["--params", folder / "params.yaml", *args], folder)
 
 
 def train_demo_lenet(folder: Path) -> Path:

@@ -3,14 +3,13 @@ cases), matching the two prediction files by test id, and its clean failures."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from stage_runs import run_in_process
 from svm_fixtures import COMPARE_PARAMS
 
 from ferpipe.core.errors import FerpipeError
@@ -18,7 +17,6 @@ from ferpipe.eval import compare as compare_module
 from ferpipe.eval.compare import CompareSettings, bootstrap_interval, compare, mcnemar_exact, write_compare
 from ferpipe.eval.predictions import save_predictions
 
-REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["a", "b", "c"]
 
 
@@ -82,11 +80,9 @@ def write_predictions(path: Path, ids, labels, predicted) -> None:
 
 def run_compare(tmp: Path) -> subprocess.CompletedProcess:
     (tmp / "params.yaml").write_text(yaml.safe_dump({"compare": COMPARE_PARAMS}))
-    return subprocess.run(
-        [sys.executable, str(REPO / "stages" / "compare.py"), "--params", str(tmp / "params.yaml"),
-         "--softmax", str(tmp / "softmax.npz"), "--svm", str(tmp / "svm.npz"),
-         "--metrics", str(tmp / "compare.json"), "--plot", str(tmp / "recall.png")],
-        capture_output=True, text=True, cwd=tmp, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    return run_in_process("compare", ["--params", tmp / "params.yaml", "--softmax", tmp / "softmax.npz",
+                                      "--svm", tmp / "svm.npz", "--metrics", tmp / "compare.json",
+                                      "--plot", tmp / "recall.png"], tmp)
 
 
 def test_stage_matches_rows_by_id_and_reports_the_difference(tmp_path):

@@ -124,6 +124,7 @@ def test_bad_parameters_are_named(bad):
         generate_demo(**args)
 
 
+@pytest.mark.slow
 def test_mtcnn_finds_nearly_all_faces_at_96_px():
     """96 px is the default size: the faces stage should crop nearly every image."""
     data = generate_demo(seed=5, per_class=10, size=96)
@@ -131,11 +132,13 @@ def test_mtcnn_finds_nearly_all_faces_at_96_px():
     assert np.mean(found) >= 0.95
 
 
+@pytest.mark.slow
 def test_mtcnn_finds_most_faces_at_64_px(small_set):
     _, boxes = small_set
     assert np.mean([b is not None for b in boxes]) >= 0.9
 
 
+@pytest.mark.slow
 def test_expressions_are_learnable_from_face_crops(small_set):
     """HOG of the MTCNN crop + logistic regression, tested on unseen subjects, far above chance (1/7).
 

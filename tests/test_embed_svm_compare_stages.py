@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from stage_runs import run_in_process
 from svm_fixtures import COMPARE_PARAMS, SVM_PARAMS
 from train_fixtures import CLASSES, write_toy_splits
 
@@ -21,7 +20,6 @@ from ferpipe.eval.embeddings import load_embeddings
 from ferpipe.eval.plots import project_2d
 from ferpipe.testing.train_params import train_params
 
-REPO = Path(__file__).resolve().parents[1]
 EMBED_PARAMS = {"train_source": "original", "projection": "pca", "seed": 0}
 
 
@@ -43,10 +41,7 @@ def stage_args(tmp: Path) -> dict[str, list]:
 
 
 def stage(name: str, tmp: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py"), "--params", str(tmp / "params.yaml"),
-                           *map(str, stage_args(tmp)[name])], capture_output=True, text=True, cwd=tmp, env=env,
-                          timeout=600)
+    return run_in_process(name, ["--params", tmp / "params.yaml", *stage_args(tmp)[name]], tmp)
 
 
 def setup(tmp: Path, **embed_overrides) -> Path:

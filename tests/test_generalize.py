@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import yaml
 from builders import assert_failed_cleanly, plant_stale, write_genki
-from model_fixtures import base_params, run_stage, train_demo_lenet, write_svm
+from model_fixtures import base_params, run_stage, write_svm
 
 from ferpipe.apply.generalize import GeneralizeSettings
 from ferpipe.apply.target import DemoTarget, demo_records
 from ferpipe.apply.transfer import best_threshold, frozen_features, zero_shot
 from ferpipe.core.errors import FerpipeError
+from ferpipe.data.sources.demo_faces import DEMO_CLASSES
 
 GENERALIZE = {"target": "demo", "demo": {"seed": 1, "per_class": 60, "size": 80}, "val_fraction": 0.3, "folds": 3,
               "C": 1.0, "seed": 0}
@@ -25,9 +26,9 @@ def generalize_params(**overrides) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
+def trained(demo_lenet, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("generalize")
-    train_demo_lenet(folder)
+    (folder / "model").symlink_to(demo_lenet / "model")
     write_svm(folder / "svm.skops", probability=False)
     return folder
 
@@ -76,11 +77,11 @@ def test_genki4k_layout_runs_through_the_loader_and_the_stage(trained, tmp_path)
     assert list(metrics["zero_shot"]) == ["softmax"] and 0 <= metrics["zero_shot"]["softmax"]["roc_auc"] <= 1
 
 
-@pytest.mark.slow
-def test_genki4k_not_configured_names_the_param(trained, tmp_path, monkeypatch):
+def test_genki4k_not_configured_names_the_param(tmp_path, monkeypatch):
     monkeypatch.delenv("FERPIPE_SOURCE_GENKI4K", raising=False)
     plant_stale(outputs(tmp_path))
-    done = generalize(tmp_path, trained / "model", generalize=generalize_params(target="genki4k"))
+    done = generalize(tmp_path, model_info_only(tmp_path, DEMO_CLASSES, 48),
+                      generalize=generalize_params(target="genki4k"))
     assert_failed_cleanly(done, "sources.genki4k is not set", outputs(tmp_path))
 
 
@@ -108,9 +109,10 @@ def test_model_taking_other_crops_fails_before_cropping(tmp_path):
     assert "faces (" not in done.stderr  # no photo was cropped
 
 
-def test_a_test_part_without_both_classes_fails_cleanly(trained, tmp_path):
+@pytest.mark.slow  # MTCNN crops the target before the check
+def test_a_test_part_without_both_classes_fails_cleanly(tmp_path):
     plant_stale(outputs(tmp_path))
-    done = generalize(tmp_path, trained / "model", generalize=generalize_params(
+    done = generalize(tmp_path, model_info_only(tmp_path, DEMO_CLASSES, 48), generalize=generalize_params(
         val_fraction=0.9, folds=2, demo={"seed": 1, "per_class": 4, "size": 80}))
     assert_failed_cleanly(done, "the test part of the demo target holds 0 face crops, not both", outputs(tmp_path))
 

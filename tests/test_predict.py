@@ -1,5 +1,6 @@
 """`python -m ferpipe predict`: real photos (scikit-image's astronaut), one face and two, drawn
-boxes, all class probabilities, the folder CSV, the SVM head, and each kind of bad input."""
+boxes, all class probabilities, the folder CSV, the SVM head, and each kind of bad input. The command's
+`main` runs in the test process; one test runs `python -m ferpipe predict` as a child process."""
 from __future__ import annotations
 
 import csv
@@ -11,27 +12,37 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from model_fixtures import astronaut_photos, run, train_demo_lenet, write_svm
+from model_fixtures import astronaut_photos, write_svm
 from PIL import Image
+from stage_runs import python_child, run_main
 
 from ferpipe.apply.heads import SVM_DECISION_SOFTMAX, SVM_PLATT, svm_probabilities
+from ferpipe import __main__ as ferpipe_command
 from ferpipe.apply.output import BOX_COLOUR
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory) -> Path:
+def work(demo_lenet, tmp_path_factory) -> Path:
     """A folder holding params.yaml, a trained 7-class model, an SVM and the two astronaut photos."""
     folder = tmp_path_factory.mktemp("predict")
-    train_demo_lenet(folder)
+    shutil.copy(demo_lenet / "params.yaml", folder)
+    (folder / "model").symlink_to(demo_lenet / "model")
     write_svm(folder / "svm_plain.skops", probability=False)
     write_svm(folder / "svm_platt.skops", probability=True)
     astronaut_photos(folder / "photos")
     return folder
 
 
-def predict(work: Path, *args) -> tuple[int, str, str]:
-    done = run(["-m", "ferpipe", "predict", "--model", "model", *args], work)
+def run(work: Path, *args, in_child: bool = False):
+    """`python -m ferpipe predict args` in `work`: in this process, or in a child process."""
+    if in_child:
+        return python_child(["-m", "ferpipe", "predict", *args], work)
+    return run_main(ferpipe_command.main, ["predict", *args], work)
+
+
+def predict(work: Path, *args, in_child: bool = False) -> tuple[int, str, str]:
+    done = run(work, "--model", "model", *args, in_child=in_child)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -110,7 +121,7 @@ def test_folder_reports_a_non_image_and_processes_the_rest(work, tmp_path):
     for photo in (work / "photos").iterdir():
         shutil.copy(photo, folder)
     (folder / "notes.txt").write_text("not a photo")
-    code, out, err = predict(work, folder)
+    code, out, err = predict(work, folder, in_child=True)  # the exit status the shell sees
     assert code == 1
     assert "error:" in err and "notes.txt: not an image" in err
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -154,7 +165,7 @@ def test_svm_head_says_how_its_probabilities_come(work, svm, source):
 ])
 def test_missing_or_broken_model_folder(work, tmp_path, setup, message):
     setup(work, tmp_path / "m")
-    done = run(["-m", "ferpipe", "predict", "--model", tmp_path / "m", "photos/astronaut.jpg"], work)
+    done = run(work, "--model", tmp_path / "m", "photos/astronaut.jpg")
     assert done.returncode == 1 and message in done.stderr
     assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr and done.stdout == ""
 

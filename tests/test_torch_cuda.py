@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,6 +25,7 @@ def child(tmp: Path, shims: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_shims_train_the_same_without_reading_device_values_back(tmp_path):
     plain, shimmed = child(tmp_path, False), child(tmp_path, True)
     assert plain["applied"] == [] and len(shimmed["applied"]) == 3 and shimmed["restored"]

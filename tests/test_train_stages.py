@@ -4,41 +4,39 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from stage_runs import run_in_child, run_in_process
 from train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.testing.train_params import train_params
 
-REPO = Path(__file__).resolve().parents[1]
 # LeNet learns the toy set (class = brightness) with these in every run we tried: val and test 100%
 # from the third epoch on, any seed, either backend, one thread or two.
 LENET_LEARNS = {"lr": 0.01, "train_momentum": 0.9}
 LENET_TRAIN_IMAGES = 240
 
 
-def stage_command(name: str, tmp: Path) -> list[str]:
+def stage_args(name: str, tmp: Path) -> list:
     data = tmp / "augmented"
     args = {"train": ["--train", data / "train.npz", "--val", data / "val.npz", "--model", tmp / "model",
                       "--live", tmp / "live", "--metrics", tmp / "train.json", "--checkpoints", tmp / "ckpt"],
             "evaluate_softmax": ["--model", tmp / "model", "--test", data / "test.npz", "--metrics", tmp / "softmax.json",
                                  "--confusion", tmp / "confusion.json", "--predictions", tmp / "predictions.npz"]}[name]
-    return [sys.executable, str(REPO / "stages" / f"{name}.py"), "--params", str(tmp / "params.yaml"), *map(str, args)]
+    return ["--params", tmp / "params.yaml", *args]
 
 
-STAGE_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
-def stage(name: str, tmp: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(stage_command(name, tmp), capture_output=True, text=True, cwd=tmp, env=STAGE_ENV, timeout=600)
+def stage(name: str, tmp: Path, in_child: bool = False, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
+    """The stage in this process, or in a child process (run to its end, or started with `popen`)."""
+    if in_child or popen:
+        return run_in_child(name, stage_args(name, tmp), tmp, **popen)
+    return run_in_process(name, stage_args(name, tmp), tmp)
 
 
 def setup(tmp: Path, n_train: int = 48, **overrides) -> Path:
@@ -63,7 +61,8 @@ def test_train_then_evaluate(tmp_path, backend, arch):
         setup(tmp_path, n_train=LENET_TRAIN_IMAGES, backend=backend, **LENET_LEARNS)
     else:
         setup(tmp_path, arch=arch, backend=backend, lr=0.01, epochs=2, batch_size=16)
-    done = stage("train", tmp_path)
+    in_child = backend != "tensorflow"  # this process's Keras runs on TensorFlow
+    done = stage("train", tmp_path, in_child)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "train.json").read_text())
     assert metrics["arch"] == arch and metrics["backend"] == backend and 1 <= metrics["best_epoch"] <= metrics["epochs"]
@@ -72,7 +71,7 @@ def test_train_then_evaluate(tmp_path, backend, arch):
     assert json.loads((tmp_path / "model" / "model.json").read_text())["classes"] == CLASSES
     assert not (tmp_path / "ckpt").exists()
 
-    done = stage("evaluate_softmax", tmp_path)
+    done = stage("evaluate_softmax", tmp_path, in_child)
     assert done.returncode == 0, done.stderr[-3000:]
     softmax = json.loads((tmp_path / "softmax.json").read_text())
     with np.load(tmp_path / "predictions.npz") as pred:
@@ -90,12 +89,11 @@ def test_train_then_evaluate(tmp_path, backend, arch):
 def test_train_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
     overrides = {"n_train": LENET_TRAIN_IMAGES, "epochs": 4, "train_schedule": "cosine", **LENET_LEARNS}
     uninterrupted = setup(tmp_path / "uninterrupted", **overrides)
-    done = stage("train", uninterrupted)
+    done = stage("train", uninterrupted, in_child=True)  # all three runs in a fresh process, as dvc runs them
     assert done.returncode == 0, done.stderr[-3000:]
 
     killed = setup(tmp_path / "killed", **overrides)
-    proc = subprocess.Popen(stage_command("train", killed), cwd=killed, env=STAGE_ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = stage("train", killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not (killed / "ckpt" / "state.json").exists() and proc.poll() is None:
             time.sleep(0.02)
@@ -106,7 +104,7 @@ def test_train_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_pat
     state = json.loads((killed / "ckpt" / "state.json").read_text())["state"]
     assert 1 <= state["epochs_done"] < 4 and not (killed / "train.json").exists()
 
-    done = stage("train", killed)
+    done = stage("train", killed, in_child=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resuming from the checkpoint of epoch {state['epochs_done']}" in done.stdout
     resumed, full = (json.loads((folder / "train.json").read_text()) for folder in (killed, uninterrupted))

@@ -78,6 +78,7 @@ def batchnorm_moving_means(model: keras.Model) -> list[np.ndarray]:
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch, lr, steps", [("lenet", 0.02, 40), ("resnet50", 0.002, 20)])
 def test_overfits_one_fixed_batch(arch, lr, steps):
     """Learning, asserted with a margin that any CPU's rounding keeps: the loss on one fixed batch
@@ -94,6 +95,7 @@ def test_overfits_one_fixed_batch(arch, lr, steps):
         assert all(not np.allclose(a, b) for a, b in zip(initial_means, batchnorm_moving_means(model), strict=True))
 
 
+@pytest.mark.slow
 def test_lenet_training_keeps_the_best_val_epoch_and_reloads(tmp_path):
     result = run(tmp_path, train_config(train_params()))
     assert result.best_val_accuracy == max(e["val/accuracy"] for e in result.history)
@@ -126,6 +128,7 @@ def per_batch_history(cfg, x, y, xv, yv) -> list[dict]:
     return history
 
 
+@pytest.mark.slow
 def test_the_fit_loop_learns_what_the_per_batch_loop_learned(tmp_path):
     """Same batches (a capped epoch too), same steps, same val accuracy per epoch and best epoch; the
     train metrics add up on the device instead of in Python: equal within float noise."""
@@ -140,12 +143,14 @@ def test_the_fit_loop_learns_what_the_per_batch_loop_learned(tmp_path):
         assert [e[key] for e in new.history] == pytest.approx([e[key] for e in old], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_two_seeded_runs_agree(tmp_path):
     cfg = train_config(train_params(epochs=2))
     first, second = run(tmp_path / "a", cfg), run(tmp_path / "b", cfg)
     assert first.history == second.history
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     cfg = train_config(train_params(epochs=3, train_momentum=0.5, train_schedule="cosine"))
     uninterrupted = run(tmp_path / "full", cfg).history
@@ -159,6 +164,7 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
     assert resumed.history[2] == pytest.approx(uninterrupted[2], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_kill_between_a_model_file_and_its_state_resumes_from_the_state(tmp_path, monkeypatch):
     """A kill after epoch 2's model is written but before the state that says so: the rerun must
     resume from epoch 1's model, which the state names, not train epoch 2 again on epoch 2's."""
@@ -182,6 +188,7 @@ def test_kill_between_a_model_file_and_its_state_resumes_from_the_state(tmp_path
     assert resumed[1:] == [pytest.approx(e, rel=1e-4) for e in uninterrupted[1:]]
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, train_config(train_params(lr=0.05)), log_epoch=kill_after_epoch(1))
@@ -190,6 +197,7 @@ def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     assert [e["epoch"] for e in logged] == [1] and logged[0]["lr"] == pytest.approx(0.02)
 
 
+@pytest.mark.slow
 def test_checkpoint_of_other_code_is_not_resumed(tmp_path, monkeypatch, capsys):
     code = tmp_path / "code"
     shutil.copytree(Path(training.__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__"))
@@ -255,6 +263,7 @@ def changed(before: list[str], after: list[str]) -> list[bool]:
     return [a != b for a, b in zip(before, after, strict=True)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batchnorm", ["frozen", "train"])
 def test_two_phase_fine_tuning_freezes_then_fine_tunes(tmp_path, monkeypatch, pretrained_resnet50, batchnorm):
     weights, initial = pretrained_resnet50
@@ -278,6 +287,7 @@ def test_two_phase_fine_tuning_freezes_then_fine_tunes(tmp_path, monkeypatch, pr
     assert [e["lr"] for e in result.history] == pytest.approx([0.1, 0.05])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gpu, policy", [(False, "float32"), (True, "mixed_float16"), (True, "mixed_bfloat16")])
 def test_dtype_policy_is_mixed_on_a_gpu_only(tmp_path, monkeypatch, float32_afterwards, gpu, policy):
     monkeypatch.setattr(training, "gpu_available", lambda: gpu)
@@ -313,6 +323,7 @@ def test_a_gpu_that_tensorflow_cannot_use_is_said_in_one_line(tmp_path, monkeypa
     assert "runs on the CPU" in backend.GPU_LEFT_UNUSED and "-S backend=torch" in backend.GPU_LEFT_UNUSED
 
 
+@pytest.mark.slow
 def test_training_says_when_it_leaves_a_gpu_unused(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(backend, "gpu_left_unused", lambda: True)
     run(tmp_path, train_config(train_params(epochs=1)))

@@ -1,0 +1,66 @@
+"""Running a stage script as `python stages/<name>.py ARGS` would (or a command's `main`), in this test
+process or in a child.
+
+In process is the default: a stage's bad-input path ends in `run_stage`'s `error:` line and exit status
+1 whatever process it runs in, and a child costs seconds of interpreter and TensorFlow start-up. A
+child is for what only a process boundary shows: the exit status the shell sees, a process killed
+mid-run, a Keras backend other than this process's.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+from ferpipe.core.cli import run_stage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stage_main(stage: str) -> Callable[[list[str] | None], None]:
+    """The `main` of stages/<stage>.py (the scripts are not a package: imported from their file once)."""
+    name = f"_stage_{stage}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "stages" / f"{stage}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name].main
+
+
+def run_main(main: Callable[[list[str]], None], args: list, cwd: Path) -> subprocess.CompletedProcess:
+    """`main(args)` run in `cwd` as its script would run: its exit status (from SystemExit), stdout and stderr."""
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)  # as the interpreter exits
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def run_in_process(stage: str, args: list, cwd: Path) -> subprocess.CompletedProcess:
+    """stages/<stage>.py `args` run in `cwd` through `run_stage`, as its `__main__` block does."""
+    return run_main(lambda argv: run_stage(stage_main(stage), argv), args, cwd)
+
+
+def run_in_child(stage: str, args: list, cwd: Path, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
+    """`python stages/<stage>.py args` in a child process (see `python_child`)."""
+    return python_child([REPO / "stages" / f"{stage}.py", *args], cwd, **popen)
+
+
+def python_child(args: list, cwd: Path, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
+    """`python args` in a child process: finished (run), or started (with `popen`, Popen's keyword arguments)
+    for a test that stops it."""
+    cmd = [sys.executable, *map(str, args)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    if popen:
+        return subprocess.Popen(cmd, cwd=cwd, env=env, **popen)
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
