@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.data.sources.fer2013 import CLASSES, load_folders
-from ferpipe.eval.embed import BATCH_SIZE
-from ferpipe.eval.embeddings import SPLITS
+from ferpipe.features.extract import BATCH_SIZE
+from ferpipe.features.files import SPLITS
 
 CACHE = Path("/tmp/ferpipe_svm_bench/fer2013_resnet50_features.npz")
 
@@ -77,8 +77,8 @@ def fit_one(args: argparse.Namespace) -> None:
     """One variant in this (child) process, with the svm stage's own code: the grid (when it has more
     than one point) on --grid-rows training rows, scored on val; the chosen point refitted on all of
     train and scored on test. Prints one `FIT {json}` line."""
-    from ferpipe.eval.svm import SvmSettings, best_point, fit_final, grid_rows, search_grid
-    from ferpipe.eval.svm_model import final_svc
+    from ferpipe.svm.fit import SvmSettings, best_point, fit_final, grid_rows, search_grid
+    from ferpipe.svm.model import final_svc
 
     _, parts = load_features(args.cache)
     settings = SvmSettings(C=tuple(args.C), gamma=tuple(args.gamma), pca=args.pca, class_weight=None,

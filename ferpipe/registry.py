@@ -18,8 +18,8 @@ from ferpipe.core.errors import FerpipeError
 from ferpipe.core.settings import Settings, params_keys, validate
 from ferpipe.data.fetch import FetchSettings
 from ferpipe.eval.compare import CompareSettings
-from ferpipe.eval.embed import EmbedSettings
-from ferpipe.eval.svm import SvmSettings
+from ferpipe.features.extract import EmbedSettings
+from ferpipe.svm.fit import SvmSettings
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.nn.config import Backend, TrainConfig
 from ferpipe.report.inputs import ReportParams

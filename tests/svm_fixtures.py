@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.eval.embeddings import save_embeddings
+from ferpipe.features.files import save_embeddings
 
 SVM_PARAMS = {"C": [1, 10], "gamma": ["scale"], "pca": None, "class_weight": None, "refit_on": "train",
               "probability": False, "grid_rows": None, "backend": "sklearnex", "seed": 0}

@@ -71,10 +71,10 @@ def test_factor_one_is_the_training_set_itself():
 
 def test_identity_settings_copy_and_flip_mirrors():
     images = faces(4, seed=1)
-    out, source, _ = augment(images, settings(**IDENTITY, factor=3))
-    assert np.array_equal(out, images[source])
-    out, source, _ = augment(images, settings(**{**IDENTITY, "flip": 1.0}, factor=3))
-    assert np.array_equal(out[4:], images[source[4:], :, ::-1])
+    out, original, _ = augment(images, settings(**IDENTITY, factor=3))
+    assert np.array_equal(out, images[original])
+    out, original, _ = augment(images, settings(**{**IDENTITY, "flip": 1.0}, factor=3))
+    assert np.array_equal(out[4:], images[original[4:], :, ::-1])
 
 
 def test_brightness_and_contrast_change_tone_not_geometry():

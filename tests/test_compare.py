@@ -112,7 +112,7 @@ def test_a_class_absent_from_test_is_named_not_scored(tmp_path, monkeypatch):
     plotted = {}
     monkeypatch.setattr(compare_module, "plot_recall", lambda path, classes, recall, title: plotted.update(
         classes=classes, title=title))
-    report, classes = compare(tmp_path / "softmax.npz", tmp_path / "svm.npz", CompareSettings(100, 0))
+    report, classes = compare(tmp_path / "softmax.npz", tmp_path / "svm.npz", CompareSettings(bootstrap=100, seed=0))
     write_compare(report, classes, tmp_path / "compare.json", tmp_path / "recall.png")
     assert report["classes_absent_from_test"] == ["c"]
     assert report["recall"] == {"softmax": {"a": 0.5, "b": 1.0}, "svm": {"a": 1.0, "b": 0.5}}

@@ -15,8 +15,8 @@ from train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.arrays import load_split, save_split
-from ferpipe.eval.embed import EmbedSettings
-from ferpipe.eval.embeddings import load_embeddings
+from ferpipe.features.extract import EmbedSettings
+from ferpipe.features.files import load_embeddings
 from ferpipe.eval.plots import project_2d
 from ferpipe.testing.train_params import train_params
 

@@ -58,7 +58,7 @@ def test_fer_folders_map_public_to_val_and_private_to_test(tmp_path):
     metrics, ds = fetch(tmp_path, params_for("fer2013", tmp_path / "kaggle", drop_train_copies=False))
     assert {s: metrics["counts"][s]["total"] for s in ("train", "val", "test")} == {"train": 14, "val": 7, "test": 21}
     assert all(metrics["counts"]["test"][c] == 3 for c in fer2013.CLASSES)
-    sources = [r["source"] for r in ds.rows]
+    sources = [r["origin"] for r in ds.rows]
     assert all(s.startswith("test/") and "PrivateTest_" in s for s, sp in zip(sources, ds.splits) if sp == "test")
     assert ds.image(0).shape == (48, 48)
 
@@ -146,8 +146,8 @@ def test_fetch_folds_on_ckplus_genki_and_demo(tmp_path, ck_like):
             assert metrics["folds"] == {"k": k, "fold": i, "grouped_by": grouped_by}
             if grouped_by == "subject":
                 assert metrics["audit"]["subjects_in_several_splits"] == 0
-            test_sources += [r["source"] for r in ds.rows if r["split"] == "test"]
-        assert sorted(test_sources) == sorted(r["source"] for r in ds.rows), f"{dataset}: one test fold per image"
+            test_sources += [r["origin"] for r in ds.rows if r["split"] == "test"]
+        assert sorted(test_sources) == sorted(r["origin"] for r in ds.rows), f"{dataset}: one test fold per image"
 
 
 @pytest.mark.parametrize("dataset, fetch_params, message", [
@@ -188,7 +188,7 @@ def test_genki_reads_colour_photos_with_stratified_split(tmp_path):
         assert metrics["counts"][split]["smile"] >= 1 and metrics["counts"][split]["non_smile"] >= 1
     # label N belongs to fileN: odd numbers were written as smiles
     for row in ds.rows:
-        number = int(Path(row["source"]).stem.removeprefix("file"))
+        number = int(Path(row["origin"]).stem.removeprefix("file"))
         assert int(row["label"]) == number % 2
 
 

@@ -133,7 +133,7 @@ def test_demo_target_is_balanced_seeded_and_new():
     records = demo_records(DemoTarget(seed=1, per_class=12, size=64))
     labels = [r.label for r in records]
     assert labels.count(1) == 12 and labels.count(0) == 12
-    non_smiles = [r.source.split("(")[1].rstrip(")") for r in records if r.label == 0]
+    non_smiles = [r.origin.split("(")[1].rstrip(")") for r in records if r.label == 0]
     assert sorted(set(non_smiles)) == ["angry", "disgust", "fear", "neutral", "sad", "surprise"]
     assert all(non_smiles.count(c) == 2 for c in set(non_smiles))
     image = records[0].image

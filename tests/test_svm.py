@@ -14,9 +14,9 @@ from stage_runs import run_in_process
 from svm_fixtures import blobs, params, write_blob_embeddings
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.eval.embeddings import save_embeddings
-from ferpipe.eval.svm import SvmSettings, best_point, fit_final, search_grid
-from ferpipe.eval.svm_model import _pairwise_scores, load_svm, make_svc, portable
+from ferpipe.features.files import save_embeddings
+from ferpipe.svm.fit import SvmSettings, best_point, fit_final, search_grid
+from ferpipe.svm.model import _pairwise_scores, load_svm, make_svc, portable
 
 OUTPUTS = ("model.skops", "svm.json", "grid.json", "confusion.json", "predictions.npz")
 
@@ -135,7 +135,7 @@ def test_a_float32_fit_converts_though_rounding_flips_votes_of_rows_on_a_boundar
 def test_a_conversion_that_decides_otherwise_is_refused(monkeypatch):
     from sklearn.pipeline import Pipeline
 
-    from ferpipe.eval import svm_model
+    from ferpipe.svm import model as svm_model
 
     convert = svm_model._plain_svc
 

@@ -89,7 +89,7 @@ def _rounded(values: dict) -> dict:
 def measure(target: TargetCrops, model_dir: Path, svm_path: Path | None, s: GeneralizeSettings, plot_path: Path
             ) -> dict:
     """Zero-shot and frozen-feature measures; keras must already run on the chosen backend."""
-    from ferpipe.apply.heads import Heads, svm_probabilities, svm_probability_source
+    from ferpipe.apply.heads import Heads, svm_probabilities, svm_probability_method
 
     heads = Heads(model_dir, svm_path)
     column = smile_column(heads.info, model_dir)
@@ -97,10 +97,10 @@ def measure(target: TargetCrops, model_dir: Path, svm_path: Path | None, s: Gene
     features = heads.features(target.images)
     probabilities = {"softmax": (heads.softmax(target.images), "softmax")}
     if heads.svm is not None:
-        probabilities["svm"] = (svm_probabilities(heads.svm, features), svm_probability_source(heads.svm))
+        probabilities["svm"] = (svm_probabilities(heads.svm, features), svm_probability_method(heads.svm))
     zero = {}
-    for head, (p, source) in probabilities.items():
-        zero[head] = {"score": f"P({SMILE_EXPRESSION})", "probabilities": source,
+    for head, (p, method) in probabilities.items():
+        zero[head] = {"score": f"P({SMILE_EXPRESSION})", "probabilities": method,
                       **_rounded(zero_shot(p[:, column], target.labels, target.is_val, p.argmax(axis=1) == column))}
     frozen, out_of_fold = frozen_features(features, target.labels, s.folds, s.C, s.seed)
     curves = {f"zero-shot {head}": p[:, column] for head, (p, _) in probabilities.items()}

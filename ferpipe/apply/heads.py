@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import softmax
 
 from ferpipe.core.errors import require
-from ferpipe.eval.svm_model import load_svm
+from ferpipe.svm.model import load_svm
 
 HEADS = ("softmax", "svm")
 # How each head's probabilities come about (printed by `predict`, written by `generalize`).
@@ -29,14 +29,14 @@ PROBABILITY_NOTES = {
 }
 
 
-def svm_probability_source(svm) -> str:
+def svm_probability_method(svm) -> str:
     """How `svm_probabilities` obtains a fitted SVM pipeline's probabilities (a PROBABILITY_NOTES key)."""
     return SVM_PLATT if hasattr(svm, "predict_proba") else SVM_DECISION_SOFTMAX  # only a calibrated SVM has it
 
 
 def svm_probabilities(svm, features: np.ndarray) -> np.ndarray:
-    """(N, K) class probabilities of a fitted SVM pipeline (see `svm_probability_source`)."""
-    if svm_probability_source(svm) == SVM_PLATT:
+    """(N, K) class probabilities of a fitted SVM pipeline (see `svm_probability_method`)."""
+    if svm_probability_method(svm) == SVM_PLATT:
         return svm.predict_proba(features)
     scores = svm.decision_function(features)
     if scores.ndim == 1:  # two classes: one signed value, positive for the second class
@@ -79,16 +79,16 @@ class Heads:
 
         return predict_batched(self.features_of, crops).reshape(len(crops), -1)
 
-    def probability_source(self, head: str) -> str:
+    def probability_method(self, head: str) -> str:
         """How `head`'s probabilities are obtained (a PROBABILITY_NOTES key)."""
         if head == "softmax":
             return SOFTMAX
         require(self.svm is not None, "head svm: no SVM model was given")
-        return svm_probability_source(self.svm)
+        return svm_probability_method(self.svm)
 
     def probabilities(self, crops: np.ndarray, head: str) -> np.ndarray:
         """(N, K) probabilities of `head` (softmax | svm) for uint8 crops (N, S, S)."""
         self.info.check_crops(crops, "face crops")
-        if self.probability_source(head) == SOFTMAX:
+        if self.probability_method(head) == SOFTMAX:
             return self.softmax(crops)
         return svm_probabilities(self.svm, self.features(crops))

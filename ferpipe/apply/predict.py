@@ -62,7 +62,7 @@ class Predictor:
         # Crops at the model's own size, whatever faces.size says now.
         self.settings = settings.model_copy(update={"size": heads.info.crop_size})
         self.detector, self.heads, self.head = detector, heads, head
-        self.probability_source = heads.probability_source(head)
+        self.probability_method = heads.probability_method(head)
 
     def run(self, path: Path, keep_image: bool = False) -> PhotoResult:
         result = PhotoResult(path)

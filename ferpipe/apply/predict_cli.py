@@ -81,7 +81,7 @@ def predict(args: argparse.Namespace) -> int:
         _say(f"start-up: {time.perf_counter() - started:.2f} s (detector, {backend} and the model in {args.model})")
     if not args.json:
         print(csv_text([csv_header(heads.classes)]) if as_csv else
-              f"model {args.model}, head {args.head}: probabilities are {PROBABILITY_NOTES[predictor.probability_source]}",
+              f"model {args.model}, head {args.head}: probabilities are {PROBABILITY_NOTES[predictor.probability_method]}",
               end="" if as_csv else "\n", flush=True)
     for result in results:
         _say(f"error: {result.path}: {result.error}")
@@ -103,7 +103,7 @@ def predict(args: argparse.Namespace) -> int:
         elif not args.json:
             print(text_report(result), flush=True)
     if args.json:
-        print(json_report(results, str(args.model), args.head, predictor.probability_source, heads.classes))
+        print(json_report(results, str(args.model), args.head, predictor.probability_method, heads.classes))
     failed = sum(r.error is not None for r in results)
     if len(results) > 1 or failed:
         _say(f"{len(results)} files: {sum(len(r.faces) for r in results)} faces in {len(results) - failed} photos"

@@ -25,7 +25,7 @@ def eval_copies(train: np.ndarray, *evaluation: np.ndarray) -> int:
 def plot_example(path, augmented: np.ndarray, v: Variants, n_images: int, per_row: int = 6) -> None:
     """The first training image and its variants (outputs laid out as augment() returns them)."""
     cells = [Cell(augmented[0], "original")]
-    cells += [Cell(augmented[n_images + k], v.caption(k)) for k in np.flatnonzero(v.source == 0)]
+    cells += [Cell(augmented[n_images + k], v.caption(k)) for k in np.flatnonzero(v.original == 0)]
     rows = [cells[i:i + per_row] for i in range(0, len(cells), per_row)]
     save_image_grid(path, rows, [""] * len(rows), f"one training image and its {len(cells) - 1} augmented variants")
 
@@ -39,9 +39,9 @@ def augment_folder(src: Path, dst: Path, s: AugmentSettings) -> tuple[dict[str, 
         require(list(data["classes"]) == list(train["classes"]),
                 f"{src / f'{split}.npz'}: class names differ from those of {src / 'train.npz'}")
     require(len(train["images"]) > 0, f"{src / 'train.npz'}: no training images to augment")
-    images, source, v = augment(train["images"], s)
+    images, original, v = augment(train["images"], s)
     dst.mkdir(parents=True, exist_ok=True)
-    save_split(dst / "train.npz", images, train["labels"][source], train["ids"][source], list(train["classes"]))
+    save_split(dst / "train.npz", images, train["labels"][original], train["ids"][original], list(train["classes"]))
     for split in EVAL_SPLITS:
         shutil.copyfile(src / f"{split}.npz", dst / f"{split}.npz")
     report = {

@@ -36,7 +36,7 @@ class AugmentSettings(Settings):
 @dataclass
 class Variants:
     """The random draws for a batch of variants, one entry per variant."""
-    source: np.ndarray  # index of the training image it comes from
+    original: np.ndarray  # index of the training image it comes from
     flip: np.ndarray
     angle: np.ndarray  # degrees, counter-clockwise
     keep: np.ndarray  # fraction of the side the crop keeps
@@ -51,7 +51,7 @@ class Variants:
         n = n_images * (s.factor - 1)
         keep = rng.uniform(s.crop, 1.0, n)
         return cls(
-            source=np.tile(np.arange(n_images), s.factor - 1),
+            original=np.tile(np.arange(n_images), s.factor - 1),
             flip=rng.random(n) < s.flip,
             angle=rng.uniform(-s.rotation, s.rotation, n),
             keep=keep,
@@ -88,15 +88,15 @@ def tone(images: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray
 
 def augment(images: np.ndarray, s: AugmentSettings) -> tuple[np.ndarray, np.ndarray, Variants]:
     """(N, S, S) uint8 -> (factor * N, S, S): the originals first, then the variants; also the
-    index of each output's source image and the draws (for captions)."""
+    index of each output's original image and the draws (for captions)."""
     v = Variants.draw(len(images), s)
     out = np.empty((len(images) * s.factor,) + images.shape[1:], dtype=np.uint8)
     out[:len(images)] = images
-    with tqdm(total=len(v.source), unit="img", desc="augment") as progress:
-        for start in range(0, len(v.source), CHUNK):
-            ks = slice(start, min(start + CHUNK, len(v.source)))
-            warped = np.stack([warp(images[v.source[k]], v, k) for k in range(ks.start, ks.stop)])
+    with tqdm(total=len(v.original), unit="img", desc="augment") as progress:
+        for start in range(0, len(v.original), CHUNK):
+            ks = slice(start, min(start + CHUNK, len(v.original)))
+            warped = np.stack([warp(images[v.original[k]], v, k) for k in range(ks.start, ks.stop)])
             out[len(images) + ks.start:len(images) + ks.stop] = tone(warped, v.gain[ks], v.offset[ks])
             progress.update(ks.stop - ks.start)
-    source = np.concatenate([np.arange(len(images)), v.source])
-    return out, source, v
+    original = np.concatenate([np.arange(len(images)), v.original])
+    return out, original, v

@@ -3,8 +3,8 @@
 A dataset folder holds three files:
 - `images.npy`: every image's pixels, uint8, concatenated into one flat buffer (memory-mapped on
   read, so 36k images are one file for DVC to hash, not 36k);
-- `index.csv`: one row per image: `id,split,label,label_name,subject,source,offset,height,width,channels`
-  (`source` is where the image came from: a file path inside the source, or a csv row);
+- `index.csv`: one row per image: `id,split,label,label_name,subject,origin,offset,height,width,channels`
+  (`origin` is where the image came from: a file path inside the source, or a csv row);
 - `meta.json`: dataset name, class names (label id = position), splits, content hash.
 
 Images are 2-D greyscale (channels 1) or RGB (channels 3), of any size.
@@ -25,7 +25,7 @@ from ferpipe.core.textfile import read_text
 from ferpipe.data.pixels import pixel_hash
 
 SPLITS = ("train", "val", "test")
-INDEX_COLUMNS = ["id", "split", "label", "label_name", "subject", "source", "offset", "height", "width", "channels"]
+INDEX_COLUMNS = ["id", "split", "label", "label_name", "subject", "origin", "offset", "height", "width", "channels"]
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Record:
     split: str
     label: int
     subject: str
-    source: str
+    origin: str  # where the image came from: a file path inside the dataset source, or a csv row
     image: np.ndarray
 
 
@@ -45,12 +45,12 @@ def content_hash(records: list[Record]) -> str:
 
 def _check_record(rec: Record, n_classes: int) -> None:
     if rec.split not in SPLITS:
-        raise FerpipeError(f"{rec.source}: split {rec.split!r} is not one of {SPLITS}")
+        raise FerpipeError(f"{rec.origin}: split {rec.split!r} is not one of {SPLITS}")
     if not 0 <= rec.label < n_classes:
-        raise FerpipeError(f"{rec.source}: label {rec.label} is out of range 0..{n_classes - 1}")
+        raise FerpipeError(f"{rec.origin}: label {rec.label} is out of range 0..{n_classes - 1}")
     img = rec.image
     if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
-        raise FerpipeError(f"{rec.source}: expected a uint8 grey or RGB image, got {img.dtype} {img.shape}")
+        raise FerpipeError(f"{rec.origin}: expected a uint8 grey or RGB image, got {img.dtype} {img.shape}")
 
 
 def write_dataset(folder: Path, name: str, classes: list[str], records: list[Record]) -> dict:
@@ -68,7 +68,7 @@ def write_dataset(folder: Path, name: str, classes: list[str], records: list[Rec
             buffer[offsets[i]:offsets[i + 1]] = rec.image.reshape(-1)
             h, w = rec.image.shape[:2]
             c = 1 if rec.image.ndim == 2 else 3
-            writer.writerow([i, rec.split, rec.label, classes[rec.label], rec.subject, rec.source, offsets[i], h, w, c])
+            writer.writerow([i, rec.split, rec.label, classes[rec.label], rec.subject, rec.origin, offsets[i], h, w, c])
     buffer.flush()
     del buffer
     meta = {

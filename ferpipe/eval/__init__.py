@@ -1,1 +1,1 @@
-"""Evaluation: classification metrics, test predictions, the deep features (embed), the RBF SVM on them, and the softmax-vs-SVM comparison."""
+"""Evaluation on test: classification metrics, prediction files, the softmax head, the softmax-vs-SVM comparison and their plots."""

@@ -65,7 +65,7 @@ class SplitFaces:
 
 def image_name(dataset: Dataset, i: int) -> str:
     row = dataset.rows[i]
-    return f"{dataset.folder}: image id {row['id']} ({row['source']})"
+    return f"{dataset.folder}: image id {row['id']} ({row['origin']})"
 
 
 def crop_dataset(dataset: Dataset, settings: FaceSettings, detector: FaceDetector) -> dict[str, SplitFaces]:

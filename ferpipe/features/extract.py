@@ -14,7 +14,7 @@ from pydantic import Field
 from ferpipe.core.errors import require
 from ferpipe.core.settings import Settings
 from ferpipe.data.arrays import load_split
-from ferpipe.eval.embeddings import SPLITS, save_embeddings
+from ferpipe.features.files import SPLITS, save_embeddings
 from ferpipe.nn.saved import read_model_info
 
 TRAIN_SOURCES = ("original", "augmented")

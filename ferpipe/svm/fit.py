@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from ferpipe.core.errors import require
 from ferpipe.core.settings import Expect, Settings, invalid
-from ferpipe.eval.embeddings import load_embedding_splits
+from ferpipe.features.files import load_embedding_splits
 from ferpipe.eval.metrics import classification_metrics, write_confusion
 from ferpipe.eval.predictions import save_predictions
-from ferpipe.eval.svm_model import SVM_BACKENDS, final_svc, make_svc, portable, save_svm
+from ferpipe.svm.model import SVM_BACKENDS, final_svc, make_svc, portable, save_svm
 
 REFIT_ON = ("train", "train_val")
 GAMMA_WORDS = ("scale", "auto")  # scikit-learn's: 1 / (features x variance), 1 / features

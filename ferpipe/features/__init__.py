@@ -1,0 +1,1 @@
+"""Deep features: the trained network's `features` layer for every split (`embed`), and the files that hold them."""
