@@ -51,6 +51,30 @@ def run_in_process(stage: str, args: list, cwd: Path) -> subprocess.CompletedPro
     return run_main(lambda argv: run_stage(stage_main(stage), argv), args, cwd)
 
 
+def stage_result(stage: str, *argv) -> tuple[int, list[str]]:
+    """(exit status, stderr lines) of stages/<stage>.py `argv` run in this process, in the current folder."""
+    return result_of(stage_main(stage), *argv)
+
+
+def result_of(main: Callable[[list[str] | None], None], *argv) -> tuple[int, list[str]]:
+    """(exit status, stderr lines) of `main(argv)` run in this process through `run_stage`."""
+    proc = run_main(lambda args: run_stage(main, args), list(argv), Path.cwd())
+    return proc.returncode, proc.stderr.splitlines()
+
+
+def expect_error(result: tuple[int, list[str]], message: str, outputs: list[Path] = ()) -> str:
+    """A clean failure: exit status 1, exactly one `error:` line, holding `message` and ending stderr,
+    no traceback, and none of `outputs` (nor a temporary copy of one) left. Returns the error line."""
+    code, lines = result
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and lines[-1] == errors[0], "\n".join(lines[-20:])
+    assert message in errors[0], errors[0]
+    assert not any("Traceback" in line for line in lines)
+    left = [p for out in outputs for p in (out, *out.parent.glob(f".{out.name}.tmp-*")) if p.exists()]
+    assert not left, left
+    return errors[0]
+
+
 def run_in_child(stage: str, args: list, cwd: Path, **popen) -> subprocess.CompletedProcess | subprocess.Popen:
     """`python stages/<stage>.py args` in a child process (see `python_child`)."""
     return python_child([REPO / "stages" / f"{stage}.py", *args], cwd, **popen)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import copy
 import re
-import importlib.util
 
 import pytest
 import yaml
 from stage_imports import REPO
+from stage_runs import expect_error, stage_result
 
-from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params
 from ferpipe.params_command import main as params_main
@@ -84,13 +83,6 @@ def test_a_missing_key_is_an_error_not_a_default():
         check_all(params)
 
 
-def _stage_main(name: str):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 @pytest.mark.parametrize("stage, key, value, message", [
     ("fetch", "fetch.sha256.fer2031", None, "unknown parameter fetch.sha256.fer2031 (did you mean"),
     ("faces", "faces.pad_mode", "wrap", "faces.pad_mode must be one of replicate, constant, reflect, got 'wrap'"),
@@ -104,7 +96,7 @@ def _stage_main(name: str):
     ("generalize", "fetch.sha256.genki4k", "x", "fetch.sha256.genki4k must be null or 64 hex digits, got 'x'"),
     ("report", "train", {"input_size": 32}, "missing parameter train.steps_per_epoch"),
 ])
-def test_each_stage_exits_1_with_one_error_line_on_a_bad_value(tmp_path, capsys, stage, key, value, message):
+def test_each_stage_exits_1_with_one_error_line_on_a_bad_value(tmp_path, stage, key, value, message):
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(_set(PARAMS, key, value)))
     argv = ["--params", str(params_file)]
@@ -115,10 +107,7 @@ def test_each_stage_exits_1_with_one_error_line_on_a_bad_value(tmp_path, capsys,
             "generalize": ["--metrics", "--plot"], "report": ["--out"]}[stage]
     for i, option in enumerate(outs):
         argv += [option, str(tmp_path / "out" / f"{i}")]
-    with pytest.raises(SystemExit) as exit_:
-        run_stage(_stage_main(stage), argv)
-    err = capsys.readouterr().err
-    assert exit_.value.code == 1
-    assert err.count("error:") == 1 and err.startswith(f"error: {params_file}: {message}"), err
+    line = expect_error(stage_result(stage, *argv), message)
+    assert line.startswith(f"error: {params_file}: {message}"), line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 

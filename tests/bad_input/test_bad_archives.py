@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 from builders import write_fer_csv, write_fer_folders
-from stage_main import expect_error
+from stage_runs import expect_error
 from test_bad_datasets import fetch_outputs, run_fetch
 
 from ferpipe.data.sources.download import sha256_of

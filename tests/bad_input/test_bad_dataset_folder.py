@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 from builders import face_like
-from stage_main import expect_error, run_main
+from stage_runs import expect_error, stage_result
 
 from ferpipe.data.dataset import Record, write_dataset
 
@@ -33,7 +33,7 @@ def run_faces(tmp: Path, folder: Path) -> tuple[int, list[str]]:
     params["runtime"]["faces"].update(workers=1, device="cpu")
     (tmp / "params.yaml").write_text(yaml.safe_dump(params))
     out, metrics, plot = faces_outputs(tmp)
-    return run_main("faces", "--params", tmp / "params.yaml", "--dataset", folder, "--out", out, "--metrics", metrics,
+    return stage_result("faces", "--params", tmp / "params.yaml", "--dataset", folder, "--out", out, "--metrics", metrics,
                     "--plot", plot)
 
 

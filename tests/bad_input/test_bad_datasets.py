@@ -13,7 +13,7 @@ import pytest
 import yaml
 from builders import write_ckplus, write_fer_csv, write_fer_folders, write_genki
 from PIL import Image
-from stage_main import expect_error, run_main
+from stage_runs import expect_error, stage_result
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -34,7 +34,7 @@ def run_fetch(tmp: Path, dataset: str, source: Path | str, params_text: str | by
     text = yaml.safe_dump(params) if params_text is None else params_text
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     out, metrics = fetch_outputs(tmp)
-    return run_main("fetch", "--params", path, "--out", out, "--metrics", metrics)
+    return stage_result("fetch", "--params", path, "--out", out, "--metrics", metrics)
 
 
 # --- FER-2013 csv ---------------------------------------------------------------------------------
@@ -252,5 +252,5 @@ def test_params_file_in_another_encoding(tmp_path, encoding, message):
 def test_params_file_that_is_a_folder(tmp_path):
     (tmp_path / "settings").mkdir()
     out, metrics = fetch_outputs(tmp_path)
-    expect_error(run_main("fetch", "--params", tmp_path / "settings", "--out", out, "--metrics", metrics),
+    expect_error(stage_result("fetch", "--params", tmp_path / "settings", "--out", out, "--metrics", metrics),
                  "settings: is a folder, expected a text file", fetch_outputs(tmp_path))

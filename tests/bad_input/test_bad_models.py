@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from stage_main import call_main, expect_error, run_main
+from stage_runs import expect_error, result_of, stage_result
 from train_fixtures import CLASSES, toy_split
 
 from ferpipe.apply import predict_cli
@@ -35,7 +35,7 @@ def evaluate_outputs(tmp: Path) -> list[Path]:
 def evaluate(tmp: Path, model: Path, test: Path) -> tuple[int, list[str]]:
     (tmp / "params.yaml").write_text("backend: tensorflow\n")
     metrics, confusion, predictions = evaluate_outputs(tmp)
-    return run_main("evaluate_softmax", "--params", tmp / "params.yaml", "--model", model, "--test", test,
+    return stage_result("evaluate_softmax", "--params", tmp / "params.yaml", "--model", model, "--test", test,
                     "--metrics", metrics, "--confusion", confusion, "--predictions", predictions)
 
 
@@ -143,7 +143,7 @@ def predict_params(tmp: Path) -> Path:
 
 
 def predict(tmp: Path, *args) -> tuple[int, list[str]]:
-    return call_main(predict_cli._main, "--params", predict_params(tmp), *args)
+    return result_of(predict_cli._main, "--params", predict_params(tmp), *args)
 
 
 def dump(obj) -> Callable[[Path], None]:

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pytest
 from PIL import Image
-from stage_main import call_main, expect_error
+from stage_runs import expect_error, result_of
 from test_bad_models import predict, predict_params
 
 from ferpipe.apply import predict_cli
@@ -99,5 +99,5 @@ def test_params_file_in_utf16(tiny, tmp_path):
     path = predict_params(tmp_path)
     path.write_bytes(path.read_text().encode("utf-16"))
     image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
-    expect_error(call_main(predict_cli._main, "--params", path, tmp_path / "me.png", "--model", tiny / "model"),
+    expect_error(result_of(predict_cli._main, "--params", path, tmp_path / "me.png", "--model", tiny / "model"),
                  "params.yaml: the file is UTF-16-encoded")
