@@ -64,7 +64,7 @@ class TrainBlock(Settings):
     dropout: float = Field(ge=0, lt=1, description="before the new softmax head (resnet50); 0.5 kept the demo's short "
                                                    "from-scratch run at chance")
     momentum: float = Field(ge=0, lt=1, description="the paper's MSGD is plain minibatch SGD; momentum 0.9 at lr 0.05 "
-                                                    "diverges (measured)")
+                                                    "diverged on FER-2013 (docs/pipeline.md)")
     nesterov: bool = Field(description="Nesterov momentum")
     weight_decay: float = Field(ge=0, description="SGD weight decay (0: none)")
     schedule: Literal[SCHEDULES] = Field(description="learning rate: cosine (decays to 0 over the run) | constant")
@@ -89,8 +89,8 @@ class TrainConfig(Settings):
                                         "demo_tuning.txt); paper Table 2: 0.05")
     batch_size: int = Field(ge=1, description="demo default: more steps in the CPU budget than 56 (chosen on val); "
                                               "paper Table 2: 56")
-    epochs: int = Field(ge=1, description="paper Table 2: 50 (`dvc exp run -S epochs=50`); 10 x 58 steps keep the "
-                                          "demo's train stage ~3 min on 2 CPU cores")
+    epochs: int = Field(ge=1, description="passes over the training set (capped by train.steps_per_epoch); paper "
+                                          "Table 2: 50 (`dvc exp run -S epochs=50`); the demo's 10 keep it CPU-sized")
     n_kerns: Pair = Field(description="lenet: filters of its two 5x5 conv layers (paper Table 2)")
     pool_size: Pair = Field(description="lenet: max-pool window after each conv layer (paper Table 2)")
     train: TrainBlock = Field(description="the rest of the training recipe")
