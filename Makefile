@@ -20,9 +20,13 @@ repro: setup
 	$(PY) -m ferpipe params check
 	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 
+# Two pytest workers (pytest-xdist), one test file at a time each: the end-to-end test_pipeline.py
+# runs beside the rest. `pytest tests/test_x.py` alone still runs in one process.
+XDIST := -n 2 --dist loadfile
+
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 # The loop for every edit: all but the tests marked slow (training, MTCNN, end-to-end dvc runs).
 test-fast: setup
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(XDIST) -m "not slow"
