@@ -123,7 +123,9 @@ def test_local_archive_is_unpacked_and_checked_when_a_sha256_is_given(tmp_path, 
     monkeypatch.setenv("FERPIPE_CACHE", str(tmp_path / "cache"))
     write_genki(tmp_path / "src" / "g", n=20)
     archive = Path(shutil.make_archive(str(tmp_path / "g"), "zip", tmp_path / "src"))
-    assert (materialize("genki4k", {"genki4k": str(archive)}, {}, "params.yaml") / "g" / "labels.txt").is_file()
+    unpacked = materialize("genki4k", {"genki4k": str(archive)}, {}, "params.yaml")
+    assert (unpacked / "g" / "labels.txt").is_file()
+    assert unpacked.stat().st_mode & 0o777 == 0o755  # readable like any unpacked folder, not owner-only
     with pytest.raises(FerpipeError, match="sha256 mismatch"):
         materialize("genki4k", {"genki4k": str(archive)}, {"genki4k": "f" * 64}, "params.yaml")
     assert archive.is_file()  # a user's own file is never deleted

@@ -39,6 +39,18 @@ def test_override_text_reads_back_as_the_value(value):
     assert apply_overrides(REPO / "params.yaml", [override("lr", value)])["lr"] == value
 
 
+@pytest.mark.parametrize("content, message", [
+    (None, "params file not found: {path}"),
+    ("lr: 0.1 # é\n".encode("latin-1"), "{path}: not UTF-8 text"),
+])
+def test_a_missing_or_unreadable_params_file_is_one_error(tmp_path, content, message):
+    path = tmp_path / "params.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(FerpipeError, match=re.escape(message.format(path=path))):
+        apply_overrides(path, [override("lr", 0.1)])
+
+
 def test_a_plan_is_the_sweeps_set_then_the_typed_overrides_then_the_value(in_repo):
     points = plan(SWEEPS["table4"], ["epochs=1", "train.steps_per_epoch=2"])
     assert [p[-1] for p in points] == ["lr=0.1", "lr=0.01", "lr=0.05"]

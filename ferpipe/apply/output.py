@@ -106,4 +106,7 @@ def drawn_paths(out_dir: Path, photos: list[Path]) -> dict[Path, Path]:
 
 
 def save_drawn(result: PhotoResult, path: Path) -> None:
-    Image.fromarray(draw_faces(result)).save(path)
+    try:
+        Image.fromarray(draw_faces(result)).save(path)
+    except OSError as exc:
+        raise FerpipeError(f"{path}: cannot write the drawing ({exc.strerror or exc})") from exc

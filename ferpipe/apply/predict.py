@@ -50,7 +50,7 @@ def photo_files(inputs: list[str | Path]) -> tuple[list[Path], list[PhotoResult]
             files.append(item)
         else:
             missing.append(PhotoResult(item, error="no such file or folder"))
-    return files, missing
+    return list(dict.fromkeys(files)), missing  # a photo named twice is run (and drawn) once
 
 
 def is_folder_run(inputs: list[str | Path]) -> bool:

@@ -66,7 +66,7 @@ def predict(args: argparse.Namespace) -> int:
 
     files, results = photo_files(args.inputs)
     if not files and not results:
-        raise FerpipeError(f"no files found in {', '.join(args.inputs)}")
+        raise FerpipeError(f"{', '.join(args.inputs)}: no files found")
     drawings = drawn_paths(args.out, files) if args.out else {}
     detector = FaceDetector(settings, runtime)
     select_backend(backend)
@@ -74,8 +74,11 @@ def predict(args: argparse.Namespace) -> int:
 
     heads = Heads(args.model, args.svm if args.head == "svm" else None)
     predictor = Predictor(settings, detector, heads, args.head)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
+    if args.out:  # only now: a model that fails to load leaves no folder behind
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FerpipeError(f"{args.out}: cannot create this --out folder ({exc.strerror or exc})") from exc
     as_csv = not args.json and is_folder_run(args.inputs)
     if args.verbose:
         _say(f"start-up: {time.perf_counter() - started:.2f} s (detector, {backend} and the model in {args.model})")

@@ -20,7 +20,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 MIN_IMAGE_SIDE = 20  # px: smaller images hold no face that MTCNN or a 48 px crop could use
 MAX_IMAGE_PIXELS = 100_000_000  # about 10000 x 10000: larger ones are refused before they are decoded
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
-_ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
+_ALPHA_MODES = ("LA", "PA", "RGBA", "RGBa")
 
 
 def check_image_side(height: int, width: int, name: str) -> None:

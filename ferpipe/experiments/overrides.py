@@ -10,6 +10,7 @@ from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.params import load_params
+from ferpipe.core.textfile import read_text
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:~-]+")
 
@@ -63,7 +64,8 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
     from dvc.exceptions import InvalidArgumentError
     from dvc.utils.hydra import apply_overrides as dvc_apply
 
-    params_text = Path(params_path).read_text()
+    load_params(params_path)  # a missing, non-UTF-8 or malformed file is one error naming it, before DVC reads it
+    params_text = read_text(params_path)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "params.yaml"
         copy.write_text(params_text)

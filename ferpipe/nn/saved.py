@@ -51,7 +51,9 @@ def read_model_info(folder: str | Path) -> ModelInfo:
     classes, crop = raw["classes"], raw["crop_size"]
     require(isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes),
             f"{path}: classes must be a list of at least two names")
-    require(isinstance(crop, int) and crop > 0, f"{path}: crop_size must be a positive integer, got {crop!r}")
+    require(isinstance(crop, int) and not isinstance(crop, bool) and crop > 0,
+            f"{path}: crop_size must be a positive integer, got {crop!r}")
+    require(isinstance(raw["config"], dict), f"{path}: config must be a JSON object, got {raw['config']!r}")
     return ModelInfo(classes, crop, str(raw["feature_layer"]), dict(raw["config"]), str(raw["precision"]))
 
 

@@ -54,7 +54,7 @@ def test_missing_photo(tiny, tmp_path):
 
 def test_empty_folder(tiny, tmp_path):
     (tmp_path / "photos").mkdir()
-    expect_error(predict(tmp_path, tmp_path / "photos", "--model", tiny / "model"), "no files found in")
+    expect_error(predict(tmp_path, tmp_path / "photos", "--model", tiny / "model"), ": no files found")
 
 
 def test_out_is_an_existing_file(tiny, tmp_path):
@@ -63,6 +63,22 @@ def test_out_is_an_existing_file(tiny, tmp_path):
     expect_error(predict(tmp_path, tmp_path / "me.png", "--model", tiny / "model", "--out", tmp_path / "drawn.png"),
                  "drawn.png: --out must be a folder, and this is a file")
     assert (tmp_path / "drawn.png").read_bytes() == b"mine"
+
+
+def test_out_below_a_file_is_one_error_line(tiny, tmp_path):
+    image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
+    (tmp_path / "notes.txt").write_text("mine")
+    expect_error(predict(tmp_path, tmp_path / "me.png", "--model", tiny / "model", "--out", tmp_path / "notes.txt" / "sub"),
+                 "notes.txt/sub: cannot create this --out folder")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_photo_named_twice_is_run_and_drawn_once(tiny, tmp_path):
+    image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
+    code, _ = predict(tmp_path, tmp_path / "me.png", tmp_path / "me.png", "--model", tiny / "model",
+                      "--out", tmp_path / "drawn")
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["me_faces.png"]
 
 
 def test_out_never_overwrites_the_users_photo(tiny, tmp_path):

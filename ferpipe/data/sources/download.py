@@ -193,8 +193,11 @@ def unpack(archive: Path) -> Path:
         else:
             _unpack_tar(archive, work)
         (work / ".verified").touch()
+        work.chmod(0o755)  # mkdtemp makes it owner-only; the cache is read like any unpacked folder
         os.replace(work, dest)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        if (dest / ".verified").is_file():  # another process unpacked the same archive meanwhile
+            return dest
         raise FerpipeError(f"{archive}: cannot unpack ({type(exc).__name__}: {exc})") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
