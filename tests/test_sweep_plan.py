@@ -30,8 +30,11 @@ def test_the_sweeps_file_holds_the_paper_grids_on_its_lenet():
     assert (SWEEPS["table5"].param, SWEEPS["table5"].values) == ("n_kerns", [[20, 50], [10, 30], [5, 10]])
     assert (SWEEPS["batch"].param, SWEEPS["batch"].values) == ("batch_size", [1, 2, 5, 10, 20, 56])
     assert (SWEEPS["kfold"].param, SWEEPS["kfold"].values) == ("fetch.fold", None)
-    for sweep in SWEEPS.values():
-        assert sweep.fixed["arch"] == "lenet" and sweep.param not in sweep.fixed
+    for name in ("table4", "table5", "batch", "kfold"):
+        assert SWEEPS[name].fixed["arch"] == "lenet" and SWEEPS[name].param not in SWEEPS[name].fixed
+    # CK+'s two splits for the network params.yaml gives (the demo's ResNet-50)
+    assert (SWEEPS["protocols"].param, SWEEPS["protocols"].values, SWEEPS["protocols"].fixed) == (
+        "fetch.ckplus_protocol", ["paper", "subject"], {})
 
 
 @pytest.mark.parametrize("value", [0.1, 0.0005, 56, [20, 50], None, True, "/data/fer 2013", "null", "a'b"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from stage_imports import REPO
+from stage_runs import expect_error, result_of
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.experiments.results import ExpShow, parse_exp_show
@@ -17,7 +18,8 @@ from ferpipe.report.inputs import read_tables
 from ferpipe.report.paper import load_paper
 from ferpipe.experiments.sweeps import load_sweeps
 from ferpipe.report.tables import sweep_tables
-from ferpipe.report.tables_command import summary, write_tables
+from ferpipe.report.tables_command import find_experiment, summary, write_tables
+from ferpipe.report.tables_command import main as tables_main
 
 DOC = json.loads((Path(__file__).parent / "data" / "exp_show_sweeps.json").read_text())
 SWEEPS = load_sweeps(REPO / "sweeps.yaml")
@@ -120,3 +122,16 @@ def test_no_sweep_experiment_is_one_error_and_writes_nothing(tmp_path):
     with pytest.raises(FerpipeError, match="lists no experiment of the sweeps"):
         write_tables(tmp_path / "sweeps", ExpShow([], {}), SWEEPS, REPO / "paper.yaml")
     assert not (tmp_path / "sweeps").exists()
+
+
+def test_find_names_the_newest_experiment_with_the_parameters_asked(tmp_path, capsys):
+    out = tmp_path / "sweeps"
+    tables = write_tables(out, parse_exp_show(DOC), SWEEPS, REPO / "paper.yaml")
+    demo = table(tables, "table4", "demo")
+    wanted = next(r for r in demo.rows if r["value"] == 0.05)["experiment"]
+    assert find_experiment(tables, "table4", {"dataset": "demo", "lr": 0.05}) == wanted
+    tables_main(["--out", str(out), "--find", "table4", "dataset=demo", "lr=0.05", "train.schedule=constant"])
+    assert capsys.readouterr().out.strip() == wanted
+    assert find_experiment(tables, "table4", {"lr": 0.05}) != wanted  # genki4k's table comes later
+    code, stderr = result_of(tables_main, "--out", str(out), "--find", "table4", "dataset=demo", "lr=0.5")
+    expect_error((code, stderr), "the tables list no experiment of sweep table4 with dataset=demo, lr=0.5")

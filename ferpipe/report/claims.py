@@ -58,7 +58,7 @@ def proportion_interval(fraction: float, n: int) -> tuple[float, float]:
     return 100.0 * ci.low, 100.0 * ci.high
 
 
-def _interval_verdict(claimed: float, measured_fraction: float, n: int, what: str, short: bool) -> str:
+def interval_verdict(claimed: float, measured_fraction: float, n: int, what: str, short: bool) -> str:
     low, high = proportion_interval(measured_fraction, n)
     inside = low <= claimed <= high
     verdict = (f"{HOLDS}: {fmt.percent(claimed)} is inside" if inside else
@@ -67,7 +67,18 @@ def _interval_verdict(claimed: float, measured_fraction: float, n: int, what: st
     return verdict + ("; trained for less than the paper's 50 epochs" if short else "")
 
 
-def _name(key: str) -> str:
+def difference_verdict(claimed: float, low: float, high: float) -> str:
+    """The SVM-against-softmax rule: the bootstrap interval (points) must hold the claimed gain and exclude 0."""
+    interval = f"the 95% interval {fmt.points(low)}..{fmt.points(high)}"
+    if not low <= claimed <= high:
+        side = "more" if low > claimed else "less"
+        return f"{FAILS}: {interval} excludes {fmt.points(claimed)} (the SVM gains {side} than that)"
+    if low <= 0.0:
+        return f"{UNJUDGED}: {interval} holds both {fmt.points(claimed)} and no difference (too few test images)"
+    return f"{HOLDS}: {interval} holds {fmt.points(claimed)} and excludes no difference"
+
+
+def display_name(key: str) -> str:
     return NAMES.get(key, key)
 
 
@@ -80,13 +91,13 @@ def accuracy_claim(paper: Paper, run: Run) -> Claim:
     svm = run.metrics.get("svm", {})
     claimed = float(claim["accuracy_percent"])
     if run.dataset != claim["dataset"]:
-        verdict = _not_judged(f"on {_name(run.dataset)}", _name(claim["dataset"]))
+        verdict = _not_judged(f"on {display_name(run.dataset)}", display_name(claim["dataset"]))
     elif run.arch != claim["arch"]:
-        verdict = _not_judged(f"with {_name(run.arch)} features", f"{_name(claim['arch'])} features")
+        verdict = _not_judged(f"with {display_name(run.arch)} features", f"{display_name(claim['arch'])} features")
     elif "accuracy" not in svm:
         verdict = f"{UNJUDGED}: no SVM metrics (metrics/svm.json)"
     else:
-        verdict = _interval_verdict(claimed, svm["accuracy"], svm["n"], "SVM accuracy", run.shorter_than_paper)
+        verdict = interval_verdict(claimed, svm["accuracy"], svm["n"], "SVM accuracy", run.shorter_than_paper)
     return Claim("accuracy of the deep features + RBF SVM", claim["where"], f"{fmt.percent(claimed)} %",
                  _pct_or_missing(svm.get("accuracy")) + " % (SVM)", run.dataset, run.protocol,
                  fmt.plain(svm.get("n")), verdict)
@@ -107,16 +118,10 @@ def svm_vs_softmax_claim(paper: Paper, run: Run) -> Claim:
         diff, low, high = (100.0 * cmp[k] for k in ("accuracy_difference", "bootstrap_ci95_low", "bootstrap_ci95_high"))
         measured = (f"{fmt.points(diff)} points (95% interval {fmt.points(low)}..{fmt.points(high)}, "
                     f"McNemar p = {fmt.p_value(cmp['mcnemar_p_value'])})")
-        interval = f"the 95% interval {fmt.points(low)}..{fmt.points(high)}"
         if run.arch != claim["arch"]:
-            verdict = _not_judged(f"with {_name(run.arch)} features", f"{_name(claim['arch'])} features")
-        elif not low <= claimed <= high:
-            side = "more" if low > claimed else "less"
-            verdict = f"{FAILS}: {interval} excludes {fmt.points(claimed)} (the SVM gains {side} than that)"
-        elif low <= 0.0:
-            verdict = f"{UNJUDGED}: {interval} holds both {fmt.points(claimed)} and no difference (too few test images)"
+            verdict = _not_judged(f"with {display_name(run.arch)} features", f"{display_name(claim['arch'])} features")
         else:
-            verdict = f"{HOLDS}: {interval} holds {fmt.points(claimed)} and excludes no difference"
+            verdict = difference_verdict(claimed, low, high)
     return Claim("SVM better than the softmax head", claim["where"], f"{fmt.points(claimed)} points", measured,
                  run.dataset, run.protocol, fmt.plain(cmp.get("n")), verdict)
 
@@ -127,11 +132,11 @@ def data_claim(paper: Paper, run: Run) -> Claim:
     counts = run.metrics.get("data", {}).get("counts", {})
     measured = "/".join(fmt.plain(counts.get(s, {}).get("total")) for s in ("train", "val", "test"))
     if run.dataset != data["dataset"]:
-        verdict = _not_judged(f"on {_name(run.dataset)}", f"{_name(data['dataset'])}'s images")
+        verdict = _not_judged(f"on {display_name(run.dataset)}", f"{display_name(data['dataset'])}'s images")
     elif measured == claimed:
         verdict = f"{HOLDS}: the same train/val/test counts"
     else:
-        verdict = f"{FAILS}: {_name(data['dataset'])} has {measured} train/val/test images here, not {claimed}"
+        verdict = f"{FAILS}: {display_name(data['dataset'])} has {measured} train/val/test images here, not {claimed}"
     return Claim("data: train/val/test images", data["where"], claimed, measured, run.dataset, run.protocol,
                  fmt.plain(counts.get("test", {}).get("total")), verdict)
 
@@ -149,13 +154,13 @@ def sweep_claims(paper: Paper, table: SweepTable) -> list[Claim]:
             n = row["test_images"] if key == "test_error" else row.get("val_images")
             label = f"{what} at {table.param} = {fmt.plain(row['value'])}"
             if table.dataset not in SWEEP_DATASETS:
-                verdict = _not_judged(f"on {_name(table.dataset)}", "FER-2013 (CK+ by its data description)")
+                verdict = _not_judged(f"on {display_name(table.dataset)}", "FER-2013 (CK+ by its data description)")
             elif table.arch != paper_table.arch:
-                verdict = _not_judged(f"with {_name(table.arch)}", _name(paper_table.arch))
+                verdict = _not_judged(f"with {display_name(table.arch)}", display_name(paper_table.arch))
             elif measured_pct is None or not n:
                 verdict = f"{UNJUDGED}: not measured (experiment `{row['experiment']}` has no {what})"
             else:
-                verdict = _interval_verdict(claimed, measured_pct / 100.0, n, what, table.shorter_than_paper)
+                verdict = interval_verdict(claimed, measured_pct / 100.0, n, what, table.shorter_than_paper)
             claims.append(Claim(label, paper_table.where, f"{fmt.percent(claimed)} %",
                                 f"{fmt.percent(measured_pct)} % (`{row['experiment']}`)", table.dataset,
                                 f"{table.protocol}; {table.budget}", fmt.plain(n),

@@ -21,6 +21,7 @@ from ferpipe.report.sweep_table import SweepTable, flatten
 
 SPEED_ONLY = "runtime."
 ALWAYS_SHOWN = ("dataset", "arch", "epochs", "train.steps_per_epoch")  # in a table's settings even when at the default
+CKPLUS_PROTOCOL = "fetch.ckplus_protocol"  # shown too on CK+, where it tells the two splits' tables apart
 
 
 def _percent(value: Any) -> float | None:
@@ -76,8 +77,9 @@ def _group_key(exp: Experiment, param: str) -> tuple[str, str]:
 def _settings(exp: Experiment, param: str, baseline_params: dict[str, Any]) -> dict[str, Any]:
     base = flatten(baseline_params)
     flat = flatten(exp.params)
+    shown = ALWAYS_SHOWN + ((CKPLUS_PROTOCOL,) if flat.get("dataset") == "ckplus" else ())
     return {k: v for k, v in flat.items()
-            if k != param and not k.startswith(SPEED_ONLY) and (k in ALWAYS_SHOWN or base.get(k, object()) != v)}
+            if k != param and not k.startswith(SPEED_ONLY) and (k in shown or base.get(k, object()) != v)}
 
 
 def sweep_tables(show: ExpShow, sweeps: dict[str, Sweep], paper: Paper) -> list[SweepTable]:

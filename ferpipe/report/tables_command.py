@@ -2,7 +2,8 @@
 
 Writes into --out (default sweeps/, replaced as a whole): TABLES.md (every table, the paper's
 columns), one plot per table (error against the swept value, val and test), and tables.json (the
-same rows, read by the `report` stage).
+same rows, read by the `report` stage). With `--find SWEEP KEY=VALUE ...` it writes nothing and prints
+the name of the newest experiment of --out's tables.json with those parameters (for scripts).
 """
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import argparse
 import json
 from pathlib import Path
 
+import yaml
+
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import require
+from ferpipe.experiments.overrides import override_key
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.experiments.results import ExpShow, sweep_experiments
 from ferpipe.experiments.sweeps import SWEEPS_FILE, Sweep, load_sweeps
 from ferpipe.report import fmt
 from ferpipe.report.paper import PAPER_FILE, load_paper
+from ferpipe.report.inputs import read_tables
 from ferpipe.report.render import settings_text, tables_markdown
 from ferpipe.report.sweep_plots import plot_table
 from ferpipe.report.tables import SweepTable, sweep_tables
@@ -56,12 +61,27 @@ def summary(tables: list[SweepTable], out: Path, kfold_of: str | None = None) ->
     return "\n".join(lines)
 
 
+def find_experiment(tables: list[SweepTable], sweep: str, wanted: dict[str, object]) -> str:
+    """The newest experiment of `sweep` whose table settings and swept value match `wanted` (dotted keys)."""
+    found = [row["experiment"] for table in tables if table.sweep == sweep for row in table.rows
+             if all({**table.settings, table.param: row["value"]}.get(k, object()) == v for k, v in wanted.items())]
+    require(bool(found), f"the tables list no experiment of sweep {sweep} with "
+            + ", ".join(f"{k}={fmt.plain(v)}" for k, v in wanted.items()))
+    return found[-1]
+
+
 def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ferpipe tables", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole (default: {TABLES_DIR})")
     parser.add_argument("--sweeps", default=SWEEPS_FILE, help=f"the sweeps file (default: {SWEEPS_FILE})")
     parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")
+    parser.add_argument("--find", nargs="+", metavar="SWEEP [KEY=VALUE ...]",
+                        help="print the newest experiment of SWEEP with these parameters in --out's tables.json")
     args = parser.parse_args(argv)
+    if args.find:
+        wanted = {override_key(item): yaml.safe_load(item.partition("=")[2]) for item in args.find[1:]}
+        print(find_experiment(read_tables(Path(args.out) / TABLES_JSON), args.find[0], wanted))
+        return
     sweeps = load_sweeps(args.sweeps)
     tables = write_tables(Path(args.out), sweep_experiments(), sweeps, args.paper)
     print(summary(tables, Path(args.out)))

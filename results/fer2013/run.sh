@@ -28,13 +28,7 @@ case "${1:-}" in
     # The tables from DVC's experiments, not from files of the checkout, which may be older.
     python -m ferpipe tables --out "$RESULTS/sweeps"
     # The newest Table 4 experiment at the paper's Table 2 values (lr 0.05, n-kerns [20, 50]).
-    name=$(python - "$RESULTS/sweeps/tables.json" <<'PY'
-import json, sys
-tables = json.load(open(sys.argv[1]))["tables"]
-rows = [r for t in tables if t["sweep"] == "table4" and t["dataset"] == "fer2013" for r in t["rows"] if r["lr"] == 0.05]
-print(rows[-1]["experiment"])
-PY
-)
+    name=$(python -m ferpipe tables --out "$RESULTS/sweeps" --find table4 dataset=fer2013 lr=0.05)
     dvc exp apply "$name"
     # The applied workspace holds the results/ of the experiment's commit: the tables are written again.
     python -m ferpipe tables --out "$RESULTS/sweeps"
