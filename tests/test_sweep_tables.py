@@ -17,6 +17,7 @@ from ferpipe.experiments.results import ExpShow, parse_exp_show
 from ferpipe.report.inputs import read_tables
 from ferpipe.report.paper import load_paper
 from ferpipe.experiments.sweeps import load_sweeps
+from ferpipe.report.render import settings_text
 from ferpipe.report.tables import sweep_tables
 from ferpipe.report.tables_command import find_experiment, summary, write_tables
 from ferpipe.report.tables_command import main as tables_main
@@ -135,3 +136,10 @@ def test_find_names_the_newest_experiment_with_the_parameters_asked(tmp_path, ca
     assert find_experiment(tables, "table4", {"lr": 0.05}) != wanted  # genki4k's table comes later
     code, stderr = result_of(tables_main, "--out", str(out), "--find", "table4", "dataset=demo", "lr=0.5")
     expect_error((code, stderr), "the tables list no experiment of sweep table4 with dataset=demo, lr=0.5")
+
+
+def test_a_setting_of_null_reads_as_typed():
+    tables = sweep_tables(parse_exp_show(DOC), SWEEPS, PAPER)
+    demo = copy.deepcopy(table(tables, "table4", "demo"))
+    demo.settings["train.steps_per_epoch"] = None
+    assert "`train.steps_per_epoch=null`" in settings_text(demo)

@@ -9,7 +9,7 @@ PAPER_COLUMNS = ("n_kerns", "batch_size", "pool_size", "lr")
 
 
 def settings_text(table: SweepTable) -> str:
-    shown = ", ".join(f"`{k}={fmt.plain(v)}`" for k, v in sorted(table.settings.items()))
+    shown = ", ".join(f"`{k}={'null' if v is None else fmt.plain(v)}`" for k, v in sorted(table.settings.items()))
     return f"{shown} (every other parameter as in params.yaml of commit `{table.baseline[:7]}`)"
 
 
