@@ -20,11 +20,11 @@ log_lines() {  # what sweep_log.txt keeps of a sweep's output: what was queued, 
   tr '\r' '\n' | grep -aE '^(queued |==== |experiment |(fetch|faces|augment|train|evaluate_softmax|embed|svm|compare|generalize|report): |[a-z0-9_]+ on [a-z0-9]+ |tables: |error: )' | grep -av '%|' || true
 }
 
-sweep() {  # sweep NAME PROTOCOL [-S ...]
-  local name=$1 protocol=$2
-  shift 2
-  python -m ferpipe sweep "$name" -S dataset=ckplus -S "sources.ckplus=$CKPLUS" \
-    -S "fetch.ckplus_protocol=$protocol" "$@" --out "$RESULTS/sweeps" 2>&1 | tee /dev/stderr | log_lines >> "$RESULTS/sweep_log.txt"
+sweep() {  # sweep NAME [-S ...]
+  local name=$1
+  shift
+  python -m ferpipe sweep "$name" -S dataset=ckplus -S "sources.ckplus=$CKPLUS" "$@" --out "$RESULTS/sweeps" 2>&1 \
+    | tee /dev/stderr | log_lines >> "$RESULTS/sweep_log.txt"
 }
 
 case "$1" in
@@ -38,10 +38,11 @@ case "$1" in
       # 4,032 to 9,420 steps an epoch). The ResNet-50 is the demo's (params.yaml: from scratch, 32 px,
       # 10 epochs of 58 batches of 32).
       case $name in
-        kfold) sweep kfold subject -S fetch.folds=10 -S epochs=20 ;;
-        protocols) sweep protocols subject ;;  # the sweep sets the split of each of its two runs
-        batch) sweep batch paper -S epochs=10; sweep batch subject -S epochs=10 ;;
-        *) sweep "$name" paper; sweep "$name" subject ;;
+        kfold) sweep kfold -S fetch.ckplus_protocol=subject -S fetch.folds=10 -S epochs=20 ;;
+        protocols) sweep protocols ;;  # the sweep sets the split of each of its two runs
+        *) for split in paper subject; do
+             sweep "$name" -S "fetch.ckplus_protocol=$split" $([ "$name" = batch ] && echo "-S epochs=10")
+           done ;;
       esac
     done
     ;;
