@@ -72,7 +72,7 @@ def in_process(args: argparse.Namespace, photos: list[Path]) -> None:
     from ferpipe.apply.predict import Predictor
 
     heads = Heads(args.model)
-    predictor = Predictor(settings, detector, heads, "softmax")
+    predictor = Predictor(detector, heads, "softmax")
     startup = time.perf_counter() - started
     results = []
     started = time.perf_counter()

@@ -9,16 +9,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from ferpipe.apply.heads import Heads
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.images import IMAGE_SUFFIXES, read_image
 from ferpipe.faces.crop import crop_face
 from ferpipe.faces.detector import Face, FaceDetector, to_rgb
-from ferpipe.faces.settings import FaceSettings
 
 
 @dataclass
@@ -57,10 +56,20 @@ def is_folder_run(inputs: list[str | Path]) -> bool:
     return any(Path(p).is_dir() for p in inputs)
 
 
+class Classifier(Protocol):
+    """What `Predictor` needs of a model: `Heads` (Keras) or `OnnxHeads` (the export)."""
+    classes: list[str]
+    crop_size: int
+
+    def probability_method(self, head: str) -> str: ...
+
+    def probabilities(self, crops: np.ndarray, head: str) -> np.ndarray: ...
+
+
 class Predictor:
-    def __init__(self, settings: FaceSettings, detector: FaceDetector, heads: Heads, head: str):
+    def __init__(self, detector: FaceDetector, heads: Classifier, head: str):
         # Crops at the model's own size, whatever faces.size says now.
-        self.settings = settings.model_copy(update={"size": heads.info.crop_size})
+        self.settings = detector.settings.model_copy(update={"size": heads.crop_size})
         self.detector, self.heads, self.head = detector, heads, head
         self.probability_method = heads.probability_method(head)
 

@@ -4,10 +4,16 @@ Each face's box, detection confidence, predicted class and the probabilities of 
 as text (photos), as CSV with one row per face (when an input is a folder) or as JSON (`--json`);
 `--out DIR` writes each photo with its boxes and labels drawn, as DIR/<photo name>_faces.png; it never
 overwrites a file: when one of these names exists (an input photo too), predict stops before
-writing anything. The faces are found and cropped with the `faces:` settings of params.yaml
-(`--params`), and classified by the model in data/model/ (`--model`), loaded once. A file that cannot be used (not an image, truncated) is reported on
-stderr and the others are still processed; the exit status is then 1. A photo without a face
-gives an empty result (exit 0).
+writing anything. A file that cannot be used (not an image, truncated) is reported on stderr and
+the others are still processed; the exit status is then 1. A photo without a face gives an empty
+result (exit 0).
+
+Two engines, each loaded once. onnx (the default where data/export/ exists, `--export`): the export
+stage's network.onnx and svm.onnx run by ONNX Runtime, faces found and cropped with the faces:
+settings of its model card; no Keras, TensorFlow or scikit-learn is loaded, and a missing or changed
+file (checked against the card's sha256) is an error. keras (`--engine keras`): the Keras model in
+data/model/ (`--model`) on the params' backend and the skops SVM (`--svm`), faces found and cropped
+with the `faces:` settings of params.yaml (`--params`).
 
 Large photos: faces are detected on a copy whose longer side is at most 1600 px (boxes are mapped
 back and faces cropped from the full photo), so faces smaller than about faces.min_face_size x
@@ -20,10 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-from ferpipe.apply.heads import HEADS, PROBABILITY_NOTES
+from ferpipe.apply.head_kinds import HEADS, PROBABILITY_NOTES
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params
+
+ENGINES = ("onnx", "keras")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,10 +39,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[2:]))
     parser.add_argument("inputs", nargs="+", metavar="PHOTO_OR_FOLDER", help="photo files, or folders of them")
-    parser.add_argument("--model", default="data/model", help="trained model folder (default: data/model)")
+    parser.add_argument("--engine", choices=ENGINES, help="onnx: the export stage's files in --export, run by ONNX "
+                        "Runtime without Keras (the default where that folder exists); keras: the Keras model of --model")
+    parser.add_argument("--export", default="data/export", help="the export stage's folder (default: data/export)")
+    parser.add_argument("--model", default="data/model", help="trained model folder of --engine keras (default: data/model)")
     parser.add_argument("--head", choices=HEADS, default="softmax",
                         help="softmax: the network's own head (default); svm: the SVM on its features")
-    parser.add_argument("--svm", default="data/svm/model.skops", help="the SVM of --head svm")
+    parser.add_argument("--svm", default="data/svm/model.skops", help="the SVM of --head svm with --engine keras")
     parser.add_argument("--params", default="params.yaml",
                         help="params file with the faces: and runtime.faces: settings and backend (default: params.yaml)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -48,19 +59,48 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def predict(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    # facenet-pytorch (torch, torchvision) before keras: TensorFlow loaded first makes torchvision crash.
+def _keras_engine(args: argparse.Namespace, settings, runtime):
+    """Today's path: the Keras model of --model (and the skops SVM of --svm) on the params' backend."""
     from ferpipe.faces.detector import FaceDetector
-    from ferpipe.faces.settings import FaceRuntime, FaceSettings
     from ferpipe.nn.backend import backend_param, select_backend
     from ferpipe.nn.saved import read_model_info
 
-    params = load_params(args.params)
-    settings = FaceSettings.from_params(params, args.params)
-    runtime = FaceRuntime.from_params(params, args.params)
-    backend = backend_param(params, args.params)
+    backend = backend_param(load_params(args.params), args.params)
     read_model_info(args.model)  # a missing or broken model folder fails before the frameworks load
+    detector = FaceDetector(settings, runtime)
+    select_backend(backend)
+    from ferpipe.apply.heads import Heads
+
+    return detector, Heads(args.model, args.svm if args.head == "svm" else None), f"{backend} and the model in {args.model}"
+
+
+def _onnx_engine(args: argparse.Namespace, runtime):
+    """The export stage's files run by ONNX Runtime; faces are found and cropped with the card's faces: settings."""
+    from ferpipe.apply.onnx_heads import OnnxHeads
+    from ferpipe.export.card import CARD_FILE
+    from ferpipe.faces.detector import FaceDetector
+    from ferpipe.faces.settings import FaceSettings
+
+    heads = OnnxHeads(args.export, args.head)
+    settings = FaceSettings.from_params({"faces": heads.card["faces"]}, str(Path(args.export) / CARD_FILE))
+    return FaceDetector(settings, runtime), heads, f"ONNX Runtime and the export in {args.export}"
+
+
+def predict(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    # facenet-pytorch (torch, torchvision) before keras: TensorFlow loaded first makes torchvision crash.
+    from ferpipe.faces.settings import FaceRuntime, FaceSettings
+
+    engine = args.engine or ("onnx" if Path(args.export).exists() else "keras")
+    if engine == "onnx" and not Path(args.params).is_file():  # the export runs outside the project too
+        runtime = FaceRuntime(device="auto", workers=1, batch_size=1)
+    else:
+        params = load_params(args.params)
+        runtime = FaceRuntime.from_params(params, args.params)
+    if engine == "keras":
+        detector, heads, loaded = _keras_engine(args, FaceSettings.from_params(params, args.params), runtime)
+    else:
+        detector, heads, loaded = _onnx_engine(args, runtime)
     from ferpipe.apply.output import csv_header, csv_rows, csv_text, drawn_paths, json_report, save_drawn, text_report
     from ferpipe.apply.predict import Predictor, is_folder_run, photo_files
 
@@ -68,12 +108,8 @@ def predict(args: argparse.Namespace) -> int:
     if not files and not results:
         raise FerpipeError(f"{', '.join(args.inputs)}: no files found")
     drawings = drawn_paths(args.out, files) if args.out else {}
-    detector = FaceDetector(settings, runtime)
-    select_backend(backend)
-    from ferpipe.apply.heads import Heads
-
-    heads = Heads(args.model, args.svm if args.head == "svm" else None)
-    predictor = Predictor(settings, detector, heads, args.head)
+    predictor = Predictor(detector, heads, args.head)
+    model = args.export if engine == "onnx" else args.model
     if args.out:  # only now: a model that fails to load leaves no folder behind
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -81,10 +117,10 @@ def predict(args: argparse.Namespace) -> int:
             raise FerpipeError(f"{args.out}: cannot create this --out folder ({exc.strerror or exc})") from exc
     as_csv = not args.json and is_folder_run(args.inputs)
     if args.verbose:
-        _say(f"start-up: {time.perf_counter() - started:.2f} s (detector, {backend} and the model in {args.model})")
+        _say(f"start-up: {time.perf_counter() - started:.2f} s (detector, {loaded})")
     if not args.json:
         print(csv_text([csv_header(heads.classes)]) if as_csv else
-              f"model {args.model}, head {args.head}: probabilities are {PROBABILITY_NOTES[predictor.probability_method]}",
+              f"model {model}, head {args.head}: probabilities are {PROBABILITY_NOTES[predictor.probability_method]}",
               end="" if as_csv else "\n", flush=True)
     for result in results:
         _say(f"error: {result.path}: {result.error}")
@@ -106,7 +142,7 @@ def predict(args: argparse.Namespace) -> int:
         elif not args.json:
             print(text_report(result), flush=True)
     if args.json:
-        print(json_report(results, str(args.model), args.head, predictor.probability_method, heads.classes))
+        print(json_report(results, str(model), args.head, predictor.probability_method, heads.classes))
     failed = sum(r.error is not None for r in results)
     if len(results) > 1 or failed:
         _say(f"{len(results)} files: {sum(len(r.faces) for r in results)} faces in {len(results) - failed} photos"
