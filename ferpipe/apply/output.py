@@ -51,6 +51,15 @@ def csv_rows(result: PhotoResult) -> list[list]:
             for i, rec in enumerate(map(face_record, result.faces), start=1)]
 
 
+def video_csv_header(classes: list[str]) -> list[str]:
+    return ["video", "frame", "time_s", *csv_header(classes)[1:]]
+
+
+def video_csv_rows(result: PhotoResult) -> list[list]:
+    """One row per face of a video frame, with the frame's index and time stamp (s)."""
+    return [[row[0], result.frame, result.time, *row[1:]] for row in csv_rows(result)]
+
+
 def csv_text(rows: list[list]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
