@@ -15,7 +15,8 @@ from stage_runs import expect_error, run_in_child, stage_result
 from svm_fixtures import blobs
 
 from ferpipe.eval.predictions import load_predictions
-from ferpipe.export.card import CARD_FILE, sha256_of
+from ferpipe.core.sha256 import sha256_of
+from ferpipe.export.card import CARD_FILE
 from ferpipe.export.svm import export_svm
 from ferpipe.features.files import load_embeddings
 from ferpipe.svm.model import load_svm

@@ -13,7 +13,8 @@ from model_fixtures import astronaut_photos
 from stage_runs import python_child, run_main
 
 from ferpipe import __main__ as ferpipe_command
-from ferpipe.export.card import CARD_FILE, sha256_of
+from ferpipe.core.sha256 import sha256_of
+from ferpipe.export.card import CARD_FILE
 
 TRAINING_STACK = ("tensorflow", "keras", "sklearn", "scipy", "tf2onnx", "skl2onnx", "skops")
 

@@ -6,12 +6,12 @@ opens the ONNX files with ONNX Runtime.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.sha256 import sha256_of
 from ferpipe.core.textfile import read_text
 
 CARD_FILE = "model_card.json"
@@ -25,14 +25,6 @@ FEATURES = "features"  # network output (N, D), and the SVM's input (float64)
 SVM_LABEL = "label"  # SVM output: (N,) int64 class index
 SVM_SCORES = "scores"  # SVM output: (N, K) float64, Platt probabilities or one-vs-rest decision values
 CARD_FIELDS = ("format", "classes", "crop_size", "network", "svm", "faces")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entry(path: Path, **fields: Any) -> dict[str, Any]:

@@ -28,9 +28,11 @@ from ferpipe.nn.saved import load_model
 from ferpipe.svm.model import load_svm
 
 PROBABILITY_TOLERANCE = 1e-4
-PREPROCESSING = ("MTCNN finds the face (faces: settings), the crop is cut as ferpipe.faces.crop cuts it "
-                 "(margin, alignment), turned grey and resized to crop_size x crop_size; the network takes the "
-                 "grey pixel values 0..255 as float32, shape (N, crop_size, crop_size, 1), and does its own scaling")
+PREPROCESSING = ("MTCNN finds the face (the faces: settings below); the crop is the square of side max(box width, "
+                 "box height) x (1 + 2 x margin) centred on the box (turned so the eyes are level with align: true), "
+                 "in grey (OpenCV RGB2GRAY), resized to crop_size x crop_size (INTER_AREA when shrinking); the "
+                 "network takes its pixel values 0..255 as float32 of shape (N, crop_size, crop_size, 1) and "
+                 "scales them itself")
 
 
 def read_metrics(path: Path, fields: tuple[str, ...], producer: str) -> dict[str, Any]:
