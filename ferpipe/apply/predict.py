@@ -3,15 +3,19 @@ each is cropped as the faces stage crops, and the trained network (softmax or SV
 
 The detector and the model are built once (`Predictor`) and then run over photos or video frames in
 batches of BATCH, results in input order: MTCNN searches a batch's images of one size in one call,
-and the network classifies a batch's faces in a second thread while MTCNN searches the next batch.
+`runtime.faces.workers` batches at a time on the CPU (threads, one torch thread each: MTCNN's time
+goes to torch kernels, which release the GIL), and the network classifies the batches' faces in one
+more thread, in order, while MTCNN searches the next ones.
 Each image's time is split into reading, detection (MTCNN) and classification (the network, and
 the SVM); batched steps are shared out evenly over the batch's images.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
@@ -22,7 +26,7 @@ import numpy as np
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.images import IMAGE_SUFFIXES, read_image
 from ferpipe.faces.crop import crop_face
-from ferpipe.faces.detector import Face, FaceDetector, to_rgb
+from ferpipe.faces.detector import Face, FaceDetector, one_cpu_thread, to_rgb
 
 
 @dataclass
@@ -100,16 +104,19 @@ class Predictor:
     def run(self, images: Iterable[PhotoResult], keep_images: bool = False) -> Iterator[PhotoResult]:
         """`images` (from `read_photos` or a video's frames) with their faces found and classified, in
         input order; each image is dropped once classified unless `keep_images` (for drawing)."""
-        with ThreadPoolExecutor(1) as helper:
-            classifying = None
-            batches = iter(lambda: list(itertools.islice(images, BATCH)), [])
-            for batch in batches:
-                found = self._detect(batch)
-                previous, classifying = classifying, helper.submit(self._classify, batch, found, keep_images)
-                if previous is not None:
-                    yield from previous.result()
-            if classifying is not None:
-                yield from classifying.result()
+        images = iter(images)
+        finders = self.detector.runtime.workers if self.detector.device == "cpu" else 1
+        # One torch thread for the whole run: each finder thread would otherwise set and restore it under the others.
+        with (one_cpu_thread() if finders > 1 else contextlib.nullcontext(),
+              ThreadPoolExecutor(finders) as finding, ThreadPoolExecutor(1) as classifying):
+            in_flight: deque = deque()
+            for batch in iter(lambda: list(itertools.islice(images, BATCH)), []):
+                found = finding.submit(self._detect, batch)
+                in_flight.append(classifying.submit(self._classify_found, batch, found, keep_images))
+                if len(in_flight) > finders:
+                    yield from in_flight.popleft().result()
+            while in_flight:
+                yield from in_flight.popleft().result()
 
     def _detect(self, batch: list[PhotoResult]) -> list[list[Face]]:
         """Every face of each usable image, left to right; one MTCNN call per image size."""
@@ -123,6 +130,9 @@ class Predictor:
             for i in group:
                 batch[i].seconds["detect"] = (time.perf_counter() - started) / len(group)
         return found
+
+    def _classify_found(self, batch: list[PhotoResult], found: Future, keep_images: bool) -> list[PhotoResult]:
+        return self._classify(batch, found.result(), keep_images)
 
     def _classify(self, batch: list[PhotoResult], found: list[list[Face]], keep_images: bool) -> list[PhotoResult]:
         started = time.perf_counter()

@@ -113,7 +113,7 @@ def predict(args: argparse.Namespace) -> int:
     require(args.fps > 0, f"--fps must be a number > 0, got {args.fps:g}")
     engine = args.engine or ("onnx" if Path(args.export).exists() else "keras")
     if engine == "onnx" and not Path(args.params).is_file():  # the export runs outside the project too
-        runtime = FaceRuntime(device="auto", workers=1, batch_size=1)
+        runtime = FaceRuntime(device="auto", workers=2, batch_size=1)
     else:
         params = load_params(args.params)
         runtime = FaceRuntime.from_params(params, args.params)
