@@ -52,8 +52,7 @@ def _export_tensorflow(model: keras.Model, crop_size: int, path: Path) -> None:
 def _export_torch(model: keras.Model, crop_size: int, path: Path) -> None:
     import torch
 
-    for weight in model.parameters():
-        weight.requires_grad_(False)
+    model.trainable = False  # Keras turns off requires_grad of every weight
     model.eval()
     example = (torch.zeros(2, crop_size, crop_size, 1),)
     batch = torch.export.Dim("batch")
