@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="softmax: the network's own head (default); svm: the SVM on its features")
     parser.add_argument("--svm", default="data/svm/model.skops", help="the SVM of --head svm with --engine keras")
     parser.add_argument("--params", default="params.yaml",
-                        help="params file with the faces: and runtime.faces: settings and backend (default: params.yaml)")
+                        help="params file with the runtime.faces: settings, and for --engine keras the faces: settings and "
+                             "backend (default: params.yaml; the onnx engine runs without one)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--out", type=Path, help="folder for the photos (<name>_faces.png) or videos (<name>_faces.mp4, "
                                                  "the sampled frames at --fps) with boxes and labels drawn; an existing "
@@ -70,13 +71,16 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _keras_engine(args: argparse.Namespace, settings, runtime):
-    """Today's path: the Keras model of --model (and the skops SVM of --svm) on the params' backend."""
+def _keras_engine(args: argparse.Namespace, params: dict, runtime):
+    """Today's path: the Keras model of --model (and the skops SVM of --svm) on the params' backend, faces
+    found and cropped with the params' faces: settings."""
     from ferpipe.faces.detector import FaceDetector
+    from ferpipe.faces.settings import FaceSettings
     from ferpipe.nn.backend import backend_param, select_backend
     from ferpipe.nn.saved import read_model_info
 
-    backend = backend_param(load_params(args.params), args.params)
+    settings = FaceSettings.from_params(params, args.params)
+    backend = backend_param(params, args.params)
     read_model_info(args.model)  # a missing or broken model folder fails before the frameworks load
     detector = FaceDetector(settings, runtime)
     select_backend(backend)
@@ -102,7 +106,7 @@ def predict(args: argparse.Namespace) -> int:
     # facenet-pytorch (torch, torchvision) before keras: TensorFlow loaded first makes torchvision crash.
     from ferpipe.apply.predict import Predictor, photo_files
     from ferpipe.apply.video import is_video
-    from ferpipe.faces.settings import FaceRuntime, FaceSettings
+    from ferpipe.faces.settings import FaceRuntime
 
     files, missing = photo_files(args.inputs)
     if not files and not missing:
@@ -118,7 +122,7 @@ def predict(args: argparse.Namespace) -> int:
         params = load_params(args.params)
         runtime = FaceRuntime.from_params(params, args.params)
     if engine == "keras":
-        detector, heads, loaded = _keras_engine(args, FaceSettings.from_params(params, args.params), runtime)
+        detector, heads, loaded = _keras_engine(args, params, runtime)
     else:
         detector, heads, loaded = _onnx_engine(args, runtime)
     predictor = Predictor(detector, heads, args.head)
