@@ -1,19 +1,22 @@
-"""How fast `python -m ferpipe predict` runs on photos: a benchmark, not a test.
+"""How fast `python -m ferpipe predict` runs, its two engines side by side: a benchmark, not a test.
 
 Writes --n photos of 640x480 (scikit-image scenes as backgrounds, the astronaut's head pasted at a
-random place and size, one face a photo; not timed), then runs predict's own `Predictor` over
-them in one process: the detector and the model are loaded once (start-up), then each photo is
-read, searched by MTCNN and classified by the network. Prints photos/s and the share of the time
-in MTCNN and in the network, plus the CLI end to end on the same folder.
+random place and size, one face a photo) and a 640x480 video of a moving face (--video-seconds at
+25 frames/s), not timed. Then runs the command as a user does, a child process per engine and input,
+`--verbose`: keras (Keras on params.yaml's backend, data/model) and onnx (ONNX Runtime, data/export).
+Start-up: from launching the process to its `start-up:` line (interpreter, imports, MTCNN, model).
+Photos/s: photos over the time after start-up; the per-photo split into MTCNN and the network comes
+from the per-photo lines. Video: frames sampled at 5 a second (predict's default), frames/s.
 
-    python benchmarks/predict_speed.py                    # data/model (run `dvc repro` first), 100 photos
-    python benchmarks/predict_speed.py --model path/to/model --n 20
+    python benchmarks/predict_speed.py                    # data/model and data/export (dvc repro first), 100 photos
+    python benchmarks/predict_speed.py --model path/to/model --export path/to/export --n 20
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,6 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ferpipe.testing.face_video import write_face_video
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 640, 480
@@ -57,67 +62,73 @@ def load() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def in_process(args: argparse.Namespace, photos: list[Path]) -> None:
-    started = time.perf_counter()
-    from ferpipe.core.params import load_params
-    from ferpipe.faces.detector import FaceDetector  # torch before TensorFlow
-    from ferpipe.faces.settings import FaceRuntime, FaceSettings
-    from ferpipe.nn.backend import backend_param, select_backend
-
-    params = load_params(args.params)
-    settings = FaceSettings.from_params(params, args.params)
-    detector = FaceDetector(settings, FaceRuntime.from_params(params, args.params))
-    select_backend(backend_param(params, args.params))
-    from ferpipe.apply.heads import Heads
-    from ferpipe.apply.predict import Predictor
-
-    heads = Heads(args.model)
-    predictor = Predictor(settings, detector, heads, "softmax")
-    startup = time.perf_counter() - started
-    results = []
-    started = time.perf_counter()
-    for path in photos:
-        results.append(predictor.run(path))
-    total = time.perf_counter() - started
-    steps = {step: sum(r.seconds[step] for r in results) for step in ("read", "detect", "classify")}
-    first = sum(results[0].seconds.values())
-    rest = (total - first) / max(1, len(results) - 1)
-    print(f"model {args.model}: {heads.model.name}, {len(heads.classes)} classes, {heads.info.crop_size} px crops")
-    print(f"start-up (imports, MTCNN, backend, model load, once per run): {startup:.1f} s")
-    print(f"{len(photos)} photos of {WIDTH}x{HEIGHT}: {total:.1f} s, {len(photos) / total:.2f} photos/s "
-          f"(first photo {first:.2f} s with the network's tracing; the others {rest:.3f} s each)")
-    print(f"faces found: {sum(len(r.faces) for r in results)} ({sum(len(r.faces) == 1 for r in results)} photos with exactly one)")
-    print("share of the per-photo time: " + ", ".join(
-        f"{name} {steps[step] / total:.1%} ({steps[step] / len(photos) * 1000:.0f} ms a photo)"
-        for name, step in (("MTCNN", "detect"), ("network", "classify"), ("reading the JPEG", "read"))))
+STEP = re.compile(r"(read|detect|classify) ([0-9.]+) s")
 
 
-def cli(args: argparse.Namespace, folder: Path) -> None:
-    cmd = [sys.executable, "-m", "ferpipe", "predict", "--model", args.model, "--params", args.params, str(folder)]
+def timed_child(args: list[str], out: Path) -> tuple[float, float, list[str], int]:
+    """`python -m ferpipe predict args --verbose` (stdout to `out`): seconds to its start-up line and to
+    its end, its stderr lines, its exit status."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-    seconds = time.perf_counter() - started
-    rows = len(done.stdout.strip().splitlines()) - 1
-    print(f"CLI end to end (python -m ferpipe predict FOLDER, start-up included): {seconds:.1f} s for "
-          f"{len(list(folder.iterdir()))} photos, {rows} CSV rows, exit {done.returncode}")
+    with open(out, "w") as stdout:
+        child = subprocess.Popen([sys.executable, "-m", "ferpipe", "predict", *args, "--verbose"], stdout=stdout,
+                                 stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        startup, lines = None, []
+        for line in child.stderr:
+            if line.startswith("start-up:") and startup is None:
+                startup = time.perf_counter() - started
+            lines.append(line.rstrip("\n"))
+        code = child.wait()
+    return startup, time.perf_counter() - started, lines, code
+
+
+def engine_args(args: argparse.Namespace, engine: str) -> list[str]:
+    where = ["--export", args.export] if engine == "onnx" else ["--model", args.model]
+    return ["--engine", engine, *where, "--params", args.params]
+
+
+def photos_run(args: argparse.Namespace, engine: str, folder: Path, out: Path) -> dict:
+    startup, total, lines, code = timed_child([str(folder), *engine_args(args, engine)], out)
+    steps = {"read": 0.0, "detect": 0.0, "classify": 0.0}
+    for line in lines:
+        for step, seconds in STEP.findall(line):
+            steps[step] += float(seconds)
+    n = len(list(folder.iterdir()))
+    rows = len(out.read_text().strip().splitlines()) - 1
+    print(f"{engine}: start-up {startup:.1f} s; {n} photos in {total - startup:.1f} s after it: "
+          f"{n / (total - startup):.2f} photos/s; per photo MTCNN {steps['detect'] / n * 1000:.0f} ms, the network "
+          f"{steps['classify'] / n * 1000:.0f} ms, reading {steps['read'] / n * 1000:.0f} ms; {rows} CSV rows, exit {code}")
+    return {"startup": startup, "rate": n / (total - startup)}
+
+
+def video_run(args: argparse.Namespace, engine: str, video: Path, out: Path) -> None:
+    startup, total, lines, code = timed_child([str(video), *engine_args(args, engine)], out)
+    done = next((line for line in lines if "frames/s" in line), "no frames line")
+    print(f"{engine}, video: start-up {startup:.1f} s; {done.split(': ', 1)[-1]}; exit {code}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "data" / "model"))
+    parser.add_argument("--export", default=str(REPO / "data" / "export"))
+    parser.add_argument("--video-seconds", type=float, default=10.0)
     parser.add_argument("--params", default=str(REPO / "params.yaml"))
     parser.add_argument("--n", type=int, default=100, help="photos")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
     args = parser.parse_args()
     print(f"$ python benchmarks/predict_speed.py {' '.join(sys.argv[1:])}")
     print(f"machine: {machine()}; {load()} at the start")
     with tempfile.TemporaryDirectory(prefix="ferpipe-predict-speed-") as tmp:
-        photos = write_photos(Path(tmp), args.n, args.seed)
-        in_process(args, photos)
-        if not args.no_cli:
-            cli(args, Path(tmp))
+        folder, video = Path(tmp) / "photos", Path(tmp) / "clip.mp4"
+        folder.mkdir()
+        write_photos(folder, args.n, args.seed)
+        write_face_video(video, round(args.video_seconds * 25), 25, WIDTH, HEIGHT)
+        figures = {engine: photos_run(args, engine, folder, Path(tmp) / f"{engine}.csv") for engine in ("keras", "onnx")}
+        keras, onnx = figures["keras"], figures["onnx"]
+        print(f"onnx against keras: start-up {onnx['startup']:.1f} s against {keras['startup']:.1f} s, "
+              f"{onnx['rate'] / keras['rate']:.2f}x the photos/s")
+        for engine in ("keras", "onnx"):
+            video_run(args, engine, video, Path(tmp) / f"{engine}_video.csv")
     print(f"{load()} at the end")
 
 

@@ -11,7 +11,7 @@ import sys
 # command -> (module with main(argv), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("ferpipe.params_command", "check params.yaml as every stage does (check), or write docs/parameters.md (doc)"),
-    "predict": ("ferpipe.apply.predict_cli", "expression of every face in photos, with the trained model"),
+    "predict": ("ferpipe.apply.predict_cli", "expression of every face in photos and videos, with the trained model"),
     "sweep": ("ferpipe.experiments.sweep_command", "queue and run a sweep of sweeps.yaml (a paper table) as DVC experiments"),
     "tables": ("ferpipe.report.tables_command", "the sweep tables and plots, from `dvc exp show --json`"),
 }

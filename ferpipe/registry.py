@@ -32,6 +32,7 @@ STAGES: dict[str, tuple[type[Settings], ...]] = {
     "evaluate_softmax": (Backend,),
     "embed": (Backend, EmbedSettings),
     "svm": (SvmSettings,),
+    "export": (Backend, FaceSettings),
     "compare": (CompareSettings,),
     "generalize": (GeneralizeSettings, FaceSettings, Backend, Genki4kSource),
     "report": (ReportParams,),

@@ -6,7 +6,7 @@ load_torch_before_tensorflow()
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from model_fixtures import train_demo_lenet  # noqa: E402
+from model_fixtures import export_demo_lenet, train_demo_lenet  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +16,10 @@ def demo_lenet(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo_lenet")
     train_demo_lenet(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_export(demo_lenet, tmp_path_factory) -> Path:
+    """The export stage's folder for the `demo_lenet` model (exported on TensorFlow); its parent holds
+    the evaluate_softmax, embed and svm outputs it was made from."""
+    return export_demo_lenet(demo_lenet, tmp_path_factory.mktemp("demo_export"))

@@ -18,6 +18,8 @@ from ferpipe.testing.train_params import train_params
 
 REPO = Path(__file__).resolve().parents[1]
 LENET_FEATURES = 500  # the LeNet's hidden layer
+EXPORT_ARGS = ("--model", "model", "--svm", "svm.skops", "--test", "augmented/test.npz", "--data-metrics", "data.json",
+               "--softmax-metrics", "softmax.json", "--svm-metrics", "svm.json", "--out", "export")
 
 
 def base_params(**blocks) -> dict:
@@ -74,3 +76,24 @@ def astronaut_photos(folder: Path) -> tuple[Path, Path]:
     head = photo[10:230, 110:310]
     Image.fromarray(np.concatenate([head, head[:, ::-1]], axis=1)).save(folder / "two_faces.png")
     return folder / "astronaut.jpg", folder / "two_faces.png"
+
+
+def export_demo_lenet(trained: Path, folder: Path) -> Path:
+    """folder/export: the export stage (Keras on TensorFlow, in this process) of the `train_demo_lenet`
+    model in `trained`, after the real evaluate_softmax, embed and svm stages; their outputs stay in
+    `folder` (softmax.npz, embeddings/, svm.skops, svm.npz) for the parity checks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "params.yaml").write_text((trained / "params.yaml").read_text())
+    for name in ("model", "faces", "augmented", "data.json"):
+        (folder / name).symlink_to(trained / name)
+    steps = [("evaluate_softmax", "--model", "model", "--test", "augmented/test.npz", "--metrics", "softmax.json",
+              "--confusion", "confusion.json", "--predictions", "softmax.npz"),
+             ("embed", "--model", "model", "--faces", "faces", "--augmented-train", "augmented/train.npz",
+              "--out", "embeddings", "--plot", "embeddings.png"),
+             ("svm", "--embeddings", "embeddings", "--model", "svm.skops", "--metrics", "svm.json", "--grid",
+              "grid.json", "--confusion", "svm_confusion.json", "--predictions", "svm.npz"),
+             ("export", *EXPORT_ARGS)]
+    for name, *args in steps:
+        done = run_stage(name, folder, *args)
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+    return folder / "export"

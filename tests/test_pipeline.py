@@ -236,7 +236,7 @@ def test_exp_run_sets_a_top_level_paper_param(clone):
                    "train.steps_per_epoch=3", "train"], clone)
         assert stages_run(out) == ["train"]
         # the stages that read the model or metrics/train.json; report also reads lr
-        assert pending(clone) <= {"evaluate_softmax", "embed", "generalize", "report"}
+        assert pending(clone) <= {"evaluate_softmax", "embed", "generalize", "export", "report"}
         assert json.loads((clone / "metrics" / "train.json").read_text())["lr"] == 0.01
         diff = json.loads(run(["dvc", "metrics", "diff", "--json"], clone))
         assert (diff["metrics/train.json"]["lr"]["old"], diff["metrics/train.json"]["lr"]["new"]) == (before, 0.01)
@@ -247,7 +247,7 @@ def test_an_svm_param_reruns_only_the_stages_after_the_features(clone):
     with committed_run_restored(clone):
         out = run(["dvc", "exp", "run", "-S", "svm.C=[0.01]", "svm"], clone)
         assert stages_run(out) == ["svm"]
-        assert pending(clone) <= {"compare", "generalize", "report"}  # the stages that read what svm writes
+        assert pending(clone) <= {"compare", "generalize", "export", "report"}  # the stages that read what svm writes
         assert json.loads((clone / "metrics" / "svm.json").read_text())["C"] == 0.01
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], clone))
     files = {path for rev in shown.values() for path in rev.get("data", {})}

@@ -13,20 +13,9 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
+from ferpipe.apply.head_kinds import SOFTMAX, SVM_DECISION_SOFTMAX, SVM_PLATT
 from ferpipe.core.errors import require
 from ferpipe.svm.model import load_svm
-
-HEADS = ("softmax", "svm")
-# How each head's probabilities come about (printed by `predict`, written by `generalize`).
-SOFTMAX = "softmax"
-SVM_PLATT = "svm_platt"
-SVM_DECISION_SOFTMAX = "svm_decision_softmax"
-PROBABILITY_NOTES = {
-    SOFTMAX: "the network's softmax",
-    SVM_PLATT: "the SVM's Platt-calibrated probabilities (svm.probability: true)",
-    SVM_DECISION_SOFTMAX: "softmax of the SVM's one-vs-rest decision values (svm.probability: false): "
-                          "they rank the classes as the SVM does but are not calibrated",
-}
 
 
 def svm_probability_method(svm) -> str:
@@ -68,6 +57,10 @@ class Heads:
     @property
     def classes(self) -> list[str]:
         return self.info.classes
+
+    @property
+    def crop_size(self) -> int:
+        return self.info.crop_size
 
     def softmax(self, crops: np.ndarray) -> np.ndarray:
         from ferpipe.nn.models import predict_probabilities

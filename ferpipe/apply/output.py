@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ferpipe.apply.heads import PROBABILITY_NOTES
+from ferpipe.apply.head_kinds import PROBABILITY_NOTES
 from ferpipe.apply.predict import FaceResult, PhotoResult
 from ferpipe.core.errors import FerpipeError
 
@@ -49,6 +49,15 @@ def csv_rows(result: PhotoResult) -> list[list]:
     """One row per face; a photo without a face gives none."""
     return [[str(result.path), i, *rec["box"], rec["detection_confidence"], rec["predicted"], *rec["probabilities"].values()]
             for i, rec in enumerate(map(face_record, result.faces), start=1)]
+
+
+def video_csv_header(classes: list[str]) -> list[str]:
+    return ["video", "frame", "time_s", *csv_header(classes)[1:]]
+
+
+def video_csv_rows(result: PhotoResult) -> list[list]:
+    """One row per face of a video frame, with the frame's index and time stamp (s)."""
+    return [[row[0], result.frame, result.time, *row[1:]] for row in csv_rows(result)]
 
 
 def csv_text(rows: list[list]) -> str:

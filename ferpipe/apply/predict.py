@@ -1,24 +1,32 @@
 """Expressions of every face in a photo: MTCNN finds the faces (the pipeline's `faces:` settings),
 each is cropped as the faces stage crops, and the trained network (softmax or SVM head) classifies it.
 
-The detector and the model are built once (`Predictor`) and then run photo by photo; each photo's
-time is split into reading, detection (MTCNN) and classification (the network, and the SVM).
+The detector and the model are built once (`Predictor`) and then run over photos or video frames in
+batches of BATCH, results in input order: MTCNN searches a batch's images of one size in one call,
+`runtime.faces.workers` batches at a time on the CPU (threads, one torch thread each: MTCNN's time
+goes to torch kernels, which release the GIL), and the network classifies the batches' faces in one
+more thread, in order, while MTCNN searches the next ones.
+Each image's time is split into reading, detection (MTCNN) and classification (the network, and
+the SVM); batched steps are shared out evenly over the batch's images.
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator, Protocol
 
 import cv2
 import numpy as np
 
-from ferpipe.apply.heads import Heads
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.images import IMAGE_SUFFIXES, read_image
 from ferpipe.faces.crop import crop_face
-from ferpipe.faces.detector import Face, FaceDetector, to_rgb
-from ferpipe.faces.settings import FaceSettings
+from ferpipe.faces.detector import Face, FaceDetector, one_cpu_thread, to_rgb
 
 
 @dataclass
@@ -36,6 +44,8 @@ class PhotoResult:
     error: str | None = None  # why the file could not be used (then no faces)
     seconds: dict[str, float] = field(default_factory=dict)  # read, detect, classify
     image: np.ndarray | None = None  # the RGB photo, kept for drawing
+    frame: int | None = None  # a video's frame: its index in the video
+    time: float | None = None  # and its time stamp, s
 
 
 def photo_files(inputs: list[str | Path]) -> tuple[list[Path], list[PhotoResult]]:
@@ -57,39 +67,89 @@ def is_folder_run(inputs: list[str | Path]) -> bool:
     return any(Path(p).is_dir() for p in inputs)
 
 
-class Predictor:
-    def __init__(self, settings: FaceSettings, detector: FaceDetector, heads: Heads, head: str):
-        # Crops at the model's own size, whatever faces.size says now.
-        self.settings = settings.model_copy(update={"size": heads.info.crop_size})
-        self.detector, self.heads, self.head = detector, heads, head
-        self.probability_method = heads.probability_method(head)
+class Classifier(Protocol):
+    """What `Predictor` needs of a model: `Heads` (Keras) or `OnnxHeads` (the export)."""
+    classes: list[str]
+    crop_size: int
 
-    def run(self, path: Path, keep_image: bool = False) -> PhotoResult:
+    def probability_method(self, head: str) -> str: ...
+
+    def probabilities(self, crops: np.ndarray, head: str) -> np.ndarray: ...
+
+
+BATCH = 8  # photos or frames per MTCNN call (one per image size) and per network call
+
+
+def read_photos(paths: Iterable[Path]) -> Iterator[PhotoResult]:
+    """Each photo decoded to RGB (`image`), or with the reason it cannot be used (`error`)."""
+    for path in paths:
         result = PhotoResult(path)
         started = time.perf_counter()
         try:
-            rgb = to_rgb(read_image(path, "RGB", upright=True), str(path))
+            result.image = to_rgb(read_image(path, "RGB", upright=True), str(path))
         except FerpipeError as exc:
             unknown_kind = path.suffix.lower() not in IMAGE_SUFFIXES and exc.__cause__ is not None
             result.error = f"not an image ({exc.__cause__})" if unknown_kind else str(exc).removeprefix(f"{path}: ")
-            return result
         result.seconds["read"] = time.perf_counter() - started
-        started = time.perf_counter()
-        faces = sorted(self.detector.detect_all([rgb])[0], key=lambda f: (f.box[0], f.box[1]))  # left to right
-        result.seconds["detect"] = time.perf_counter() - started
-        started = time.perf_counter()
-        if faces:
-            result.faces = self._classify(rgb, faces)
-        result.seconds["classify"] = time.perf_counter() - started
-        if keep_image:
-            result.image = rgb
-        return result
+        yield result
 
-    def _classify(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        crops = np.stack([crop_face(grey, face, self.settings) for face in faces])
-        probabilities = self.heads.probabilities(crops, self.head)
+
+class Predictor:
+    def __init__(self, detector: FaceDetector, heads: Classifier, head: str):
+        # Crops at the model's own size, whatever faces.size says now.
+        self.settings = detector.settings.model_copy(update={"size": heads.crop_size})
+        self.detector, self.heads, self.head = detector, heads, head
+        self.probability_method = heads.probability_method(head)
+
+    def run(self, images: Iterable[PhotoResult], keep_images: bool = False) -> Iterator[PhotoResult]:
+        """`images` (from `read_photos` or a video's frames) with their faces found and classified, in
+        input order; each image is dropped once classified unless `keep_images` (for drawing)."""
+        images = iter(images)
+        finders = self.detector.runtime.workers if self.detector.device == "cpu" else 1
+        # One torch thread for the whole run: each finder thread would otherwise set and restore it under the others.
+        with (one_cpu_thread() if finders > 1 else contextlib.nullcontext(),
+              ThreadPoolExecutor(finders) as finding, ThreadPoolExecutor(1) as classifying):
+            in_flight: deque = deque()
+            for batch in iter(lambda: list(itertools.islice(images, BATCH)), []):
+                found = finding.submit(self._detect, batch)
+                in_flight.append(classifying.submit(self._classify_found, batch, found, keep_images))
+                if len(in_flight) > finders:
+                    yield from in_flight.popleft().result()
+            while in_flight:
+                yield from in_flight.popleft().result()
+
+    def _detect(self, batch: list[PhotoResult]) -> list[list[Face]]:
+        """Every face of each usable image, left to right; one MTCNN call per image size."""
+        found: list[list[Face]] = [[] for _ in batch]
+        usable = [i for i, r in enumerate(batch) if r.error is None]
+        for _, group in itertools.groupby(sorted(usable, key=lambda i: batch[i].image.shape), lambda i: batch[i].image.shape):
+            group = list(group)
+            started = time.perf_counter()
+            for i, faces in zip(group, self.detector.detect_all([batch[i].image for i in group])):
+                found[i] = sorted(faces, key=lambda f: (f.box[0], f.box[1]))
+            for i in group:
+                batch[i].seconds["detect"] = (time.perf_counter() - started) / len(group)
+        return found
+
+    def _classify_found(self, batch: list[PhotoResult], found: Future, keep_images: bool) -> list[PhotoResult]:
+        return self._classify(batch, found.result(), keep_images)
+
+    def _classify(self, batch: list[PhotoResult], found: list[list[Face]], keep_images: bool) -> list[PhotoResult]:
+        started = time.perf_counter()
+        crops = []
+        for result, faces in zip(batch, found):
+            if faces:
+                grey = cv2.cvtColor(result.image, cv2.COLOR_RGB2GRAY)
+                crops += [crop_face(grey, face, self.settings) for face in faces]
+        probabilities = iter(self.heads.probabilities(np.stack(crops), self.head) if crops else [])
         classes = self.heads.classes
-        return [FaceResult(tuple(float(v) for v in face.box), face.confidence, classes[int(np.argmax(p))],
-                           {c: float(v) for c, v in zip(classes, p)})
-                for face, p in zip(faces, probabilities)]
+        for result, faces in zip(batch, found):
+            for face, p in zip(faces, probabilities):
+                result.faces.append(FaceResult(tuple(float(v) for v in face.box), face.confidence,
+                                               classes[int(np.argmax(p))], {c: float(v) for c, v in zip(classes, p)}))
+        for result in batch:
+            if result.error is None:
+                result.seconds["classify"] = (time.perf_counter() - started) / len(batch)
+            if not keep_images:
+                result.image = None
+        return batch

@@ -15,7 +15,7 @@ from builders import write_fer_csv, write_fer_folders
 from stage_runs import expect_error
 from test_bad_datasets import fetch_outputs, run_fetch
 
-from ferpipe.data.sources.download import sha256_of
+from ferpipe.core.sha256 import sha256_of
 
 BLOCK = 512
 

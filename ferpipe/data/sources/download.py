@@ -25,6 +25,7 @@ import requests
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.sha256 import sha256_of
 from ferpipe.core.textfile import read_text
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -57,14 +58,6 @@ def check_source(dataset: str, sources: dict, params_file: str) -> str:
         where = f"${env_var(dataset)}" if os.environ.get(env_var(dataset)) else f"{params_file}: sources.{dataset}"
         raise FerpipeError(f"{where}: {Path(source).expanduser()} does not exist")
     return source
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _verify(path: Path, expected: str, what: str, param: str, downloaded: bool) -> None:

@@ -1,0 +1,73 @@
+"""The exported model (data/export/: the export stage's ONNX files and model card) run by ONNX Runtime:
+the same class probabilities as `Heads`, with neither Keras, TensorFlow nor scikit-learn in the process.
+
+The card is read first and each file's sha256 checked against it; then each ONNX file must have the
+inputs and outputs the card describes (an ONNX file of another model fails here).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ferpipe.apply.head_kinds import SOFTMAX, SVM_PLATT
+from ferpipe.core.errors import FerpipeError, require
+from ferpipe.export.card import CROPS, FEATURES, PROBABILITIES, SVM_LABEL, SVM_SCORES, read_card
+
+
+def _session(path: Path):
+    import onnxruntime
+
+    try:
+        return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a file that is not a model
+        raise FerpipeError(f"{path}: ONNX Runtime cannot load it ({type(exc).__name__}: {exc})") from exc
+
+
+def _shapes(args) -> dict[str, tuple]:
+    """name -> shape of ONNX Runtime's inputs or outputs, an unnamed or symbolic dimension as None."""
+    return {a.name: tuple(d if isinstance(d, int) else None for d in a.shape) for a in args}
+
+
+def _require_signature(session, path: Path, inputs: dict[str, tuple], outputs: dict[str, tuple]) -> None:
+    found_in, found_out = _shapes(session.get_inputs()), _shapes(session.get_outputs())
+    require(found_in == inputs and all(found_out.get(k) == v for k, v in outputs.items()),
+            f"{path}: an ONNX model of another network: it takes {found_in} and gives {found_out}, the model card "
+            f"describes {inputs} -> {outputs}; rerun the export stage")
+
+
+def decision_softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class OnnxHeads:
+    """The exported network of `folder` and, for `head` svm, its exported SVM."""
+
+    def __init__(self, folder: str | Path, head: str):
+        folder = Path(folder)
+        self.card = read_card(folder)
+        self.classes: list[str] = list(self.card["classes"])
+        self.crop_size: int = int(self.card["crop_size"])
+        k, s = len(self.classes), self.crop_size
+        width = int(self.card["network"]["outputs"][FEATURES])
+        path = folder / self.card["network"]["file"]
+        self.network = _session(path)
+        _require_signature(self.network, path, {CROPS: (None, s, s, 1)}, {PROBABILITIES: (None, k), FEATURES: (None, width)})
+        self.svm = None
+        if head == "svm":
+            path = folder / self.card["svm"]["file"]
+            self.svm = _session(path)
+            _require_signature(self.svm, path, {FEATURES: (None, width)}, {SVM_LABEL: (None,), SVM_SCORES: (None, k)})
+
+    def probability_method(self, head: str) -> str:
+        return SOFTMAX if head == "softmax" else self.card["svm"]["probabilities"]
+
+    def probabilities(self, crops: np.ndarray, head: str) -> np.ndarray:
+        """(N, K) probabilities of `head` (softmax | svm) for uint8 crops (N, S, S)."""
+        crops = crops.astype(np.float32)[..., None]
+        if head == "softmax":
+            return self.network.run([PROBABILITIES], {CROPS: crops})[0]
+        features = self.network.run([FEATURES], {CROPS: crops})[0]
+        scores = self.svm.run([SVM_SCORES], {FEATURES: features.astype(np.float64)})[0]
+        return scores if self.probability_method(head) == SVM_PLATT else decision_softmax(scores)

@@ -1,0 +1,89 @@
+"""Videos for `predict`: frames sampled at a steady rate (`--fps`) with their time stamps, and the
+video written back with each face's box and label drawn (`--out`).
+
+OpenCV reads and writes them (any container and codec its FFmpeg build knows). A video OpenCV
+cannot open is an error; a frame it cannot decode comes back with an `error` and is skipped.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+
+from ferpipe.apply.predict import PhotoResult
+from ferpipe.core.errors import require
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv"}
+MAX_BAD_FRAMES = 25  # undecodable frames in a row after which the rest of the video is given up
+OUT_SUFFIX, OUT_CODEC = ".mp4", "mp4v"
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[cv2.VideoCapture]:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        require(capture.isOpened() and capture.get(cv2.CAP_PROP_FPS) > 0,
+                f"{path}: OpenCV cannot open this video (not a video, or a codec its FFmpeg lacks)")
+        yield capture
+    finally:
+        capture.release()
+
+
+def sampled_frames(path: Path, capture: cv2.VideoCapture, fps: float) -> Iterator[PhotoResult]:
+    """The frames at 0, 1/fps, 2/fps... s (the first frame at or after each time), as RGB images with
+    their index and time stamp. A due frame that cannot be decoded comes back with an `error` instead
+    (once a later frame decodes: undecodable frames at the end of a video are reported as one range)."""
+    source_fps = capture.get(cv2.CAP_PROP_FPS)
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    index, due, bad, failed = 0, 0.0, 0, []
+    while count <= 0 or index < count:
+        stamp = round(index / source_fps, 6)
+        grabbed = capture.grab()
+        bad = 0 if grabbed else bad + 1
+        if not grabbed and (count <= 0 or bad > MAX_BAD_FRAMES):
+            break
+        if grabbed:
+            yield from failed
+            failed = []
+        if stamp + 1e-9 >= due:
+            due = (int(stamp * fps + 1e-9) + 1) / fps
+            ok, bgr = capture.retrieve() if grabbed else (False, None)
+            frame = PhotoResult(path, frame=index, time=stamp, error=None if ok else "cannot be decoded; skipped")
+            if ok:
+                frame.image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            if grabbed:
+                yield frame
+            else:
+                failed.append(frame)
+        index += 1
+    if count > 0 and (index < count or failed):
+        first = failed[0].frame if failed else index - bad + 1
+        yield PhotoResult(path, frame=first, time=round(first / source_fps, 6),
+                          error=f"frames {first} to {count - 1} of {count} cannot be decoded; skipped")
+
+
+def drawn_video_path(out_dir: Path, video: Path) -> Path:
+    path = out_dir / f"{video.stem}_faces{OUT_SUFFIX}"
+    require(not (path.exists() or path.is_symlink()),
+            f"{path}: exists, and predict --out never overwrites a file; remove it or give another --out folder")
+    return path
+
+
+@contextlib.contextmanager
+def video_writer(path: Path, fps: float, width: int, height: int) -> Iterator[cv2.VideoWriter]:
+    """A video of `fps` frames a second at `path` (BGR frames), closed on leaving; removed when the run fails."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*OUT_CODEC), fps, (width, height))
+    try:
+        require(writer.isOpened(), f"{path}: OpenCV cannot write a {OUT_CODEC} video here")
+        yield writer
+    except BaseException:
+        writer.release()
+        path.unlink(missing_ok=True)
+        raise
+    writer.release()

@@ -1,0 +1,63 @@
+"""The kept Keras network as one ONNX file with two outputs, the class probabilities and the
+`features` layer the SVM reads, written by the exporter of the backend Keras runs on.
+
+TensorFlow: tf2onnx, as Keras' own `model.export(format="onnx")` calls it, but with only the crops as
+graph inputs: Keras' call lists every tensor the function captures (the ResNet-50's ImageNet-mean
+Normalization constants) as an input of the ONNX graph. torch: `torch.onnx.export` (TorchDynamo)
+with a dynamic batch size, which Keras' export hands to the older TorchScript exporter, which fails
+on Keras' squeeze; the weights are frozen first, since exporting a Resizing layer followed by
+BatchNormalization with gradients on fails in torch's decomposition.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from ferpipe.export.card import CROPS, FEATURES, PROBABILITIES
+from ferpipe.nn.models import feature_model
+
+OPSET = 18
+
+
+def two_outputs(model: keras.Model, feature_layer: str) -> keras.Model:
+    features = feature_model(model, feature_layer).output
+    return keras.Model(model.inputs, {PROBABILITIES: model.output, FEATURES: features}, name=f"{model.name}_export")
+
+
+def export_network(model: keras.Model, feature_layer: str, crop_size: int, path: Path) -> None:
+    exported = two_outputs(model, feature_layer)
+    if keras.config.backend() == "torch":
+        _export_torch(exported, crop_size, path)
+    else:
+        _export_tensorflow(exported, crop_size, path)
+
+
+def _export_tensorflow(model: keras.Model, crop_size: int, path: Path) -> None:
+    import tensorflow as tf
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    from tf2onnx import tf_loader
+
+    function = tf.function(lambda crops: model(crops, training=False))
+    concrete = function.get_concrete_function(tf.TensorSpec((None, crop_size, crop_size, 1), tf.float32, name=CROPS))
+    crops = concrete.inputs[0].name  # the captured tensors come after the function's own argument
+    outputs = {tensor.name: name for name, tensor in concrete.structured_outputs.items()}
+    patch_tf2onnx()  # Keras' fix of tf2onnx for numpy 2
+    graph_def = tf_loader.from_function(concrete, [crops], list(outputs))
+    tf2onnx.convert.from_graph_def(graph_def, input_names=[crops], output_names=list(outputs), opset=OPSET,
+                                   tensors_to_rename={crops: CROPS, **outputs}, output_path=str(path))
+
+
+def _export_torch(model: keras.Model, crop_size: int, path: Path) -> None:
+    import torch
+
+    model.trainable = False  # Keras turns off requires_grad of every weight
+    model.eval()
+    example = (torch.zeros(2, crop_size, crop_size, 1),)
+    batch = torch.export.Dim("batch")
+    outputs = keras.tree.flatten({name: name for name in model.output})  # the order torch sees them in
+    program = torch.onnx.export(model, example, dynamo=True, opset_version=OPSET, input_names=[CROPS],
+                                output_names=outputs, dynamic_shapes=(({0: batch},),), verbose=False)
+    program.optimize()
+    program.save(str(path))

@@ -1,0 +1,99 @@
+"""The `export` stage's work: the network and the SVM as ONNX, checked against the models they come
+from on the test crops, and the model card.
+
+Parity, checked here on every export (the stage fails otherwise) and written into the card: ONNX
+Runtime's probabilities within PROBABILITY_TOLERANCE of the Keras model's, the same most probable
+class for every crop, and the ONNX SVM's label equal to the skops SVM's for every crop's Keras
+features. `run_export` imports keras: call it after `ferpipe.nn.backend.select_backend`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ferpipe.apply.heads import svm_probability_method
+from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.textfile import read_text
+from ferpipe.data.arrays import load_split
+from ferpipe.export.card import (CROPS, FEATURES, NETWORK_FILE, PROBABILITIES, SVM_FILE, SVM_LABEL, SVM_SCORES,
+                                 file_entry, write_card)
+from ferpipe.export.network import export_network
+from ferpipe.export.svm import as_svm_input, export_svm
+from ferpipe.faces.settings import FaceSettings
+from ferpipe.nn.models import as_model_input, feature_model, predict_batched
+from ferpipe.nn.saved import load_model
+from ferpipe.svm.model import load_svm
+
+PROBABILITY_TOLERANCE = 1e-4
+PREPROCESSING = ("MTCNN finds the face (the faces: settings below); the crop is the square of side max(box width, "
+                 "box height) x (1 + 2 x margin) centred on the box (turned so the eyes are level with align: true), "
+                 "in grey (OpenCV RGB2GRAY), resized to crop_size x crop_size (INTER_AREA when shrinking); the "
+                 "network takes its pixel values 0..255 as float32 of shape (N, crop_size, crop_size, 1) and "
+                 "scales them itself")
+
+
+def read_metrics(path: Path, fields: tuple[str, ...], producer: str) -> dict[str, Any]:
+    """The `fields` of the metrics file `producer` wrote, for the model card."""
+    require(path.is_file(), f"{path}: not found; run the {producer} stage")
+    try:
+        values = json.loads(read_text(path))
+    except ValueError as exc:
+        raise FerpipeError(f"{path}: not valid JSON ({exc})") from exc
+    missing = [f for f in fields if not isinstance(values, dict) or f not in values]
+    require(not missing, f"{path}: missing {', '.join(missing)}; rerun the {producer} stage")
+    return {f: values[f] for f in fields}
+
+
+def parity(session, svm_session, model, features_of, svm, crops: np.ndarray, where: Path) -> dict[str, Any]:
+    """ONNX against Keras and skops on `crops`; a difference beyond the tolerances is an error."""
+    onnx_probabilities, onnx_features = session.run([PROBABILITIES, FEATURES], {CROPS: as_model_input(crops)})
+    probabilities = predict_batched(model, crops)
+    features = predict_batched(features_of, crops).reshape(len(crops), -1)
+    largest = float(np.abs(onnx_probabilities - probabilities).max())
+    argmax_agrees = bool(np.array_equal(onnx_probabilities.argmax(1), probabilities.argmax(1)))
+    onnx_labels = svm_session.run([SVM_LABEL], {FEATURES: as_svm_input(features)})[0]
+    svm_agrees = bool(np.array_equal(onnx_labels, svm.predict(features)))
+    require(largest <= PROBABILITY_TOLERANCE and argmax_agrees,
+            f"{where}: the ONNX network's probabilities differ from the Keras model's by up to {largest:.2e} "
+            f"(tolerance {PROBABILITY_TOLERANCE:g}) or name another class")
+    require(svm_agrees, f"{where}: the ONNX SVM predicts other classes than the skops SVM on the test crops")
+    return {"crops": len(crops), "max_probability_difference": largest, "probability_tolerance": PROBABILITY_TOLERANCE,
+            "argmax_agrees": argmax_agrees, "svm_labels_agree": svm_agrees,
+            "max_feature_difference": float(np.abs(onnx_features - features).max())}
+
+
+def run_export(model_dir: Path, svm_path: Path, test_path: Path, data_metrics: Path, softmax_metrics: Path,
+               svm_metrics: Path, faces: FaceSettings, backend: str, out: Path) -> dict[str, Any]:
+    import onnxruntime
+
+    data = read_metrics(data_metrics, ("dataset", "content_hash"), "fetch")
+    accuracy = {"softmax": read_metrics(softmax_metrics, ("accuracy",), "evaluate_softmax")["accuracy"],
+                "svm": read_metrics(svm_metrics, ("accuracy",), "svm")["accuracy"]}
+    model, info = load_model(model_dir)
+    svm = load_svm(svm_path)
+    test = load_split(test_path)
+    info.check_crops(test["images"], str(test_path))
+    out.mkdir(parents=True, exist_ok=True)
+    export_network(model, info.feature_layer, info.crop_size, out / NETWORK_FILE)
+    export_svm(svm, out / SVM_FILE)
+    session = onnxruntime.InferenceSession(out / NETWORK_FILE)
+    svm_session = onnxruntime.InferenceSession(out / SVM_FILE)
+    features_of = feature_model(model, info.feature_layer)
+    checked = parity(session, svm_session, model, features_of, svm, test["images"], test_path)
+    width = int(np.prod(features_of.output.shape[1:]))
+    card = {
+        "classes": info.classes, "crop_size": info.crop_size, "preprocessing": PREPROCESSING,
+        "network": file_entry(out / NETWORK_FILE, input=CROPS, outputs={PROBABILITIES: len(info.classes),
+                              FEATURES: width}, arch=info.config.get("arch"), exported_on=backend),
+        "svm": file_entry(out / SVM_FILE, input=FEATURES, outputs={SVM_LABEL: 1, SVM_SCORES: len(info.classes)},
+                          probabilities=svm_probability_method(svm)),
+        "faces": faces.model_dump(mode="json"),
+        "dataset": {"name": data["dataset"], "content_hash": data["content_hash"]},
+        "test_accuracy": accuracy,
+        "parity": checked,
+    }
+    write_card(out, card)
+    return card

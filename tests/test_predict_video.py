@@ -1,0 +1,96 @@
+"""`predict` on videos: frames sampled at --fps with their time stamps, one CSV row per face and frame,
+the drawn video at the sampling rate, a video OpenCV cannot open, and undecodable frames skipped."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from stage_runs import run_main
+
+from ferpipe import __main__ as ferpipe_command
+from ferpipe.apply.video import sampled_frames
+from ferpipe.testing.face_video import write_face_video
+
+SOURCE_FPS, FRAMES = 10, 20  # a 2 s clip
+
+
+@pytest.fixture(scope="module")
+def work(demo_export, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("predict_video")
+    shutil.copy(demo_export.parent / "params.yaml", folder)
+    shutil.copytree(demo_export, folder / "data" / "export")
+    write_face_video(folder / "clip.mp4", FRAMES, SOURCE_FPS)
+    return folder
+
+
+def run(work: Path, *args):
+    return run_main(ferpipe_command.main, ["predict", *args], work)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fps, frames", [(5, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]), (2.5, [0, 4, 8, 12, 16])])
+def test_one_row_per_face_and_sampled_frame_and_the_drawn_video(work, tmp_path, fps, frames):
+    done = run(work, "clip.mp4", "--fps", fps, "--out", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [int(r["frame"]) for r in rows] == frames and {r["face"] for r in rows} == {"1"}
+    assert [float(r["time_s"]) for r in rows] == pytest.approx([f / SOURCE_FPS for f in frames])
+    x1 = [float(r["x1"]) for r in rows]
+    assert x1 == sorted(x1) and x1[-1] - x1[0] > 100  # the face moves right, 6.4 px a frame
+    assert all(sum(float(r[k]) for k in r if k.startswith("p_")) == pytest.approx(1, abs=1e-4) for r in rows)
+    drawn = cv2.VideoCapture(str(tmp_path / "clip_faces.mp4"))
+    assert drawn.get(cv2.CAP_PROP_FRAME_COUNT) == len(frames) and drawn.get(cv2.CAP_PROP_FPS) == pytest.approx(fps)
+    ok, first = drawn.read()
+    assert ok and first.shape == (240, 320, 3)
+    drawn.release()
+
+
+@pytest.mark.slow
+def test_a_video_opencv_cannot_open_is_one_error_and_writes_nothing(work, tmp_path):
+    (tmp_path / "broken.mp4").write_text("not a video")
+    done = run(work, tmp_path / "broken.mp4", "--out", tmp_path / "drawn")
+    assert done.returncode == 1 and done.stdout.startswith("video,frame,time_s,face,")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "broken.mp4: OpenCV cannot open this video" in errors[0]
+    assert not list((tmp_path / "drawn").iterdir())
+
+
+@pytest.mark.slow
+def test_photos_and_videos_in_one_run_is_an_error(work, tmp_path):
+    cv2.imwrite(str(tmp_path / "photo.png"), np.zeros((64, 64, 3), np.uint8))
+    done = run(work, "clip.mp4", tmp_path / "photo.png")
+    assert done.returncode == 1 and "error: give photos and videos in separate runs" in done.stderr
+
+
+class FakeCapture:
+    """A 10-frame, 10 fps video whose frames in `broken` cannot be decoded (grab fails)."""
+
+    def __init__(self, broken: set[int]):
+        self.broken, self.index = broken, -1
+
+    def get(self, prop):
+        return {cv2.CAP_PROP_FPS: 10.0, cv2.CAP_PROP_FRAME_COUNT: 10}[prop]
+
+    def grab(self):
+        self.index += 1
+        return self.index not in self.broken
+
+    def retrieve(self):
+        return True, np.full((4, 4, 3), self.index, np.uint8)
+
+
+@pytest.mark.parametrize("broken, errors", [
+    ({2, 3}, ["2: cannot be decoded; skipped"]),  # frame 3 is not due at 5 fps
+    ({8, 9}, ["8: frames 8 to 9 of 10 cannot be decoded; skipped"]),  # at the end: one range
+])
+def test_undecodable_frames_are_reported_and_skipped(broken, errors):
+    frames = list(sampled_frames(Path("v.mp4"), FakeCapture(broken), fps=5))
+    assert [f"{f.frame}: {f.error}" for f in frames if f.error] == errors
+    good = [f for f in frames if not f.error]
+    assert [f.frame for f in good] == [i for i in (0, 2, 4, 6, 8) if i not in broken]
+    assert all(f.image[0, 0, 0] == f.frame and f.time == f.frame / 10 for f in good)
