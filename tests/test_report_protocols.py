@@ -47,6 +47,21 @@ def as_ckplus(doc: list, split_of: dict[str, str] = SPLIT_OF) -> list:
     return doc
 
 
+def with_protocols_sweep(arch: str) -> list:
+    """The doc with a `protocols` sweep: one demo experiment's params and metrics as `arch` under each CK+ split."""
+    doc = as_ckplus(DOC, {})
+    commit = next(c for c in doc if any(e["name"] == "table4-20261129T210700-3" for e in c.get("experiments") or []))
+    source = next(e for e in commit["experiments"] if e["name"] == "table4-20261129T210700-3")
+    for i, split in enumerate(("paper", "subject"), start=1):
+        exp = copy.deepcopy(source)
+        exp["name"] = f"protocols-20261130T120000-{i}"
+        params = exp["revs"][0]["data"]["params"]["params.yaml"]["data"]
+        params.update(dataset="ckplus", arch=arch, sources={"fer2013": None, "ckplus": "/d", "genki4k": None})
+        params["fetch"]["ckplus_protocol"] = split
+        commit["experiments"].append(exp)
+    return doc
+
+
 def ckplus_tables(doc: list | None = None):
     return sweep_tables(parse_exp_show(as_ckplus(DOC) if doc is None else doc), SWEEPS, PAPER)
 
@@ -123,17 +138,7 @@ def test_without_both_splits_there_is_no_side_by_side_section():
 
 
 def test_the_protocols_sweep_judges_the_papers_resnet_claims_under_both_splits():
-    doc = as_ckplus(DOC, {})
-    commit = next(c for c in doc if any(e["name"] == "table4-20261129T210700-3" for e in c.get("experiments") or []))
-    source = next(e for e in commit["experiments"] if e["name"] == "table4-20261129T210700-3")
-    for i, split in enumerate(("paper", "subject"), start=1):
-        exp = copy.deepcopy(source)
-        exp["name"] = f"protocols-20261130T120000-{i}"
-        params = exp["revs"][0]["data"]["params"]["params.yaml"]["data"]
-        params.update(dataset="ckplus", arch="resnet50", sources={"fer2013": None, "ckplus": "/d", "genki4k": None})
-        params["fetch"]["ckplus_protocol"] = split
-        commit["experiments"].append(exp)
-    tables = ckplus_tables(doc)
+    tables = ckplus_tables(with_protocols_sweep("resnet50"))
     pairs = {p.claim: p for p in side_by_side(PAPER, tables)}
     accuracy = pairs["accuracy of the deep features + RBF SVM (on CK+, the data of the paper's description)"]
     gain = pairs["SVM better than the softmax head"]
@@ -147,3 +152,9 @@ def test_the_protocols_sweep_judges_the_papers_resnet_claims_under_both_splits()
         assert getattr(gain, f"{split}_split").verdict.split(":")[0] in (HOLDS, FAILS, "cannot be judged")
     assert (f"The ResNet-50 of the `protocols` sweep ({row_table.budget}) reaches {row['svm_accuracy']:.1f} % (SVM) "
             "under the frame-level split") in finding(PAPER, tables, list(pairs.values()))
+
+
+def test_a_sweep_of_the_split_names_each_value_s_split():
+    table = next(t for t in ckplus_tables(with_protocols_sweep("lenet")) if t.sweep == "protocols")
+    assert table.protocol == ("paper: the paper's frame-level split (56/7/7 per class); "
+                              "subject: subject split (no person in two splits)")

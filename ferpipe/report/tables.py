@@ -109,7 +109,7 @@ def sweep_tables(show: ExpShow, sweeps: dict[str, Sweep], paper: Paper) -> list[
         flat = flatten(first.params)
         table = SweepTable(
             sweep=name, param=sweep.param, baseline=baseline, dataset=str(flat.get("dataset")),
-            arch=str(flat.get("arch")), protocol=protocol_text(flat, every_fold=sweep.is_kfold),
+            arch=str(flat.get("arch")), protocol=_protocol(flat, sweep, [row["value"] for row in rows]),
             budget=budget_text({k: v for k, v in flat.items() if k != sweep.param}),
             shorter_than_paper=shorter_than_paper(flat),
             settings=_settings(first, sweep.param, show.baseline_params.get(baseline, {})), rows=rows,
@@ -120,6 +120,13 @@ def sweep_tables(show: ExpShow, sweeps: dict[str, Sweep], paper: Paper) -> list[
             table.aggregate = kfold_aggregate(rows, flat.get(FOLDS_KEY))
         tables.append(table)
     return tables
+
+
+def _protocol(flat: dict[str, Any], sweep: Sweep, values: list[Any]) -> str:
+    """How the data was split; in a sweep of the split itself, each value's."""
+    if sweep.param != CKPLUS_PROTOCOL:
+        return protocol_text(flat, every_fold=sweep.is_kfold)
+    return "; ".join(f"{value}: {protocol_text({**flat, sweep.param: value})}" for value in values)
 
 
 def _sort_key(value: Any, sweep: Sweep) -> tuple:
