@@ -220,15 +220,18 @@ def _leak_sentences(paper: Paper, tables: list[SweepTable]) -> str:
             f"{fmt.percent(acc_subject)} % when no person is in two splits ({subject_row['test_images']} images)")
     if kfold:
         honest, honest_what = kfold.pooled, f"all {kfold.images} test images of the {kfold.folds} subject folds"
-        text += (f"; over {kfold.folds} subject folds, {fmt.percent(kfold.mean)} ± {fmt.percent(kfold.sd)} % "
+        budget = "" if kfold.table.budget == table.budget else f" ({kfold.table.budget})"
+        text += (f"; over {kfold.folds} subject folds{budget}, {fmt.percent(kfold.mean)} ± {fmt.percent(kfold.sd)} % "
                  f"(t-interval {fmt.percent(kfold.t_low)}..{fmt.percent(kfold.t_high)} %), "
                  f"{fmt.percent(kfold.pooled)} % with all {kfold.images} test images pooled "
                  f"({fmt.percent(kfold.pooled_low)}..{fmt.percent(kfold.pooled_high)} %)")
     errors = (100.0 - honest) / max(100.0 - acc_paper, 1e-9)
     return text + (f". Frames of one sequence and sequences of one person land in train and test alike under the "
                    f"paper's split: that leak is worth {fmt.percent(acc_paper - honest)} accuracy points here (the "
-                   f"frame-level {fmt.percent(acc_paper)} % against {fmt.percent(honest)} % on {honest_what}), and on "
-                   f"people it has not seen the network makes {errors:.1f} times the errors.")
+                   f"frame-level {fmt.percent(acc_paper)} % against {fmt.percent(honest)} % on {honest_what}"
+                   + (f"; {fmt.percent(acc_paper - acc_subject)} against the single subject split, trained alike"
+                      if kfold else "")
+                   + f"), and on people it has not seen the network makes {errors:.1f} times the errors.")
 
 
 def _hold(count: int) -> str:
