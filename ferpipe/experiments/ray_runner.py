@@ -25,7 +25,7 @@ from ferpipe.experiments.ray_tasks import SHARED_STAGES, Checkout, TaskResult
 
 MAX_RETRIES = 3  # per task, on a node's or worker's death; a failed stage is an answer, not retried
 CONNECT_SECONDS = 5
-LOCAL = ""  # --ray without an address: a Ray instance on this machine, one experiment per GPU (or CPU)
+LOCAL = ""  # --ray without an address: a new Ray instance on this machine, one experiment per GPU (or CPU)
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,15 @@ def check_reachable(address: str) -> None:
 def connect(address: str) -> Any:
     """ray, connected; the tasks run this process's ferpipe (sent along as a py_module), the stages the commit's."""
     check_reachable(address)
-    import ray
-
+    try:
+        import ray
+    except ImportError as exc:
+        raise FerpipeError("--ray needs Ray in this environment: `make setup` (requirements.txt pins it)") from exc
     import ferpipe
 
     local = {"include_dashboard": False} if address == LOCAL else {}
     try:
-        ray.init(address=address or None, runtime_env={"py_modules": [str(Path(ferpipe.__file__).parent)]},
+        ray.init(address=address or "local", runtime_env={"py_modules": [str(Path(ferpipe.__file__).parent)]},
                  logging_level=logging.WARNING, log_to_driver=False, **local)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise FerpipeError(f"--ray {address or '(this machine)'}: cannot connect: "
