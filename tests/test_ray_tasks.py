@@ -2,6 +2,7 @@
 the checks before anything is scheduled (ferpipe.experiments.ray_tasks, ray_runner, remotes)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from ferpipe.experiments import ray_runner, ray_tasks, remotes
 from ferpipe.experiments.ray_runner import RayOptions, check_reachable, task_resources
 from ferpipe.experiments.ray_tasks import Checkout
 
+REPO = Path(__file__).resolve().parents[1]
 COMMIT = "4f1a2b3c" * 5
 CHECKOUT = Checkout(git_url="/remotes/origin.git", commit=COMMIT, author_name="A", author_email="a@x.invalid")
 DVC = [sys.executable, "-m", "dvc"]
@@ -164,3 +166,13 @@ def test_the_shared_stages_are_grouped_by_their_own_params_only(tmp_path, monkey
     groups = ray_runner.shared_groups({"a": ["lr=0.1"], "b": ["lr=0.01"], "c": ["fetch.fold=1"],
                                        "d": ["fetch.fold=1", "lr=0.5"]})
     assert groups == [["a", "b"], ["c", "d"]]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gpus-per-experiment", "1"], "--gpus-per-experiment, --cpus-per-experiment and --git-remote go with --ray"),
+    (["--ray", "-j", "2"], "--jobs is for DVC's queue; with --ray the cluster's free resources decide"),
+])
+def test_options_that_do_not_go_together_are_one_error_line(args, message):
+    proc = subprocess.run([sys.executable, "-m", "ferpipe", "sweep", "table4", *args], cwd=REPO, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 1 and proc.stderr.startswith(f"error: {message}") and proc.stderr.count("\n") == 1

@@ -51,10 +51,14 @@ def free_port() -> int:
 def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
     where = ["--head", f"--port={head_port}", "--include-dashboard=false"] if head else [
         f"--address=127.0.0.1:{head_port}"]
-    env = dict(os.environ, **{WORKDIR_ENV: str(workdir / node)}, RAY_USAGE_STATS_ENABLED="0")
-    subprocess.run(["nice", "-n", "10", RAY, "start", *where, "--num-cpus=1", "--num-gpus=0",
-                    f"--object-store-memory={OBJECT_STORE_BYTES}", f"--resources={json.dumps({node: 1})}",
-                    "--disable-usage-stats"], env=env, check=True, capture_output=True)
+    # RAY_AUTH_MODE: a local `ray.init()` leaves a token in ~/.ray that a later head would require and a
+    # worker node would not send; a cluster on loopback only needs none.
+    env = dict(os.environ, **{WORKDIR_ENV: str(workdir / node)}, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+    proc = subprocess.run(["nice", "-n", "10", RAY, "start", *where, "--num-cpus=1", "--num-gpus=0",
+                           f"--object-store-memory={OBJECT_STORE_BYTES}", f"--resources={json.dumps({node: 1})}",
+                           "--disable-usage-stats"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ray start for {node} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
 
 
 @contextlib.contextmanager
