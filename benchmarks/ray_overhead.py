@@ -67,11 +67,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temporary folder)")
     args = parser.parse_args()
+    load = Path("/proc/loadavg").read_text().split()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         driver = sweep_project(root)
         queue_wall, queue_lines = timed_sweep(driver, "-j", "2")
+        # the tables it rewrote are an input of the next sweep, which refuses uncommitted inputs
+        subprocess.run(["git", "commit", "-qam", "the queue's tables"], cwd=driver, env=user_env(driver), check=True)
         with two_node_cluster(root / "nodes") as address:
             ray_wall, lines = timed_sweep(driver, "--ray", address)
     tasks = task_seconds(lines)
@@ -83,7 +86,7 @@ def main() -> None:
     # the driver's own part beyond the queue's: more checks and the commit's push before the first task,
     # `dvc exp pull` after the last
     driver_once = (started(lines, "scheduled ") - started(queue_lines, "queued ")) + (tail(lines) - tail(queue_lines))
-    print(f"sweep tiny4, {n} experiments, 2 at a time on each path; load average before: "
+    print(f"sweep tiny4, {n} experiments, 2 at a time on each path; load average before: {load}, after: "
           f"{Path('/proc/loadavg').read_text().split()[0]}")
     print(f"DVC queue (-j 2): {queue_wall:.1f} s wall, {queue_wall / n:.1f} s an experiment")
     print(f"Ray (two 1-CPU nodes): {ray_wall:.1f} s wall, {ray_wall / n:.1f} s an experiment; "
