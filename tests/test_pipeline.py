@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,42 +20,7 @@ import pytest
 import yaml
 from report_numbers import allowed_numbers, untraced_numbers
 
-REPO = Path(__file__).resolve().parents[1]
-# Written by the run, so removed from the copy: a test reading them then reads what the run wrote.
-RUN_OUTPUTS = {"metrics", "plots", "REPORT.md"}
-# Two LeNet experiments on 7 x 10 demo faces that take seconds: the sweep machinery, not learning, is under test
-# (one MTCNN worker: on so few images, starting a second one costs more than it saves).
-TINY_SWEEP = {"set": {"fetch.demo.per_class": 10, "runtime.faces.workers": 1, "arch": "lenet", "train.input_size": 32,
-                      "epochs": 1, "train.steps_per_epoch": 3, "svm.C": [1], "generalize.demo.per_class": 12},
-              "vary": {"lr": [0.1, 0.01]}}
-
-
-def run(cmd: list[str], cwd: Path, venv_on_path: bool = True) -> str:
-    """Run cmd in cwd; with venv_on_path, as a user whose environment is activated."""
-    venv_bin = str(Path(sys.executable).parent)
-    path = [p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin]
-    # PYTHONPATH: the stages must import the copy's ferpipe, not the editable install's.
-    env = dict(os.environ, PATH=os.pathsep.join(([venv_bin] if venv_on_path else []) + path), PYTHONPATH=str(cwd),
-               GIT_AUTHOR_NAME="ferpipe test", GIT_AUTHOR_EMAIL="test@ferpipe.invalid",
-               GIT_COMMITTER_NAME="ferpipe test", GIT_COMMITTER_EMAIL="test@ferpipe.invalid")
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
-def copy_repository(dest: Path, without: set[str] = frozenset()) -> Path:
-    """The repository's files (tracked and not ignored) under dest, but for the top-level names in `without`,
-    committed in a new git repository."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                           cwd=REPO, capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, files):
-        if (REPO / name).is_file() and name.split("/")[0] not in without:
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    run(["git", "init", "-q", "-b", "main"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "commit", "-qm", "fresh copy"], dest)
-    return dest
+from ferpipe.testing.project_copy import REPO, RUN_OUTPUTS, TINY_SWEEP, copy_repository, run
 
 
 def stale_lock_entries(status: dict) -> dict[str, list[str]]:

@@ -46,3 +46,10 @@ def read_dvc(what: str, read: Callable[[Repo], T]) -> T:
 def unexpected(what: str, value: object) -> FerpipeError:
     """The error for DVC data that is not in the shape ferpipe reads (DVC 3's)."""
     return FerpipeError(f"DVC's {what} is not in the shape ferpipe reads (DVC 3's): got {value!r:.200}")
+
+
+def error_line_of(log: str) -> str:
+    """Why a DVC run failed, from its output: the stage's `error:` line, else DVC's first `ERROR:` line."""
+    lines = [line.strip() for line in log.splitlines()]
+    return (next((line for line in lines if line.startswith("error:")), None)
+            or next((line for line in lines if line.startswith("ERROR:")), ""))

@@ -16,7 +16,7 @@ from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.params import read_yaml
-from ferpipe.experiments.dvc_repo import read_dvc, run_dvc, unexpected
+from ferpipe.experiments.dvc_repo import error_line_of, read_dvc, run_dvc, unexpected
 
 POLL_SECONDS = 3
 WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds
@@ -134,6 +134,4 @@ def error_line(name: str) -> str:
         log = run_dvc("queue", "logs", name)
     except FerpipeError:
         return ""
-    lines = [line.strip() for line in log.splitlines()]
-    return (next((line for line in lines if line.startswith("error:")), None)
-            or next((line for line in lines if line.startswith("ERROR:")), ""))
+    return error_line_of(log)

@@ -1,0 +1,97 @@
+"""A sweep on a Ray cluster, all on this machine, for the --ray tests and benchmark: the project with a
+4-experiment tiny sweep, a bare git repository as its git remote and a folder as its DVC remote; and two Ray
+nodes, each with one CPU, a custom resource naming it (node_a, node_b) and a work folder of its own
+(FERPIPE_RAY_WORKDIR), always stopped afterwards, also when a test fails."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from ferpipe.experiments.ray_tasks import WORKDIR_ENV
+from ferpipe.testing.project_copy import RUN_OUTPUTS, TINY_SWEEP, copy_repository, run
+
+RAY = str(Path(sys.executable).parent / "ray")
+NODES = ("node_a", "node_b")
+OBJECT_STORE_BYTES = 100 * 1024 * 1024  # the tasks pass only small results: keep shared memory small
+
+
+TINY4 = {**TINY_SWEEP, "vary": {"lr": [0.1, 0.05, 0.02, 0.01]}}
+
+
+def sweep_project(root: Path) -> Path:
+    """root/driver: the project with sweep tiny4, its git remote `origin` (root/origin.git) and its DVC
+    default remote (root/dvc-store), committed."""
+    driver = copy_repository(root / "driver", without=RUN_OUTPUTS)
+    sweeps = yaml.safe_load((driver / "sweeps.yaml").read_text())
+    sweeps["sweeps"]["tiny4"] = TINY4
+    (driver / "sweeps.yaml").write_text(yaml.safe_dump(sweeps))
+    run(["git", "init", "-q", "--bare", str(root / "origin.git")], root)
+    run(["git", "remote", "add", "origin", str(root / "origin.git")], driver)
+    run(["dvc", "remote", "add", "-d", "store", str(root / "dvc-store")], driver)
+    run(["git", "add", "-A"], driver)
+    run(["git", "commit", "-qm", "tiny4 sweep, remotes"], driver)
+    return driver
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
+    where = ["--head", f"--port={head_port}", "--include-dashboard=false"] if head else [
+        f"--address=127.0.0.1:{head_port}"]
+    # RAY_AUTH_MODE: a local `ray.init()` leaves a token in ~/.ray that a later head would require and a
+    # worker node would not send; a cluster on loopback only needs none.
+    env = dict(os.environ, **{WORKDIR_ENV: str(workdir / node)}, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+    proc = subprocess.run(["nice", "-n", "10", RAY, "start", *where, "--num-cpus=1", "--num-gpus=0",
+                           f"--object-store-memory={OBJECT_STORE_BYTES}", f"--resources={json.dumps({node: 1})}",
+                           "--disable-usage-stats"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ray start for {node} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+
+
+@contextlib.contextmanager
+def two_node_cluster(workdir: Path) -> Iterator[str]:
+    """The head's address while both nodes run; `ray stop --force` after."""
+    port = free_port()
+    try:
+        start_node(NODES[0], workdir, port, head=True)
+        start_node(NODES[1], workdir, port, head=False)
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], check=False, capture_output=True)
+
+
+def kill_node(workdir: Path, node: str) -> int:
+    """SIGKILL every process of `node` (its raylet, its workers and what they run), found by its work
+    folder in their environment, as when the machine dies; how many were killed."""
+    mark = f"{WORKDIR_ENV}={workdir / node}".encode()
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and mark in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, PermissionError):
+            continue
+    return killed
+
+
+def nodes_by_id(address: str) -> dict[str, str]:
+    """Ray node id -> the custom resource naming it, of every node the cluster has known (dead ones too)."""
+    script = ("import json, ray; ray.init(address=%r, logging_level='error'); "
+              "print(json.dumps({n['NodeID']: [r for r in n['Resources'] if r in %r] for n in ray.nodes()}))")
+    out = subprocess.run([sys.executable, "-c", script % (address, NODES)], capture_output=True, text=True,
+                         check=True).stdout
+    return {node_id: names[0] for node_id, names in json.loads(out.splitlines()[-1]).items() if names}

@@ -1,0 +1,175 @@
+"""`python -m ferpipe sweep NAME --ray ADDRESS` end to end, on one machine: a bare git repository as the git
+remote, a local folder as the DVC remote, and a Ray cluster of two nodes (ferpipe/testing/ray_cluster.py), stopped
+after the tests even when one fails.
+
+A 4-experiment sweep of a tiny LeNet on 7 x 10 demo faces runs on both nodes with `faces` run once, and the
+second node is killed in its second experiment, which is retried on the first: all four pushed, each once
+(one sweep for both, to keep `make test` short). A third clone that only fetches from the remotes shows
+the four with the metrics the same params give on DVC's queue here. Each bad input of the preflight is one
+error line with nothing scheduled.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_pipeline import experiments_of, without_timings
+
+from ferpipe.testing.project_copy import run, user_env
+from ferpipe.testing.ray_cluster import NODES, kill_node, nodes_by_id, sweep_project, two_node_cluster
+
+pytestmark = pytest.mark.slow
+
+SWEEP = [sys.executable, "-m", "ferpipe", "sweep", "tiny4"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return sweep_project(tmp_path_factory.mktemp("ray"))
+
+
+@pytest.fixture(scope="module")
+def cluster(project) -> tuple[str, dict[str, str]]:
+    """The head's address, and node id -> node_a / node_b."""
+    with two_node_cluster(project.parent / "nodes") as address:
+        yield address, nodes_by_id(address)
+
+
+def sweep(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """The sweep command, its failure returned rather than asserted."""
+    return subprocess.run(["nice", "-n", "10", *SWEEP, *args], cwd=project, env=user_env(project),
+                          capture_output=True, text=True)
+
+
+def remote_experiments(project: Path) -> list[str]:
+    out = run(["git", "ls-remote", str(project.parent / "origin.git"), "refs/exps/*"], project)
+    return [line.split("/")[-1] for line in out.splitlines()]
+
+
+def finished(out: str) -> dict[str, tuple[str, str]]:
+    """Experiment -> (status, node id) from the `==== NAME: STATUS on node ID ====` lines."""
+    lines = [line.strip("= ").split(": ", 1) for line in out.splitlines() if line.startswith("==== tiny4-")]
+    return {name: (rest.split()[0], rest.split()[-1]) for name, rest in lines}
+
+
+def experiment_clones(folder: Path) -> list[str]:
+    """The experiments whose clone is (still) in a node's folder; shared stages' clones left out."""
+    clones = sorted(folder.iterdir()) if folder.is_dir() else []
+    return [p.name.rsplit("-", 1)[0] for p in clones if p.name.startswith("tiny4-") and "-shared-" not in p.name]
+
+
+@pytest.fixture(scope="module")
+def ray_sweep(project, cluster) -> tuple[str, str | None]:
+    """The sweep on the cluster, with node_b killed (every one of its processes) a few seconds into its second
+    experiment; its output, and the experiment node_b was running when killed (None: it never got two)."""
+    log = project.parent / "ray_sweep.log"  # a file, not a pipe nobody reads while it runs
+    with log.open("w") as out:
+        proc = subprocess.Popen(["nice", "-n", "10", *SWEEP, "--ray", cluster[0]], cwd=project,
+                                env=user_env(project), stdout=out, stderr=subprocess.STDOUT)
+    seen, killed_in = [], None
+    while proc.poll() is None and killed_in is None:
+        seen += [name for name in experiment_clones(project.parent / "nodes" / NODES[1] / "ferpipe-ray")
+                 if name not in seen]
+        if len(seen) == 2:
+            time.sleep(5)  # inside its `dvc exp run`
+            assert kill_node(project.parent / "nodes", NODES[1]) > 0
+            killed_in = seen[1]
+        time.sleep(0.5)
+    proc.wait(timeout=1800)
+    assert proc.returncode == 0, log.read_text()[-6000:]
+    return log.read_text(), killed_in
+
+
+def test_four_experiments_ran_on_both_nodes_each_pushed_once_and_faces_ran_once(ray_sweep, project, cluster):
+    out, _ = ray_sweep
+    done = finished(out)
+    assert len(done) == 4 and {status for status, _ in done.values()} == {"Success"}
+    assert sorted(remote_experiments(project)) == sorted(done)  # a ref per experiment, no other
+    assert {cluster[1][node] for _, node in done.values()} == set(NODES)
+    assert out.count("Running stage 'faces'") == 1
+    assert "tables:" in out
+
+
+def test_the_experiment_of_the_killed_node_was_retried_on_the_other(ray_sweep, cluster):
+    out, killed_in = ray_sweep
+    assert killed_in is not None, "node_b never started a second experiment to be killed in"
+    status, node = finished(out)[killed_in]
+    assert (status, cluster[1][node]) == ("Success", NODES[0])
+
+
+def test_a_third_clone_shows_them_with_the_metrics_of_the_queue(ray_sweep, project):
+    third = project.parent / "third"
+    run(["git", "clone", "-q", "-b", "main", str(project.parent / "origin.git"), str(third)], project.parent)
+    run(["dvc", "exp", "pull", "--no-cache", "origin"], third)
+    on_ray = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], third)), "tiny4-")
+    assert len(on_ray) == 4
+    run(["git", "commit", "-qam", "the tables of the Ray sweep", "--allow-empty"], project)  # tables.json: an input
+    queued = sweep(project, "-j", "2")
+    assert queued.returncode == 0, queued.stdout[-4000:] + queued.stderr[-3000:]
+    every = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], project)), "tiny4-")
+    on_queue = {name: exp for name, exp in every.items() if name not in on_ray}
+    assert len(on_queue) == 4
+
+    # Equal but for the last printed digit of a float: an SVM threshold was 0.051241 on Ray and 0.05124 on the
+    # queue (Ray runs a task's stages with OMP_NUM_THREADS set to its CPUs, 1 here).
+    ray_values, queue_values = flat_metrics(on_ray), flat_metrics(on_queue)
+    assert set(ray_values) == set(queue_values)
+    for path, value in ray_values.items():
+        exact = isinstance(value, (bool, str, int))
+        assert value == (queue_values[path] if exact else pytest.approx(queue_values[path], rel=1e-4)), path
+
+
+def flat_metrics(experiments: dict) -> dict[str, object]:
+    """"lr=VALUE/metrics file/key/..." -> each value of the experiments' metrics."""
+    flat = {}
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{path}/{key}")
+        else:
+            flat[path] = value
+
+    for exp in experiments.values():
+        walk({path: without_timings(m["data"]) for path, m in exp["metrics"].items()},
+             f"lr={exp['params']['params.yaml']['data']['lr']}")
+    return flat
+
+
+def on_a_branch_without_the_dvc_remote(project: Path) -> None:
+    run(["git", "switch", "-q", "-c", "no-dvc-remote"], project)
+    run(["dvc", "remote", "default", "--unset"], project)
+    run(["git", "commit", "-qam", "no default DVC remote"], project)
+
+
+BAD_INPUTS = {
+    "dirty params": (lambda p: (p / "params.yaml").write_text((p / "params.yaml").read_text() + "\n# edited\n"), [],
+                     "params.yaml differs from the last commit"),
+    "no git remote": (None, ["--git-remote", "upstream"], "--git-remote upstream: no such git remote"),
+    "no DVC remote": (on_a_branch_without_the_dvc_remote, [], "no DVC default remote in .dvc/config"),
+    "not pushable": (lambda p: run(["git", "remote", "add", "broken", str(p.parent / "missing.git")], p),
+                     ["--git-remote", "broken"], "cannot push commit"),
+    "unreachable": (None, ["--ray", "127.0.0.1:9"], "--ray 127.0.0.1:9: no Ray cluster answers there"),
+    "no such node": (None, ["--gpus-per-experiment", "1"], "no node of the Ray cluster has the 1 CPU and 1 GPU"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_a_bad_setting_is_one_error_line_and_schedules_nothing(ray_sweep, project, cluster, case):
+    change, args, message = BAD_INPUTS[case]
+    before = remote_experiments(project)
+    run(["git", "checkout", "--", "sweeps/tables.json"], project)  # as an earlier sweep of this module left it
+    try:
+        if change:
+            change(project)
+        proc = sweep(project, *(args if "--ray" in args else ["--ray", cluster[0], *args]))
+    finally:
+        run(["git", "switch", "-q", "-f", "main"], project)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {message}"), proc.stderr[-2000:]
+    assert proc.stderr.count("error:") == 1 and "scheduled" not in proc.stdout
+    assert remote_experiments(project) == before
