@@ -20,11 +20,15 @@ log_lines() {  # what sweep_log.txt keeps of a sweep's output: what was queued, 
   tr '\r' '\n' | grep -aE '^(queued |==== |experiment |(fetch|faces|augment|train|evaluate_softmax|embed|svm|compare|generalize|report): |[a-z0-9_]+ on [a-z0-9]+ |tables: |error: )' | grep -av '%|' || true
 }
 
-sweep() {  # sweep NAME [-S ...]
-  local name=$1
+sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines appended to sweep_log.txt
+  local name=$1 output status=0
   shift
+  output=$(mktemp)
   python -m ferpipe sweep "$name" -S dataset=ckplus -S "sources.ckplus=$CKPLUS" "$@" --out "$RESULTS/sweeps" 2>&1 \
-    | tee /dev/stderr | log_lines >> "$RESULTS/sweep_log.txt"
+    | tee "$output" || status=$?
+  log_lines < "$output" >> "$RESULTS/sweep_log.txt"
+  rm -f "$output"
+  return "$status"
 }
 
 case "$1" in
