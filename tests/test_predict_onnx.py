@@ -98,3 +98,11 @@ def test_a_missing_changed_or_foreign_export_is_one_error(work, tmp_path, spoil,
 def test_engine_onnx_without_an_export_is_one_error(work, tmp_path):
     done = run(work, "photos/astronaut.jpg", "--engine", "onnx", "--export", tmp_path / "none")
     assert done.returncode == 1 and "none: no model_card.json; run the export stage" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_keras_model_or_svm_given_runs_the_keras_engine_even_beside_an_export(work):
+    done = run(work, "photos/astronaut.jpg", "--model", "model", "--verbose")
+    assert done.returncode == 0 and "and the model in model" in done.stderr  # start-up line of the keras engine
+    done = run(work, "photos/astronaut.jpg", "--engine", "onnx", "--svm", "svm.skops")
+    assert done.returncode == 1 and "--model and --svm are the keras engine's" in done.stderr

@@ -8,7 +8,8 @@ writing anything. A file that cannot be used (not an image, truncated) is report
 the others are still processed; the exit status is then 1. A photo without a face gives an empty
 result (exit 0).
 
-Two engines, each loaded once. onnx (the default where data/export/ exists, `--export`): the export
+Two engines, each loaded once. onnx (the default where data/export/ exists and neither --model nor
+--svm is given; `--export`): the export
 stage's network.onnx and svm.onnx run by ONNX Runtime, faces found and cropped with the faces:
 settings of its model card; no Keras, TensorFlow or scikit-learn is loaded, and a missing or changed
 file (checked against the card's sha256) is an error. keras (`--engine keras`): the Keras model in
@@ -40,6 +41,7 @@ from ferpipe.core.params import load_params
 
 ENGINES = ("onnx", "keras")
 DEFAULT_FPS = 5.0  # video frames sampled a second
+MODEL, SVM = "data/model", "data/svm/model.skops"  # the keras engine's files where --model and --svm are not given
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,10 +54,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--engine", choices=ENGINES, help="onnx: the export stage's files in --export, run by ONNX "
                         "Runtime without Keras (the default where that folder exists); keras: the Keras model of --model")
     parser.add_argument("--export", default="data/export", help="the export stage's folder (default: data/export)")
-    parser.add_argument("--model", default="data/model", help="trained model folder of --engine keras (default: data/model)")
+    parser.add_argument("--model", help=f"trained model folder of --engine keras, which it implies (default: {MODEL})")
     parser.add_argument("--head", choices=HEADS, default="softmax",
                         help="softmax: the network's own head (default); svm: the SVM on its features")
-    parser.add_argument("--svm", default="data/svm/model.skops", help="the SVM of --head svm with --engine keras")
+    parser.add_argument("--svm", help=f"the SVM of --head svm with --engine keras, which it implies (default: {SVM})")
     parser.add_argument("--params", default="params.yaml",
                         help="params file with the runtime.faces: settings, and for --engine keras the faces: settings and "
                              "backend (default: params.yaml; the onnx engine runs without one)")
@@ -115,7 +117,11 @@ def predict(args: argparse.Namespace) -> int:
     require(not videos or len(videos) == len(files), "give photos and videos in separate runs of predict")
     require(not (videos and args.json), "--json is for photos; a video's faces are printed as CSV rows")
     require(args.fps > 0, f"--fps must be a number > 0, got {args.fps:g}")
-    engine = args.engine or ("onnx" if Path(args.export).exists() else "keras")
+    keras_files = args.model is not None or args.svm is not None
+    require(not (keras_files and args.engine == "onnx"), "--model and --svm are the keras engine's; the onnx engine "
+            "reads the export in --export")
+    engine = args.engine or ("onnx" if Path(args.export).exists() and not keras_files else "keras")
+    args.model, args.svm = args.model or MODEL, args.svm or SVM
     if engine == "onnx" and not Path(args.params).is_file():  # the export runs outside the project too
         runtime = FaceRuntime(device="auto", workers=2, batch_size=1)
     else:
