@@ -59,11 +59,13 @@ def proportion_interval(fraction: float, n: int) -> tuple[float, float]:
 
 
 def interval_verdict(claimed: float, measured_fraction: float, n: int, what: str, short: bool) -> str:
+    """`what` ("test error", "val error", "SVM accuracy"...) names the split its `n` images come from."""
     low, high = proportion_interval(measured_fraction, n)
     inside = low <= claimed <= high
+    images = "val images" if what.startswith("val ") else "test images"
     verdict = (f"{HOLDS}: {fmt.percent(claimed)} is inside" if inside else
                f"{FAILS}: {fmt.percent(claimed)} is outside") + \
-        f" the 95% interval {fmt.percent(low)}..{fmt.percent(high)} of the measured {what} on {n} test images"
+        f" the 95% interval {fmt.percent(low)}..{fmt.percent(high)} of the measured {what} on {n} {images}"
     return verdict + ("; trained for less than the paper's 50 epochs" if short else "")
 
 
