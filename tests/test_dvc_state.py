@@ -1,14 +1,16 @@
 """DVC's experiment state read as data (ferpipe.experiments.results, .queue): DVC's answers in their
-recorded shapes, and once a real DVC repository in a temporary folder with one experiment run and one queued."""
+recorded shapes, and a real DVC repository in a temporary folder: one experiment run and one queued; two
+queued experiments run by two workers."""
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.experiments.queue import queue_statuses
+from ferpipe.experiments.queue import queue_statuses, start_queue
 from ferpipe.experiments.results import baselines_with_sweeps, sweep_baselines, sweep_experiments
 
 # What DVC 3.67's Experiments.ls(all_commits=True) answers: commit -> [(experiment name, its commit)].
@@ -81,3 +83,38 @@ def test_experiments_and_the_queue_are_read_from_a_real_dvc_repository(dvc_repo)
     assert (done.state, done.baseline, done.params, done.metric("train", "accuracy")) == ("done", head, {"lr": 0.25}, 0.75)
     assert queued.state == "pending"
     assert queue_statuses() == ({"table4-20260101T000000-2": "Queued"}, 0)  # queued, and no worker started
+
+
+BLOCKING_METRICS = """import json, os, time, yaml
+while not os.path.exists({go!r}):
+    time.sleep(0.2)
+json.dump({{"accuracy": 1 - yaml.safe_load(open("params.yaml"))["lr"]}}, open("train.json", "w"))
+"""
+
+
+def _until(condition, what, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not (answer := condition()):
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.5)
+    return answer
+
+
+@pytest.mark.slow
+def test_two_queue_workers_are_counted_while_they_run_and_no_longer_after(dvc_repo, tmp_path):
+    """Two real workers, polled over and over while both run (where DVC's worker broadcast raced)."""
+    go = tmp_path / "go"
+    (dvc_repo / "write_metrics.py").write_text(BLOCKING_METRICS.format(go=str(go)))
+    _run(dvc_repo, "git", "commit", "-qam", "experiments wait for a file")
+    names = [f"table4-20260101T000000-{i}" for i in (1, 2)]
+    for i, name in enumerate(names):
+        _run(dvc_repo, sys.executable, "-m", "dvc", "exp", "run", "--queue", "-n", name, "-S", f"lr=0.{i + 1}")
+    start_queue(2)
+    try:
+        both_running = _until(lambda: (answer := queue_statuses()) == ({n: "Running" for n in names}, 2) and answer,
+                              "both experiments running on two workers")
+        assert all(queue_statuses()[1] == 2 for _ in range(20))
+    finally:
+        go.touch()
+    assert both_running[1] == 2
+    _until(lambda: queue_statuses() == ({n: "Success" for n in names}, 0), "both done and both workers gone")

@@ -1,6 +1,10 @@
 """Waiting on DVC's queue (ferpipe.experiments.queue), with `dvc queue status` and the clock replaced."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime
 
 import pytest
@@ -42,8 +46,7 @@ def test_waiting_stops_when_no_worker_is_left_to_run_it(monkeypatch, clock):
     assert 60 <= clock[0] - 3 * queue.POLL_SECONDS <= 60 + queue.POLL_SECONDS
 
 
-# What DVC 3.67's celery queue answers: status() (one dict per task) and worker_status() (worker -> the
-# tasks it runs: one busy worker, one idle).
+# What DVC 3.67's celery queue answers: status(), one dict per task.
 TASKS = [
     {"rev": "4f1a2b3c" * 5, "name": "table4-20261130T010700-1", "timestamp": datetime(2026, 11, 30, 1, 7),
      "status": "Running"},
@@ -51,21 +54,44 @@ TASKS = [
      "status": "Queued"},
     {"rev": "0a1b2c3d" * 5, "name": None, "timestamp": datetime(2026, 11, 29, 9, 0), "status": "Failed"},
 ]
-WORKERS = {"dvc-exp-3f2a1c-1@localhost": [{"id": "a1b2", "name": "dvc.repo.experiments.queue.tasks.run_exp"}],
-           "dvc-exp-3f2a1c-2@localhost": []}
 
 
-def test_statuses_and_workers_are_read_from_dvcs_queue_api():
-    assert queue.queue_state(TASKS, WORKERS) == (
-        {"table4-20261130T010700-1": "Running", "table4-20261130T010700-2": "Queued"}, 2)
-    assert queue.queue_state([], {}) == ({}, 0)  # no worker answering is none running
+def test_statuses_are_read_from_dvcs_queue_api():
+    assert queue.queue_state(TASKS) == {"table4-20261130T010700-1": "Running", "table4-20261130T010700-2": "Queued"}
+    assert queue.queue_state([]) == {}
 
 
-@pytest.mark.parametrize("tasks, workers", [
-    ([{**TASKS[0], "status": "Unknown"}], WORKERS),  # an experiment of an older DVC
-    ("No experiment tasks in the queue.", WORKERS),
-    (TASKS, None),
-])
-def test_a_queue_answer_of_another_shape_is_an_error_not_a_guess(tasks, workers):
+@pytest.mark.parametrize("tasks", [[{**TASKS[0], "status": "Unknown"}],  # an experiment of an older DVC
+                                   "No experiment tasks in the queue."])
+def test_a_queue_answer_of_another_shape_is_an_error_not_a_guess(tasks):
     with pytest.raises(FerpipeError, match="not in the shape ferpipe reads"):
-        queue.queue_state(tasks, workers)
+        queue.queue_state(tasks)
+
+
+@pytest.fixture
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def record(folder, name, pid, returncode):
+    """A worker record as DVC 3.67 writes it in its celery folder."""
+    (folder / f"{name}.json").write_text(json.dumps(
+        {"pid": pid, "stdin": None, "stdout": str(folder / f"{name}.out"), "stderr": None, "returncode": returncode}))
+
+
+def test_a_worker_counts_while_its_process_runs_with_no_return_code(tmp_path, dead_pid):
+    assert queue.live_workers(tmp_path) == 0
+    record(tmp_path, "dvc-exp-worker-1", os.getpid(), None)
+    record(tmp_path, "dvc-exp-worker-2", os.getpid(), 0)  # ended
+    record(tmp_path, "dvc-exp-worker-3", dead_pid, None)  # killed
+    (tmp_path / "dvc-exp-worker-1.out").write_text("celery@dvc-exp-1 ready.")
+    assert queue.live_workers(tmp_path) == 1
+
+
+@pytest.mark.parametrize("text", ['{"pid": 1}', "", '["dvc-exp-worker-1"]'])
+def test_a_worker_record_of_another_shape_is_an_error_not_a_guess(tmp_path, text):
+    (tmp_path / "dvc-exp-worker-1.json").write_text(text)
+    with pytest.raises(FerpipeError, match="worker record dvc-exp-worker-1.json"):
+        queue.live_workers(tmp_path)

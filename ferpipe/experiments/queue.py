@@ -3,15 +3,19 @@
 `dvc exp run --queue` runs each experiment in a temporary copy of the last commit plus the
 workspace's changes, so a params.yaml left modified by an earlier `dvc exp run` (or any other
 changed input: code, dvc.yaml, paper.yaml) would silently become part of every queued experiment:
-`preflight` refuses that, and a missing commit or git identity, with one clear message each. What the queue holds and how many workers run is read through
-DVC's queue API (`dvc queue status` prints it only as a table for people).
+`preflight` refuses that, and a missing commit or git identity, with one clear message each. What the queue
+holds is read through DVC's queue API (`dvc queue status` prints it only as a table for people); which workers
+live, from the records DVC keeps of their processes.
 """
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
@@ -21,6 +25,7 @@ from ferpipe.experiments.dvc_repo import error_line_of, read_dvc, run_dvc, unexp
 POLL_SECONDS = 3
 WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds
 TASK_STATES = ("Queued", "Running", "Success", "Failed")  # those of DVC's queue status
+WORKER_PREFIX = "dvc-exp-worker-"  # DVC 3 names queue worker N's record dvc-exp-worker-N.json
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -63,20 +68,50 @@ def queue(name: str, overrides: list[str]) -> None:
 
 
 def queue_statuses() -> tuple[dict[str, str], int]:
-    """Experiment name -> Queued | Running | Success | Failed, and how many queue workers are up, from
-    DVC's celery queue (the `status()` and `worker_status()` that `dvc queue status` prints)."""
-    return read_dvc("the queue's tasks and workers", lambda repo: queue_state(
-        repo.experiments.celery_queue.status(), repo.experiments.celery_queue.worker_status()))
+    """Experiment name -> Queued | Running | Success | Failed, and how many queue workers are alive.
+
+    The workers are counted from DVC's process records, not with `celery_queue.worker_status()`: that
+    broadcasts over celery's file broker, where a reader can take a reply file its worker has created but
+    not yet written, and the whole call fails (JSONDecodeError), as it did with two workers (dvc-task #73)."""
+    return read_dvc("the queue's tasks and workers", lambda repo: (
+        queue_state(repo.experiments.celery_queue.status()),
+        live_workers(Path(repo.experiments.celery_queue.wdir))))
 
 
-def queue_state(tasks: Any, workers: Any) -> tuple[dict[str, str], int]:
-    """The statuses and worker count of `queue_statuses` from DVC's answers: tasks [{"name", "status", ...}],
-    workers {worker: [its active tasks]} (none answering: {}). Any other shape is an error, not a guess."""
+def queue_state(tasks: Any) -> dict[str, str]:
+    """The statuses of `queue_statuses` from DVC's answer, [{"name", "status", ...}]. Any other shape is an
+    error, not a guess."""
     if not (isinstance(tasks, list) and all(isinstance(t, dict) and t.get("status") in TASK_STATES for t in tasks)):
         raise unexpected("queue status (celery_queue.status)", tasks)
-    if not isinstance(workers, dict):
-        raise unexpected("worker status (celery_queue.worker_status)", workers)
-    return {t["name"]: t["status"] for t in tasks if t.get("name")}, len(workers)
+    return {t["name"]: t["status"] for t in tasks if t.get("name")}
+
+
+def live_workers(records: Path) -> int:
+    """How many queue workers are alive, from the records DVC keeps of them in `records` (DVC 3: its celery
+    folder, dvc-exp-worker-N.json, {"pid", "returncode", ...}): no return code while the worker runs, and a
+    killed one leaves no process behind."""
+    count = 0
+    for path in sorted(records.glob(WORKER_PREFIX + "*.json")):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue  # removed by DVC's clean-up since the listing
+        except ValueError as exc:
+            raise unexpected(f"worker record {path.name}", str(exc)) from exc
+        if not (isinstance(info, dict) and isinstance(info.get("pid"), int) and "returncode" in info):
+            raise unexpected(f"worker record {path.name}", info)
+        count += info["returncode"] is None and process_exists(info["pid"])
+    return count
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def wait_while_queued(name: str) -> str | None:
