@@ -36,7 +36,15 @@ def _require_signature(session, path: Path, inputs: dict[str, tuple], outputs: d
             f"describes {inputs} -> {outputs}; rerun the export stage")
 
 
-def decision_softmax(scores: np.ndarray) -> np.ndarray:
+def svm_probabilities_of_scores(scores: np.ndarray, method: str) -> np.ndarray:
+    """The SVM head's (N, K) probabilities from the exported SVM's scores, as `heads.svm_probabilities`
+    gives them: Platt probabilities as they are; else the softmax of the decision values. For two classes
+    skl2onnx gives [d, -d], d > 0 meaning the second class (the reverse of the class order); scikit-learn's
+    single d is read as [-d, d]. The export stage checks that both agree on the test crops."""
+    if method == SVM_PLATT:
+        return scores
+    if scores.shape[1] == 2:
+        scores = scores[:, ::-1]
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -70,4 +78,4 @@ class OnnxHeads:
             return self.network.run([PROBABILITIES], {CROPS: crops})[0]
         features = self.network.run([FEATURES], {CROPS: crops})[0]
         scores = self.svm.run([SVM_SCORES], {FEATURES: features.astype(np.float64)})[0]
-        return scores if self.probability_method(head) == SVM_PLATT else decision_softmax(scores)
+        return svm_probabilities_of_scores(scores, self.probability_method(head))

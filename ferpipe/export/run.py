@@ -3,8 +3,9 @@ from on the test crops, and the model card.
 
 Parity, checked here on every export (the stage fails otherwise) and written into the card: ONNX
 Runtime's probabilities within PROBABILITY_TOLERANCE of the Keras model's, the same most probable
-class for every crop, and the ONNX SVM's label equal to the skops SVM's for every crop's Keras
-features. `run_export` imports keras: call it after `ferpipe.nn.backend.select_backend`.
+class for every crop; on every crop's Keras features, the ONNX SVM's label equal to the skops SVM's,
+and the SVM head's probabilities as `predict` reads them from the ONNX scores within the same
+tolerance of those it gives with the skops model, with the same most probable class. `run_export` imports keras: call it after `ferpipe.nn.backend.select_backend`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ferpipe.apply.heads import svm_probability_method
+from ferpipe.apply.heads import svm_probabilities, svm_probability_method
+from ferpipe.apply.onnx_heads import svm_probabilities_of_scores
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.textfile import read_text
 from ferpipe.data.arrays import load_split
@@ -52,17 +54,28 @@ def parity(session, svm_session, model, features_of, svm, crops: np.ndarray, whe
     onnx_probabilities, onnx_features = session.run([PROBABILITIES, FEATURES], {CROPS: as_model_input(crops)})
     probabilities = predict_batched(model, crops)
     features = predict_batched(features_of, crops).reshape(len(crops), -1)
-    largest = float(np.abs(onnx_probabilities - probabilities).max())
-    argmax_agrees = bool(np.array_equal(onnx_probabilities.argmax(1), probabilities.argmax(1)))
-    onnx_labels = svm_session.run([SVM_LABEL], {FEATURES: as_svm_input(features)})[0]
-    svm_agrees = bool(np.array_equal(onnx_labels, svm.predict(features)))
+    largest, argmax_agrees = _agreement(onnx_probabilities, probabilities)
     require(largest <= PROBABILITY_TOLERANCE and argmax_agrees,
             f"{where}: the ONNX network's probabilities differ from the Keras model's by up to {largest:.2e} "
             f"(tolerance {PROBABILITY_TOLERANCE:g}) or name another class")
+    onnx_labels, onnx_scores = svm_session.run([SVM_LABEL, SVM_SCORES], {FEATURES: as_svm_input(features)})
+    svm_agrees = bool(np.array_equal(onnx_labels, svm.predict(features)))
     require(svm_agrees, f"{where}: the ONNX SVM predicts other classes than the skops SVM on the test crops")
+    method = svm_probability_method(svm)
+    svm_largest, svm_argmax_agrees = _agreement(svm_probabilities_of_scores(onnx_scores, method),
+                                                svm_probabilities(svm, features))
+    require(svm_largest <= PROBABILITY_TOLERANCE and svm_argmax_agrees,
+            f"{where}: the SVM head's probabilities ({method}) read from the ONNX SVM differ from the skops SVM's by "
+            f"up to {svm_largest:.2e} (tolerance {PROBABILITY_TOLERANCE:g}) or name another class")
     return {"crops": len(crops), "max_probability_difference": largest, "probability_tolerance": PROBABILITY_TOLERANCE,
             "argmax_agrees": argmax_agrees, "svm_labels_agree": svm_agrees,
+            "max_svm_probability_difference": svm_largest,
             "max_feature_difference": float(np.abs(onnx_features - features).max())}
+
+
+def _agreement(found: np.ndarray, expected: np.ndarray) -> tuple[float, bool]:
+    """The largest absolute difference, and whether every row's most probable class is the same."""
+    return float(np.abs(found - expected).max()), bool(np.array_equal(found.argmax(1), expected.argmax(1)))
 
 
 def run_export(model_dir: Path, svm_path: Path, test_path: Path, data_metrics: Path, softmax_metrics: Path,
