@@ -12,6 +12,7 @@ import pytest
 from ferpipe.core.errors import FerpipeError
 from ferpipe.experiments.queue import queue_statuses, start_queue
 from ferpipe.experiments.results import baselines_with_sweeps, sweep_baselines, sweep_experiments
+from ferpipe.testing.project_copy import user_env
 
 # What DVC 3.67's Experiments.ls(all_commits=True) answers: commit -> [(experiment name, its commit)].
 LISTED = {
@@ -92,29 +93,32 @@ json.dump({{"accuracy": 1 - yaml.safe_load(open("params.yaml"))["lr"]}}, open("t
 """
 
 
-def _until(condition, what, seconds=120):
+def _until(condition, what, last, seconds=120):
     deadline = time.monotonic() + seconds
     while not (answer := condition()):
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}; last {last()}"
         time.sleep(0.5)
     return answer
 
 
 @pytest.mark.slow
-def test_two_queue_workers_are_counted_while_they_run_and_no_longer_after(dvc_repo, tmp_path):
-    """Two real workers, polled over and over while both run (where DVC's worker broadcast raced)."""
+def test_two_queue_workers_are_counted_while_they_run_and_no_longer_after(dvc_repo, tmp_path, monkeypatch):
+    """Two real workers, polled over and over while both run (where DVC's worker broadcast raced), started
+    from a process whose PATH lacks the environment's `dvc` (as with .venv/bin/python -m ferpipe sweep)."""
     go = tmp_path / "go"
     (dvc_repo / "write_metrics.py").write_text(BLOCKING_METRICS.format(go=str(go)))
     _run(dvc_repo, "git", "commit", "-qam", "experiments wait for a file")
     names = [f"table4-20260101T000000-{i}" for i in (1, 2)]
     for i, name in enumerate(names):
         _run(dvc_repo, sys.executable, "-m", "dvc", "exp", "run", "--queue", "-n", name, "-S", f"lr=0.{i + 1}")
+    monkeypatch.setenv("PATH", user_env(dvc_repo, venv_on_path=False)["PATH"])
     start_queue(2)
     try:
         both_running = _until(lambda: (answer := queue_statuses()) == ({n: "Running" for n in names}, 2) and answer,
-                              "both experiments running on two workers")
+                              "both experiments running on two workers", last=queue_statuses)
         assert all(queue_statuses()[1] == 2 for _ in range(20))
     finally:
         go.touch()
     assert both_running[1] == 2
-    _until(lambda: queue_statuses() == ({n: "Success" for n in names}, 0), "both done and both workers gone")
+    _until(lambda: queue_statuses() == ({n: "Success" for n in names}, 0), "both done and both workers gone",
+           last=queue_statuses)

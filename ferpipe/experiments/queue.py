@@ -131,10 +131,14 @@ def wait_while_queued(name: str) -> str | None:
 
 def start_queue(jobs: int) -> None:
     """`dvc queue start`. Its output goes to a file, not a pipe: the worker it leaves running in the
-    background inherits the output, and a pipe would stay open (and this call blocked) until the worker ends."""
+    background inherits the output, and a pipe would stay open (and this call blocked) until the worker ends.
+    DVC starts each worker as the `dvc` it finds on PATH: this interpreter's folder goes first, so that the
+    workers exist (and are this DVC) also where its environment is not activated."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)], check=False,
-                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True)
+                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True,
+                              env=dict(os.environ, PATH=path))
         out.seek(0)
         text = out.read().strip()
     require(proc.returncode == 0, f"`dvc queue start` failed: {text.splitlines()[-1] if text else proc.returncode}")
