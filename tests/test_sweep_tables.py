@@ -4,6 +4,7 @@ k-fold; file paths and per-class metrics trimmed)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import statistics
 from pathlib import Path
@@ -17,7 +18,7 @@ from ferpipe.experiments.results import ExpShow, parse_exp_show
 from ferpipe.report.inputs import read_tables
 from ferpipe.report.paper import load_paper
 from ferpipe.experiments.sweeps import load_sweeps
-from ferpipe.report.render import settings_text
+from ferpipe.report.render import settings_text, table_markdown
 from ferpipe.report.tables import sweep_tables
 from ferpipe.report.tables_command import find_experiment, summary, write_tables
 from ferpipe.report.tables_command import main as tables_main
@@ -143,3 +144,16 @@ def test_a_setting_of_null_reads_as_typed():
     demo = copy.deepcopy(table(tables, "table4", "demo"))
     demo.settings["train.steps_per_epoch"] = None
     assert "`train.steps_per_epoch=null`" in settings_text(demo)
+
+
+def test_a_table_shows_the_swept_parameter_and_only_the_networks_own_settings():
+    """A sweep of a setting outside the paper's columns (the split) on the ResNet-50: a column of the split,
+    and no LeNet n-kerns or pool size on ResNet-50 rows."""
+    tables = sweep_tables(parse_exp_show(DOC), SWEEPS, PAPER)
+    lenet = table(tables, "table4", "demo")
+    resnet = dataclasses.replace(lenet, sweep="protocols", param="fetch.ckplus_protocol", arch="resnet50",
+                                 rows=[{**row, "value": split} for row, split in zip(lenet.rows, ("paper", "subject"))])
+    header, _, *rows = table_markdown(resnet).splitlines()
+    assert header.startswith("| experiment | fetch.ckplus_protocol | batch size | lr | test error % | val error % |")
+    assert [row.split(" | ")[1] for row in rows] == ["paper", "subject"]
+    assert table_markdown(lenet).splitlines()[0].startswith("| experiment | n-kerns | batch size | pool size | lr |")

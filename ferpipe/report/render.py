@@ -6,6 +6,8 @@ from ferpipe.report.sweep_table import SweepTable
 
 LABELS = {"n_kerns": "n-kerns", "batch_size": "batch size", "pool_size": "pool size", "lr": "lr", "fetch.fold": "fold"}
 PAPER_COLUMNS = ("n_kerns", "batch_size", "pool_size", "lr")
+LENET_ONLY = ("n_kerns", "pool_size")  # the LeNet's layers; a ResNet-50 has none of them
+SWEPT = "value"  # a row's value of the swept parameter
 
 
 def settings_text(table: SweepTable) -> str:
@@ -21,16 +23,25 @@ def _paper_keys(table: SweepTable) -> list[str]:
     return [k for k in ("test_error", "val_error") if any(k in row["paper"] for row in table.rows)]
 
 
+def _setting_columns(table: SweepTable) -> list[str]:
+    """The swept parameter where it is not one of the paper's columns, then those of the paper's columns that
+    the network has."""
+    swept = [] if table.param in PAPER_COLUMNS else [SWEPT]
+    return swept + [k for k in PAPER_COLUMNS if table.arch == "lenet" or k not in LENET_ONLY]
+
+
 def table_markdown(table: SweepTable) -> str:
     if table.aggregate is not None:
         return _kfold_markdown(table)
     paper_keys, svm = _paper_keys(table), _has(table, "svm_test_error")
-    header = ["experiment", *(LABELS[k] for k in PAPER_COLUMNS), "test error %", "val error %", "best epoch"]
+    columns = _setting_columns(table)
+    header = ["experiment", *(LABELS.get(table.param, table.param) if k == SWEPT else LABELS[k] for k in columns),
+              "test error %", "val error %", "best epoch"]
     header += [f"paper {k.replace('_', ' ')} %" for k in paper_keys]
     header += ["SVM test error %", "SVM − softmax (points)", "McNemar p"] if svm else []
     rows = []
     for row in table.rows:
-        cells = [f"`{row['experiment']}`", *(fmt.plain(row[k]) for k in PAPER_COLUMNS), fmt.percent(row["test_error"]),
+        cells = [f"`{row['experiment']}`", *(fmt.plain(row[k]) for k in columns), fmt.percent(row["test_error"]),
                  fmt.percent(row["val_error"]), fmt.plain(row["best_epoch"])]
         cells += [fmt.percent(row["paper"].get(k)) for k in paper_keys]
         if svm:
