@@ -1,5 +1,6 @@
 """`predict` on videos: frames sampled at --fps with their time stamps, one CSV row per face and frame,
-the drawn video at the sampling rate, a video OpenCV cannot open, and undecodable frames skipped."""
+the drawn video at the sampling rate, a video OpenCV cannot open, and undecodable frames skipped (in a
+real MJPG video with one frame's data destroyed, and in a made-up capture for the edge cases)."""
 from __future__ import annotations
 
 import csv
@@ -65,6 +66,36 @@ def test_photos_and_videos_in_one_run_is_an_error(work, tmp_path):
     cv2.imwrite(str(tmp_path / "photo.png"), np.zeros((64, 64, 3), np.uint8))
     done = run(work, "clip.mp4", tmp_path / "photo.png")
     assert done.returncode == 1 and "error: give photos and videos in separate runs" in done.stderr
+
+
+def damage_frame(avi: Path, index: int) -> None:
+    """Zero the JPEG data (all but its first two bytes) of frame `index` of an MJPG AVI, its size kept: the
+    frame's chunk, the `index`-th 00dc chunk of the movi list, is there but cannot be decoded."""
+    data = bytearray(avi.read_bytes())
+    at, seen = data.index(b"movi") + 4, 0
+    while at < len(data):
+        chunk, size = bytes(data[at:at + 4]), int.from_bytes(data[at + 4:at + 8], "little")
+        if chunk == b"00dc" and seen == index:
+            data[at + 10:at + 8 + size] = bytes(size - 2)
+            avi.write_bytes(data)
+            return
+        seen += chunk == b"00dc"
+        at += 8 + size + size % 2
+    raise AssertionError(f"{avi}: no frame {index} in its movi list")
+
+
+@pytest.mark.slow
+def test_a_real_video_with_an_undecodable_frame_reports_it_and_goes_on(work, tmp_path):
+    video = write_face_video(tmp_path / "damaged.avi", 10, SOURCE_FPS, codec="MJPG")
+    damage_frame(video, 4)
+    done = run(work, video, "--fps", SOURCE_FPS, "--out", tmp_path / "drawn")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [int(r["frame"]) for r in csv.DictReader(io.StringIO(done.stdout))] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {video}: frame 4 (0.40 s): cannot be decoded; skipped"]
+    drawn = cv2.VideoCapture(str(tmp_path / "drawn" / "damaged_faces.mp4"))
+    assert drawn.get(cv2.CAP_PROP_FRAME_COUNT) == 9
+    drawn.release()
 
 
 class FakeCapture:

@@ -8,13 +8,14 @@ import cv2
 import numpy as np
 
 
-def write_face_video(path: Path, frames: int, fps: float, width: int = 320, height: int = 240) -> Path:
+def write_face_video(path: Path, frames: int, fps: float, width: int = 320, height: int = 240,
+                     codec: str = "mp4v") -> Path:
     """`frames` frames at `fps`: the face (a third of the height) moves to the right by 2% of the width a frame."""
     from skimage.data import astronaut
 
     face_h = height // 2
     face = cv2.resize(astronaut()[0:250, 120:320], (face_h * 4 // 5, face_h), interpolation=cv2.INTER_AREA)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
     for i in range(frames):
         frame = np.full((height, width, 3), 90, np.uint8)
         left = round(i * 0.02 * width) % (width - face.shape[1])
