@@ -9,7 +9,7 @@ from typing import Any
 
 from ferpipe.core.cli import run_stage
 from ferpipe.core.params import load_params
-from ferpipe.core.settings import Settings, expected, nested_model
+from ferpipe.core.settings import Settings, expected, nested_model, value_at
 from ferpipe.registry import all_models, check_all
 
 DOC_FILE = "docs/parameters.md"
@@ -60,10 +60,7 @@ def parameters_markdown(params: dict[str, Any]) -> str:
     tables: dict[str, list[str]] = {}
     for model in all_models():
         if model.key:
-            values: Any = params
-            for part in model.key.split("."):
-                values = values.get(part) if isinstance(values, dict) else None
-            _tables(model, model.key, values, tables)
+            _tables(model, model.key, value_at(params, model.key), tables)
         else:
             _tables(model, "", params, tables)
     order = {key: i for i, key in enumerate(params)}

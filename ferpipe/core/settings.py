@@ -119,11 +119,17 @@ def _selected(model: type[Settings], values: Any) -> Any:
     return out
 
 
+def value_at(params: dict[str, Any], key: str) -> Any:
+    """The value at dotted `key` (`runtime.faces`) of nested mappings; None where there is none."""
+    value: Any = params
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def block_of(params: dict[str, Any], key: str, params_file: str) -> dict[str, Any]:
     """The mapping at dotted `key` of params.yaml (`runtime.faces`); a missing one is an error naming it."""
-    block: Any = params
-    for part in key.split("."):
-        block = block.get(part) if isinstance(block, dict) else None
+    block = value_at(params, key)
     if not isinstance(block, dict):
         raise FerpipeError(f"{params_file}: missing parameter block `{key}:`")
     return block

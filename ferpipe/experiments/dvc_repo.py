@@ -1,6 +1,6 @@
 """DVC, reached two ways: its command line in a subprocess for what it does (`run_dvc`), and its Python
 API on the repository of the working directory for what it knows (`read_dvc`), so that DVC's state is
-read as data, never from text printed for people."""
+read as data, never from text printed for people; and `git`, for the repository DVC's experiments live in."""
 from __future__ import annotations
 
 import subprocess
@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from dvc.repo import Repo
 
 T = TypeVar("T")
+
+
+def git(*args: str) -> subprocess.CompletedProcess:
+    """`git ARGS` in the working directory, its output captured and its failure returned, not raised."""
+    return subprocess.run(["git", *args], check=False, text=True, capture_output=True)
 
 
 def run_dvc(*args: str, stream: bool = False) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.params import read_yaml
-from ferpipe.experiments.dvc_repo import error_line_of, read_dvc, run_dvc, unexpected
+from ferpipe.experiments.dvc_repo import error_line_of, git, read_dvc, run_dvc, unexpected
 
 POLL_SECONDS = 3
 WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds
@@ -28,21 +28,17 @@ TASK_STATES = ("Queued", "Running", "Success", "Failed")  # those of DVC's queue
 WORKER_PREFIX = "dvc-exp-worker-"  # DVC 3 names queue worker N's record dvc-exp-worker-N.json
 
 
-def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], check=False, text=True, capture_output=True)
-
-
 def preflight(params_file: str = "params.yaml") -> str:
     """Check what `dvc exp run --queue` needs; returns the commit the experiments start from."""
-    head = _git("rev-parse", "--verify", "-q", "HEAD")
+    head = git("rev-parse", "--verify", "-q", "HEAD")
     require(head.returncode == 0, "dvc exp run needs a git commit: run `git add -A && git commit` first")
     for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
-        require(_git("var", who).returncode == 0, "dvc exp run commits each experiment and needs a git identity: "
+        require(git("var", who).returncode == 0, "dvc exp run commits each experiment and needs a git identity: "
                 "git config user.name NAME && git config user.email EMAIL")
-    require(_git("diff", "--quiet", "HEAD", "--", params_file).returncode == 0,
+    require(git("diff", "--quiet", "HEAD", "--", params_file).returncode == 0,
             f"{params_file} differs from the last commit (`dvc exp run` leaves an experiment's params there), and "
             f"queued experiments would include the change: `git checkout {params_file}` or commit it, then rerun")
-    carried = [path for path in _git("diff", "--name-only", "HEAD").stdout.splitlines()
+    carried = [path for path in git("diff", "--name-only", "HEAD").stdout.splitlines()
                if path not in pipeline_outputs()]
     require(not carried, f"{', '.join(carried[:5])}{' ...' if len(carried) > 5 else ''}: changed since the last "
             "commit, and every queued experiment would carry the change: commit it or undo it, then rerun")

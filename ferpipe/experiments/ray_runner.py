@@ -18,6 +18,7 @@ from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.params import read_yaml
+from ferpipe.core.settings import value_at
 from ferpipe.experiments import ray_tasks
 from ferpipe.experiments.overrides import apply_overrides
 from ferpipe.experiments.remotes import checked_checkout, pull_experiments, push_commit
@@ -90,19 +91,13 @@ def shared_param_keys(dvc_file: str = "dvc.yaml") -> list[str]:
     return keys
 
 
-def _lookup(params: dict[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        params = params.get(part) if isinstance(params, dict) else None
-    return params
-
-
 def shared_groups(experiments: dict[str, list[str]], params_file: str = "params.yaml") -> list[list[str]]:
     """The experiments grouped by the values of the shared stages' parameters: one shared run per group."""
     keys = shared_param_keys()
     groups: dict[str, list[str]] = {}
     for name, overrides in experiments.items():
         params = apply_overrides(params_file, overrides)
-        groups.setdefault(json.dumps({k: _lookup(params, k) for k in keys}, sort_keys=True, default=str),
+        groups.setdefault(json.dumps({k: value_at(params, k) for k in keys}, sort_keys=True, default=str),
                           []).append(name)
     return list(groups.values())
 

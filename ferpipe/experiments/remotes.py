@@ -3,24 +3,19 @@ experiment's ref back) and the DVC default remote of the commit (data and run-ca
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from ferpipe.core.errors import require
-from ferpipe.experiments.dvc_repo import run_dvc
+from ferpipe.experiments.dvc_repo import git, run_dvc
 from ferpipe.experiments.ray_tasks import Checkout
 
 DVC_CONFIG = ".dvc/config"
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/]+@[^/]+:")  # scheme://... or user@host:path
 
 
-def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], check=False, text=True, capture_output=True)
-
-
 def git_remote_url(remote: str) -> str:
     """The URL of git remote `remote` as a node can use it (a local path made absolute)."""
-    proc = _git("remote", "get-url", remote)
+    proc = git("remote", "get-url", remote)
     require(proc.returncode == 0, f"--git-remote {remote}: no such git remote; every node clones the sweep's "
             f"commit from it: `git remote add {remote} URL` (a repository every node reaches)")
     url = proc.stdout.strip()
@@ -45,7 +40,7 @@ def check_dvc_remote() -> str:
 
 def identity() -> tuple[str, str]:
     """The git author (name, email) the experiment commits made on the nodes carry: this repository's."""
-    ident = re.fullmatch(r"(.*) <(.*)> \d+ [+-]\d{4}", _git("var", "GIT_AUTHOR_IDENT").stdout.strip())
+    ident = re.fullmatch(r"(.*) <(.*)> \d+ [+-]\d{4}", git("var", "GIT_AUTHOR_IDENT").stdout.strip())
     require(ident is not None, "the experiments commit under your git identity: "
             "git config user.name NAME && git config user.email EMAIL")
     return ident[1], ident[2]
@@ -53,10 +48,10 @@ def identity() -> tuple[str, str]:
 
 def push_commit(remote: str, commit: str) -> None:
     """Push the current branch, at `commit`, to `remote`, where the nodes clone it from."""
-    branch = _git("symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
+    branch = git("symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
     require(bool(branch), f"HEAD ({commit[:8]}) is not on a branch, so there is nothing to push to {remote}: "
             "`git switch -c BRANCH` first")
-    proc = _git("push", "--quiet", remote, f"{commit}:refs/heads/{branch}")
+    proc = git("push", "--quiet", remote, f"{commit}:refs/heads/{branch}")
     detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])
     require(proc.returncode == 0, f"cannot push commit {commit[:8]} ({branch}) to git remote {remote}, where the "
             f"nodes would clone it: {detail[0]}{' ...' if len(detail) > 1 else ''} (pull or rebase, then rerun)")
