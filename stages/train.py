@@ -15,8 +15,9 @@ from ferpipe.core.errors import require
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
 from ferpipe.data.arrays import load_split
-from ferpipe.nn.backend import select_backend
+from ferpipe.nn.backend import select_backend, torch_sees_cuda
 from ferpipe.nn.config import train_config
+from ferpipe.nn.precision import resolve_loop
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,7 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         train_split, val_split = load_split(args.train), load_split(args.val)
         classes = [str(c) for c in train_split["classes"]]
         require(classes == [str(c) for c in val_split["classes"]], f"{args.val}: its classes differ from {args.train}'s")
-        select_backend(cfg.backend)
+        # The PyTorch loop runs beside Keras' torch backend: TensorFlow loaded in the same process slows
+        # PyTorch's CPU kernels several times (docs/benchmarks.md). The saved model.keras loads on either.
+        loop = resolve_loop(cfg.train.loop, cfg.arch, torch_sees_cuda())
+        select_backend("torch" if loop == "torch" else cfg.backend)
         from dvclive import Live
 
         from ferpipe.nn.live import dvclive_logger
@@ -54,10 +58,10 @@ def main(argv: list[str] | None = None) -> None:
             "best_val_accuracy": result.best_val_accuracy, "best_val_loss": result.best_val_loss,
             "final_train_loss": last["train/loss"], "final_train_accuracy": last["train/accuracy"],
             "train_images": int(len(train_split["images"])), "val_images": int(len(val_split["images"])),
-            "precision": result.precision,
+            "precision": result.precision, "loop": result.loop,
         }, indent=2) + "\n")
         print(f"train: best val accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}/{cfg.epochs}, "
-              f"{result.seconds:.0f} s, {result.images_per_s:.1f} training images/s ({result.precision})")
+              f"{result.seconds:.0f} s, {result.images_per_s:.1f} training images/s ({result.loop} loop, {result.precision})")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -32,6 +34,17 @@ def fingerprint(cfg: TrainConfig, arrays: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class ModelFormat:
+    """How a training loop writes and reads back what it resumes from."""
+    suffix: str
+    write: Callable[[Any, Path], None]
+    read: Callable[[Path], Any]
+
+
+KERAS_FORMAT = ModelFormat(".keras", lambda model, path: model.save(path), keras.models.load_model)
+
+
 class Checkpoints:
     """One model file per saved epoch and `state.json`, which names the last and the best of them.
 
@@ -39,8 +52,8 @@ class Checkpoints:
     names are removed after it, so a kill at any moment leaves a state and the very models it names.
     """
 
-    def __init__(self, folder: Path, fingerprint: str):
-        self.folder, self.fingerprint = Path(folder), fingerprint
+    def __init__(self, folder: Path, fingerprint: str, model_format: ModelFormat = KERAS_FORMAT):
+        self.folder, self.fingerprint, self.format = Path(folder), fingerprint, model_format
         self.state_file = self.folder / "state.json"
         self.files: dict[str, str] = {}  # "last" / "best" -> file name in the folder
 
@@ -62,25 +75,26 @@ class Checkpoints:
         self.folder.mkdir(parents=True)
         self.files = {}
 
-    def save(self, model: keras.Model, state: dict, improved: bool) -> None:
+    def save(self, model, state: dict, improved: bool) -> None:
         """Save the model after epoch `state["epochs_done"]`; `improved`: it is the new best."""
-        name = f"epoch{state['epochs_done']}.keras"
-        tmp = self.folder / f".{name}.tmp.keras"
-        model.save(tmp)
+        suffix = self.format.suffix
+        name = f"epoch{state['epochs_done']}{suffix}"
+        tmp = self.folder / f".{name}.tmp{suffix}"
+        self.format.write(model, tmp)
         os.replace(tmp, self.folder / name)
         self.files = {"last": name, "best": name if improved else self.files["best"]}
         tmp = self.folder / ".state.json.tmp"
         tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "files": self.files, "state": state}, indent=1))
         os.replace(tmp, self.state_file)
-        for path in self.folder.glob("*.keras"):
+        for path in self.folder.glob(f"*{suffix}"):
             if path.name not in self.files.values():
                 path.unlink()
 
-    def last_model(self) -> keras.Model:
-        return keras.models.load_model(self.folder / self.files["last"])
+    def last_model(self):
+        return self.format.read(self.folder / self.files["last"])
 
-    def best_model(self) -> keras.Model:
-        return keras.models.load_model(self.folder / self.files["best"])
+    def best_model(self):
+        return self.format.read(self.folder / self.files["best"])
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -17,7 +17,8 @@ from ferpipe.core.settings import Expect, Settings, invalid
 ARCHS = ("resnet50", "lenet")
 BACKENDS = ("tensorflow", "torch")
 SCHEDULES = ("cosine", "constant")
-PRECISIONS = ("mixed_float16", "mixed_bfloat16", "float32")
+PRECISIONS = ("auto", "mixed_float16", "mixed_bfloat16", "float32")
+LOOPS = ("auto", "keras", "torch")
 PRETRAINED_BATCHNORM = ("frozen", "train")
 RESNET50_MIN_INPUT = 32  # keras.applications.ResNet50 refuses smaller inputs without its top
 LENET_KERNEL = 5
@@ -71,7 +72,14 @@ class TrainBlock(Settings):
     steps_per_epoch: int | None = Field(ge=1, description="cap on the batches of an epoch (null: the whole training set "
                                                           "each epoch); 58 x 32 = a quarter of the demo's x12 training "
                                                           "set per epoch, so the best epoch is picked among 10")
-    mixed_precision: Literal[PRECISIONS] = Field(description="dtype policy used only when a GPU is present")
+    mixed_precision: Literal[PRECISIONS] = Field(
+        description="auto (the hardware's: mixed_bfloat16 on a CPU that executes bf16 natively, i.e. with avx512_bf16 "
+                    "or AMX; float32 on other CPUs; mixed_float16 on a GPU) | mixed_bfloat16 | mixed_float16 (GPU "
+                    "only) | float32. bf16 keeps float32 weights, loss and softmax")
+    loop: Literal[LOOPS] = Field(
+        description="the training loop: auto (torch for resnet50 on a CPU, keras otherwise) | keras (model.fit on "
+                    "`backend`) | torch (resnet50 only: the same network, optimizer and batches in plain PyTorch, "
+                    "channels-last; about 2x Keras on a CPU, docs/benchmarks.md); the model is saved as Keras either way")
     seed: int = Field(description="of the weights' initialisation, the batch order and dropout")
 
 
@@ -116,6 +124,9 @@ class TrainConfig(Settings):
         if self.arch != "resnet50" and t.head_epochs:
             raise invalid("train.head_epochs", f"must be 0 for arch={self.arch} (two-phase fine-tuning applies to "
                                                f"arch=resnet50 only), got {t.head_epochs}")
+        if t.loop == "torch" and self.arch != "resnet50":
+            raise invalid("train.loop", f"must be auto or keras for arch={self.arch} (the PyTorch loop trains "
+                                        f"resnet50 only), got 'torch'")
         if self.arch == "lenet":
             problem = _lenet_maps(t.input_size, self.pool_size)[1]
             if problem:

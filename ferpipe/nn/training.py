@@ -28,10 +28,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.nn.backend import gpu_available, seed_everything, warn_if_gpu_left_unused
-from ferpipe.nn.checkpoints import Checkpoints, fingerprint
+from ferpipe.nn.backend import gpu_available, seed_everything, torch_sees_cuda, warn_if_gpu_left_unused
+from ferpipe.nn.checkpoints import KERAS_FORMAT, Checkpoints, fingerprint
 from ferpipe.nn.config import TrainConfig
 from ferpipe.nn.models import as_model_input, build_model, set_backbone_trainable, to_model_input
+from ferpipe.nn.precision import cpu_flags, resolve_loop, resolve_precision
 from ferpipe.nn.torch_cuda import speed_up_keras_on_cuda
 
 EpochLogger = Callable[[dict], None]
@@ -44,7 +45,8 @@ class TrainResult:
     best_epoch: int  # 1-based
     best_val_accuracy: float
     best_val_loss: float
-    precision: str  # the Keras dtype policy used
+    precision: str  # the dtype policy used (`train.mixed_precision` resolved)
+    loop: str  # keras | torch (`train.loop` resolved)
     images_per_s: float  # training throughput (the run's first epoch, which traces/compiles, excluded unless alone)
     seconds: float  # wall time of train(), model building and checkpoints included
 
@@ -86,21 +88,75 @@ def compile_for_phase(model: keras.Model, cfg: TrainConfig, lr: float, phase_ste
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def start_phase(model: keras.Model, cfg: TrainConfig, epoch: int, n_train: int) -> None:
-    """Set what trains from `epoch` (0-based) to the end of its phase, at which rate, and compile."""
+@dataclass(frozen=True)
+class PhasePlan:
+    head_only: bool  # phase 1 of two-phase fine-tuning: only the new head trains
+    lr: float  # the phase's starting rate
+    steps: int  # its batches, over which the cosine schedule decays
+
+
+def phase_plan(cfg: TrainConfig, epoch: int, n_train: int) -> PhasePlan:
+    """What trains from `epoch` (0-based) to the end of its phase, and at which rate."""
     head_only = epoch < cfg.train.head_epochs
-    set_backbone_trainable(model, not head_only, cfg.batchnorm_frozen)
     lr = cfg.lr * (cfg.train.finetune_lr_factor if cfg.train.head_epochs and not head_only else 1.0)
     end = cfg.train.head_epochs if head_only else cfg.epochs
-    steps = sum(len(epoch_batches(n_train, cfg, e)) for e in range(epoch, end))
-    compile_for_phase(model, cfg, lr, steps)
+    return PhasePlan(head_only, lr, sum(len(epoch_batches(n_train, cfg, e)) for e in range(epoch, end)))
+
+
+def start_phase(model: keras.Model, cfg: TrainConfig, epoch: int, n_train: int) -> None:
+    """Set what trains from `epoch` (0-based) to the end of its phase, at which rate, and compile."""
+    plan = phase_plan(cfg, epoch, n_train)
+    set_backbone_trainable(model, not plan.head_only, cfg.batchnorm_frozen)
+    compile_for_phase(model, cfg, plan.lr, plan.steps)
 
 
 def choose_precision(cfg: TrainConfig) -> str:
-    """Set Keras' global dtype policy: `cfg.train.mixed_precision` on a GPU, float32 on the CPU."""
-    policy = cfg.train.mixed_precision if gpu_available() else "float32"
+    """The dtype policy to train under (`auto`: from the hardware), also set as Keras' global policy."""
+    policy = resolve_precision(cfg.train.mixed_precision, gpu_available(), cpu_flags())
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+class KerasLoop:
+    """Each epoch one `model.fit` call on the Keras backend (the LeNet's loop, and every GPU run's)."""
+    model_format = KERAS_FORMAT
+
+    def __init__(self, cfg: TrainConfig, x_train, y_train, x_val, y_val, num_classes: int):
+        self.cfg, self.num_classes, self.crop_size, self.n_train = cfg, num_classes, x_train.shape[1], len(x_train)
+        self.x_val, self.y_val = as_model_input(x_val), y_val
+        self.x, self.y = keras.ops.convert_to_tensor(x_train), keras.ops.convert_to_tensor(y_train)
+        self.model: keras.Model | None = None
+
+    def start(self) -> None:
+        self.model = build_model(self.cfg, self.crop_size, self.num_classes)
+        self._on_device()
+
+    def resume(self, model: keras.Model) -> None:
+        self.model = model  # compiled, with its optimizer state and its phase's trainable layers
+        self._on_device()
+
+    def _on_device(self) -> None:
+        if keras.config.backend() == "torch" and gpu_available():
+            speed_up_keras_on_cuda()
+
+    def start_phase(self, epoch: int) -> None:
+        start_phase(self.model, self.cfg, epoch, self.n_train)
+
+    def fit_epoch(self, batches: list[np.ndarray], desc: str) -> dict[str, float]:
+        return fit_epoch(self.model, self.x, self.y, batches, desc)
+
+    def evaluate(self) -> dict[str, float]:
+        val = self.model.evaluate(self.x_val, self.y_val, batch_size=self.cfg.batch_size, verbose=0, return_dict=True)
+        return {"loss": float(val["loss"]), "accuracy": float(val["accuracy"])}
+
+    def lr(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def checkpoint(self) -> keras.Model:
+        return self.model
+
+    def final_model(self, best: keras.Model) -> keras.Model:
+        return best
 
 
 def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
@@ -108,9 +164,11 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
           stop_after_seconds: float | None = None) -> TrainResult:
     """Train `cfg.arch` on uint8 crops (N, S, S); return the model of the best val epoch.
 
-    A checkpoint of the same configuration, data and code in `checkpoint_dir` is resumed; the folder
-    is removed once training ends. `log_epoch` gets each epoch's metrics (also those replayed from a
-    resumed checkpoint). `stop_after_seconds` ends training after the epoch that passes it.
+    The loop (`train.loop`) and the precision (`train.mixed_precision`) follow the hardware where
+    they are `auto`. A checkpoint of the same configuration, data and code in `checkpoint_dir` is
+    resumed; the folder is removed once training ends. `log_epoch` gets each epoch's metrics (also
+    those replayed from a resumed checkpoint). `stop_after_seconds` ends training after the epoch
+    that passes it.
     """
     require(x_train.ndim == 3 and x_train.shape[1] == x_train.shape[2], f"training crops must be square, got {x_train.shape}")
     require(x_val.shape[1:] == x_train.shape[1:], f"val crops {x_val.shape[1:]} differ from train crops {x_train.shape[1:]}")
@@ -119,55 +177,58 @@ def train(cfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     warn_if_gpu_left_unused()
     seed_everything(cfg.train.seed)
     precision = choose_precision(cfg)
-    checkpoints = Checkpoints(checkpoint_dir, fingerprint(cfg, [x_train, y_train, x_val, y_val]))
+    loop_name = resolve_loop(cfg.train.loop, cfg.arch, torch_sees_cuda())
+    if loop_name == "torch":
+        from ferpipe.nn.torch_training import TorchLoop
+
+        loop = TorchLoop(cfg, precision, x_train, y_train, x_val, y_val, num_classes)
+    else:
+        loop = KerasLoop(cfg, x_train, y_train, x_val, y_val, num_classes)
+    checkpoints = Checkpoints(checkpoint_dir, fingerprint(cfg, [x_train, y_train, x_val, y_val]), loop.model_format)
     state = checkpoints.load_state()
     if state is not None:
-        model = checkpoints.last_model()  # compiled, with its optimizer state and its phase's trainable layers
+        loop.resume(checkpoints.last_model())
         print(f"resuming from the checkpoint of epoch {state['epochs_done']} in {checkpoints.folder}")
     else:
-        model = build_model(cfg, x_train.shape[1], num_classes)
+        loop.start()
         checkpoints.start_fresh()
         state = {"epochs_done": 0, "history": [], "best_epoch": 0, "best_val_accuracy": -1.0, "best_val_loss": None}
-        start_phase(model, cfg, 0, len(x_train))
+        loop.start_phase(0)
     for entry in state["history"]:
         log_epoch(entry)
 
-    if keras.config.backend() == "torch" and gpu_available():
-        speed_up_keras_on_cuda()
-    x_val_in = as_model_input(x_val)
-    x_on_device, y_on_device = keras.ops.convert_to_tensor(x_train), keras.ops.convert_to_tensor(y_train)
     first_epoch, timed_images, timed_seconds = state["epochs_done"], 0, 0.0
     for epoch in range(first_epoch, cfg.epochs):
         if cfg.train.head_epochs and epoch == cfg.train.head_epochs:
-            start_phase(model, cfg, epoch, len(x_train))
+            loop.start_phase(epoch)
         batches = epoch_batches(len(x_train), cfg, epoch)
         epoch_start = time.perf_counter()
-        logs = fit_epoch(model, x_on_device, y_on_device, batches, desc=f"epoch {epoch + 1}/{cfg.epochs}")
+        logs = loop.fit_epoch(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}")
         if epoch > first_epoch or cfg.epochs == first_epoch + 1:  # a run's first epoch traces/compiles: timed only if alone
             timed_seconds += time.perf_counter() - epoch_start
             timed_images += sum(len(b) for b in batches)
         if not np.isfinite(logs["loss"]):
             raise FerpipeError(f"training diverged at epoch {epoch + 1} (loss {logs['loss']}): lower lr (now {cfg.lr}) "
                                f"or train.momentum (now {cfg.train.momentum})")
-        val = model.evaluate(x_val_in, y_val, batch_size=cfg.batch_size, verbose=0, return_dict=True)
+        val = loop.evaluate()
         entry = {"epoch": epoch + 1, "train/loss": logs["loss"], "train/accuracy": logs["accuracy"],
-                 "val/loss": float(val["loss"]), "val/accuracy": float(val["accuracy"]),
-                 "lr": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))}
+                 "val/loss": val["loss"], "val/accuracy": val["accuracy"], "lr": loop.lr()}
         improved = entry["val/accuracy"] > state["best_val_accuracy"]
         if improved:
             state.update(best_epoch=epoch + 1, best_val_accuracy=entry["val/accuracy"], best_val_loss=entry["val/loss"])
         state["epochs_done"] = epoch + 1
         state["history"].append(entry)
-        checkpoints.save(model, state, improved)
+        checkpoints.save(loop.checkpoint(), state, improved)
         log_epoch(entry)
         print(json.dumps(entry))
         if stop_after_seconds is not None and time.perf_counter() - started > stop_after_seconds:
             print(f"stopping after epoch {epoch + 1}: past {stop_after_seconds:.0f} s")
             break
 
-    best = checkpoints.best_model()
+    best = loop.final_model(checkpoints.best_model())
     checkpoints.remove()
     return TrainResult(model=best, history=state["history"], best_epoch=state["best_epoch"],
                        best_val_accuracy=state["best_val_accuracy"], best_val_loss=state["best_val_loss"],
-                       precision=precision, images_per_s=timed_images / timed_seconds if timed_seconds else 0.0,
+                       precision=precision, loop=loop_name,
+                       images_per_s=timed_images / timed_seconds if timed_seconds else 0.0,
                        seconds=time.perf_counter() - started)

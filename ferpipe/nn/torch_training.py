@@ -1,0 +1,156 @@
+"""The PyTorch loop of ResNet-50 (`train.loop: torch`): the Keras model's network, optimizer, schedule
+and batches, trained in plain PyTorch.
+
+Keras builds and initialises the model (ImageNet or a weights file included); `torch_resnet50` copies
+it into a PyTorch module, which trains in channels-last memory, under bf16 autocast where the
+precision is `mixed_bfloat16` (float32 weights, loss and softmax); the best epoch's weights go back
+into the Keras model, which every later stage loads. SGD as Keras computes it (v = momentum x v -
+lr x g; w += v, or w += momentum x v - lr x g with Nesterov; weight decay w -= lr x decay x w first),
+over every trainable weight, with Keras' cosine decay per step; two-phase fine-tuning and frozen
+pretrained BatchNorm as in the Keras loop. Loss and hits add up on the device and are read once per
+epoch. Measured against Keras' own loop in docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ferpipe.core.errors import FerpipeError
+from ferpipe.nn.checkpoints import ModelFormat
+from ferpipe.nn.config import TrainConfig
+from ferpipe.nn.models import build_model
+from ferpipe.nn.torch_resnet50 import from_keras, into_keras
+from ferpipe.nn.training import phase_plan
+
+TORCH_FORMAT = ModelFormat(".pt", lambda checkpoint, path: torch.save(checkpoint, path),
+                           lambda path: torch.load(path, weights_only=True))
+PRECISIONS = ("float32", "mixed_bfloat16")
+EVAL_BATCH = 256
+
+
+class TorchLoop:
+    model_format = TORCH_FORMAT
+
+    def __init__(self, cfg: TrainConfig, precision: str, x_train, y_train, x_val, y_val, num_classes: int):
+        if precision not in PRECISIONS:
+            raise FerpipeError(f"train.mixed_precision={precision} does not fit train.loop=torch, which trains in "
+                               f"{' or '.join(PRECISIONS)} (mixed_float16 needs loss scaling: use train.loop=keras)")
+        self.cfg, self.n_train = cfg, len(x_train)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.bf16 = precision == "mixed_bfloat16"
+        torch.manual_seed(cfg.train.seed)  # dropout
+        self.x, self.y = torch.from_numpy(x_train).to(self.device), torch.from_numpy(y_train.astype(np.int64)).to(self.device)
+        self.x_val = torch.from_numpy(x_val).to(self.device)
+        self.y_val = torch.from_numpy(y_val.astype(np.int64)).to(self.device)
+        keras.mixed_precision.set_global_policy("float32")  # the weights cross over in float32
+        self.keras_model = build_model(cfg, x_train.shape[1], num_classes)
+        self.net = from_keras(self.keras_model, cfg.train.input_size, num_classes, cfg.train.dropout)
+        self.net.to(self.device, memory_format=torch.channels_last)
+        self.phase_epoch, self.step, self.velocity = 0, 0, []
+        self.params: list[torch.nn.Parameter] = []
+        self.frozen_batchnorm: list[torch.nn.Module] = []
+
+    def start(self) -> None:
+        """The network is built in __init__."""
+
+    def resume(self, checkpoint: dict) -> None:
+        self.net.load_state_dict(checkpoint["net"])
+        self._set_phase(int(checkpoint["phase_epoch"]))
+        self.velocity = [v.to(self.device) for v in checkpoint["velocity"]]
+        self.step = int(checkpoint["step"])
+
+    def start_phase(self, epoch: int) -> None:
+        """A new optimizer for the phase that starts at `epoch`, as Keras' compile makes one."""
+        self._set_phase(epoch)
+        self.velocity = [torch.zeros_like(p) for p in self.params]
+        self.step = 0
+
+    def _set_phase(self, epoch: int) -> None:
+        plan = phase_plan(self.cfg, epoch, self.n_train)
+        self.phase_epoch, self.base_lr, self.phase_steps = epoch, plan.lr, plan.steps
+        batchnorm = [m for _, m in self.net.backbone_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        backbone = [p for m, _ in self.net.backbone_modules() for p in m.parameters()]
+        if plan.head_only:
+            trainable, self.frozen_batchnorm = list(self.net.head.parameters()), batchnorm
+        elif self.cfg.batchnorm_frozen:
+            frozen = {id(p) for m in batchnorm for p in m.parameters()}
+            trainable, self.frozen_batchnorm = [p for p in self.net.parameters() if id(p) not in frozen], batchnorm
+        else:
+            trainable, self.frozen_batchnorm = list(self.net.parameters()), []
+        keep = {id(p) for p in trainable}
+        for p in backbone + list(self.net.head.parameters()):
+            p.requires_grad_(id(p) in keep)
+        self.params = trainable
+
+    def lr(self) -> float:
+        """keras.optimizers.schedules.CosineDecay (to 0 over the phase) or a constant rate, at this step."""
+        if self.cfg.train.schedule != "cosine":
+            return self.base_lr
+        return self.base_lr * 0.5 * (1 + math.cos(math.pi * min(self.step, self.phase_steps) / max(self.phase_steps, 1)))
+
+    def _update(self, lr: float) -> None:
+        t, grads = self.cfg.train, [p.grad for p in self.params]
+        with torch.no_grad():
+            if t.weight_decay:
+                torch._foreach_mul_(self.params, 1 - lr * t.weight_decay)
+            if not t.momentum:
+                torch._foreach_add_(self.params, grads, alpha=-lr)
+                return
+            torch._foreach_mul_(self.velocity, t.momentum)
+            torch._foreach_add_(self.velocity, grads, alpha=-lr)
+            if t.nesterov:
+                torch._foreach_add_(self.params, self.velocity, alpha=t.momentum)
+                torch._foreach_add_(self.params, grads, alpha=-lr)
+            else:
+                torch._foreach_add_(self.params, self.velocity)
+
+    def _logits(self, crops: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.net(crops).float()
+
+    def fit_epoch(self, batches: list[np.ndarray], desc: str) -> dict[str, float]:
+        self.net.train()
+        for module in self.frozen_batchnorm:  # Keras runs a frozen BatchNorm layer in inference mode
+            module.eval()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        hits = torch.zeros((), dtype=torch.int64, device=self.device)
+        for batch in tqdm(batches, desc=desc, unit="batch"):
+            index = torch.from_numpy(batch).to(self.device)
+            y = self.y[index]
+            logits = self._logits(self.x[index])
+            loss = F.cross_entropy(logits, y)
+            for p in self.params:
+                p.grad = None
+            loss.backward()
+            self._update(self.lr())
+            self.step += 1
+            loss_sum += loss.detach() * len(batch)
+            hits += (logits.detach().argmax(1) == y).sum()
+        seen = sum(len(b) for b in batches)
+        return {"loss": float(loss_sum) / seen, "accuracy": float(hits) / seen}
+
+    def evaluate(self) -> dict[str, float]:
+        self.net.eval()
+        loss_sum, hits = 0.0, 0
+        with torch.no_grad():
+            for start in range(0, len(self.x_val), EVAL_BATCH):
+                y = self.y_val[start:start + EVAL_BATCH]
+                logits = self._logits(self.x_val[start:start + EVAL_BATCH])
+                loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+                hits += int((logits.argmax(1) == y).sum())
+        return {"loss": loss_sum / len(self.x_val), "accuracy": hits / len(self.x_val)}
+
+    def checkpoint(self) -> dict:
+        return {"net": self.net.state_dict(), "velocity": self.velocity, "step": self.step,
+                "phase_epoch": self.phase_epoch}
+
+    def final_model(self, best: dict) -> keras.Model:
+        """The Keras model with the weights and BatchNorm statistics of the best epoch."""
+        self.net.load_state_dict(best["net"])
+        into_keras(self.net.cpu(), self.keras_model)
+        return self.keras_model
