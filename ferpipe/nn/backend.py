@@ -92,11 +92,26 @@ def backend_version() -> str:
     return f"tensorflow {tf.__version__}"
 
 
+@contextlib.contextmanager
+def tensorflow_hidden():
+    """`import tensorflow` fails inside: TensorFlow loaded beside PyTorch slows PyTorch's CPU kernels
+    several times (docs/benchmarks.md), so a torch-backend process must not load it in passing."""
+    sys.modules["tensorflow"] = None
+    try:
+        yield
+    finally:
+        del sys.modules["tensorflow"]
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and the backend, and ask the backend for deterministic kernels."""
     import keras
 
-    keras.utils.set_random_seed(seed)
+    if keras.config.backend() == "torch" and "tensorflow" not in sys.modules:
+        with tensorflow_hidden():  # keras also seeds TensorFlow where it can import it
+            keras.utils.set_random_seed(seed)
+    else:
+        keras.utils.set_random_seed(seed)
     if keras.config.backend() == "tensorflow":
         import tensorflow as tf
 
