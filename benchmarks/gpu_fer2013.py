@@ -46,7 +46,8 @@ from ferpipe.data.sources.fer2013 import USAGE_TO_SPLIT as SPLIT_OF_PREFIX  # no
 
 PRESET = REPO / "presets" / "fer2013_gpu.args"
 SMOKE = {"batch_size": 8, "lr": 0.01, "epochs": 2, "train.steps_per_epoch": 2, "train.input_size": 32,
-         "runtime.faces.batch_size": 32, "runtime.faces.workers": 1, "augment.factor": 2, "svm.backend": "sklearn"}
+         "runtime.faces.batch_size": 32, "runtime.faces.workers": 1, "augment.factor": 2, "svm.backend": "sklearn",
+         "train.loop": "keras", "train.mixed_precision": "float32"}  # the GPU's loop, at the CPU's own precision
 SMOKE_IMAGES_PER_CLASS_AND_SPLIT = 20
 # scikit-learn-intelex (daal + tbb: ~40 MB of wheels) does not fit beside the data in one call's 64 MiB:
 # where it is missing, the svm stage runs scikit-learn's single-core SVC, after PCA to keep it short.
@@ -328,7 +329,7 @@ def run(args: argparse.Namespace) -> None:
             report.say(f"epochs: {epochs} of the preset's {cfg.epochs} fit in the {args.budget_s:.0f} s budget")
             cfg = train_config({**params, "epochs": epochs})
     report.say(f"training: {cfg.epochs} epochs x {cfg.train.steps_per_epoch or 'all'} batches of {cfg.batch_size}, "
-               f"input {cfg.train.input_size} px, {cfg.train.mixed_precision if torch.cuda.is_available() else 'float32'}")
+               f"input {cfg.train.input_size} px, {cfg.train.mixed_precision}")
     result = report.stage("train (keras)", lambda: train(cfg, *parts["train"], *parts["val"], len(classes), work / "checkpoints"),
                           lambda r, _: f"{r.images_per_s:.0f} img/s, best PublicTest {r.best_val_accuracy:.4f} at epoch {r.best_epoch}")
     write_model_folder(work / "model", result.model, ModelInfo(classes=classes, crop_size=int(parts["train"][0].shape[1]),

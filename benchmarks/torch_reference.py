@@ -8,7 +8,7 @@ Keras' form (v = momentum x v - lr x g; w += v; weight decay decoupled). PyTorch
 He-initialised convolutions, BatchNorm momentum 0.1 (Keras' ResNet-50 uses 0.99, i.e. 0.01 here).
 
 As a fast PyTorch user would write it: crops on the device once, channels-last memory, bf16 autocast
-(`mixed_bfloat16`) on a GPU, no host-device wait inside an epoch (loss and hits summed on the device,
+(`mixed_bfloat16`), no host-device wait inside an epoch (loss and hits summed on the device,
 the learning rate a Python number).
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ class PlainTorchResNet50:
         self.model.to(self.device, memory_format=torch.channels_last)
         self.params = [p for p in self.model.parameters()]
         self.velocity = [torch.zeros_like(p) for p in self.params]
-        self.bf16 = cfg.train.mixed_precision == "mixed_bfloat16" and self.device.type == "cuda"
+        self.bf16 = cfg.train.mixed_precision == "mixed_bfloat16"
         self.mean = torch.tensor(IMAGENET_BGR_MEAN, device=self.device).view(1, 3, 1, 1)
         self.step = 0
 
@@ -67,7 +67,7 @@ class PlainTorchResNet50:
         return self.cfg.lr * 0.5 * (1 + math.cos(math.pi * min(self.step, total_steps) / total_steps))
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.model(self.inputs(x))
             loss = F.cross_entropy(logits.float(), y)
         for p in self.params:
@@ -91,7 +91,7 @@ class PlainTorchResNet50:
         self.model.eval()
         hits = torch.zeros((), device=self.device)
         for i in range(0, len(x), self.cfg.batch_size):
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 hits += (self.model(self.inputs(x[i:i + self.cfg.batch_size])).argmax(1) == y[i:i + self.cfg.batch_size]).sum()
         self.model.train()
         return float(hits) / len(x)

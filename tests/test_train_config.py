@@ -56,6 +56,8 @@ def test_the_pipeline_params_parse():
     ({"train_steps_per_epoch": 0}, "train.steps_per_epoch"),
     ({"train_steps_per_epoch": 2.5}, "train.steps_per_epoch"),
     ({"train_mixed_precision": "half"}, "train.mixed_precision"),
+    ({"train_loop": "jax"}, "train.loop"),
+    ({"train_loop": "torch"}, "train.loop"),  # the PyTorch loop trains resnet50 only
     ({"train_seed": None}, "train.seed"),
 ])
 def test_bad_value_names_the_file_and_parameter(overrides, named):

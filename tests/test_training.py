@@ -1,7 +1,7 @@
 """Models and training loop in this process's Keras backend (KERAS_BACKEND, default tensorflow):
 each network overfits a fixed batch, the saved model reloads and predicts the same, two seeded runs
 agree, a killed run resumes to the same result (but not after a change of code), two-phase
-fine-tuning freezes what it says, the dtype policy and the GPU warning, weights errors are clear."""
+fine-tuning freezes what it says (in both loops), the dtype policy and the GPU warning, weights errors are clear."""
 from __future__ import annotations
 
 import hashlib
@@ -27,6 +27,7 @@ from ferpipe.nn.models import (  # noqa: E402
     build_model,
     predict_probabilities,
 )
+from ferpipe.nn.torch_resnet50 import ResNet50, into_keras  # noqa: E402
 from ferpipe.nn.training import choose_precision, epoch_batches, start_phase, train  # noqa: E402
 from ferpipe.testing.train_params import train_params  # noqa: E402
 
@@ -263,21 +264,34 @@ def changed(before: list[str], after: list[str]) -> list[bool]:
     return [a != b for a, b in zip(before, after, strict=True)]
 
 
+def keras_backbone(checkpoint, cfg) -> keras.Model:
+    """The backbone of what a loop checkpoints: the Keras model itself, or the PyTorch loop's weights put
+    into a Keras model."""
+    if isinstance(checkpoint, keras.Model):
+        return checkpoint.get_layer(BACKBONE_NAME)
+    model = build_model(cfg, 32, len(CLASSES))
+    net = ResNet50(cfg.train.input_size, len(CLASSES), cfg.train.dropout)
+    net.load_state_dict(checkpoint["net"])
+    into_keras(net, model)
+    return model.get_layer(BACKBONE_NAME)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("loop", ["keras", "torch"])
 @pytest.mark.parametrize("batchnorm", ["frozen", "train"])
-def test_two_phase_fine_tuning_freezes_then_fine_tunes(tmp_path, monkeypatch, pretrained_resnet50, batchnorm):
+def test_two_phase_fine_tuning_freezes_then_fine_tunes(tmp_path, monkeypatch, pretrained_resnet50, batchnorm, loop):
     weights, initial = pretrained_resnet50
     after_epoch = []
     real_save = Checkpoints.save
+    cfg = train_config(train_params(arch="resnet50", weights=str(weights), epochs=2, batch_size=8, lr=0.1,
+                                    train_head_epochs=1, train_finetune_lr_factor=0.5, train_steps_per_epoch=1,
+                                    train_pretrained_batchnorm=batchnorm, train_loop=loop))
 
     def save(self, model, state, improved):
-        after_epoch.append(backbone_digests(model.get_layer(BACKBONE_NAME)))
+        after_epoch.append(backbone_digests(keras_backbone(model, cfg)))
         real_save(self, model, state, improved)
 
     monkeypatch.setattr(Checkpoints, "save", save)
-    cfg = train_config(train_params(arch="resnet50", weights=str(weights), epochs=2, batch_size=8, lr=0.1,
-                                    train_head_epochs=1, train_finetune_lr_factor=0.5, train_steps_per_epoch=1,
-                                    train_pretrained_batchnorm=batchnorm))
     result = run(tmp_path, cfg)
     phase1, phase2 = after_epoch
     assert phase1 == initial  # phase 1: only the head trains; the backbone's BatchNorm runs in inference mode
@@ -287,16 +301,29 @@ def test_two_phase_fine_tuning_freezes_then_fine_tunes(tmp_path, monkeypatch, pr
     assert [e["lr"] for e in result.history] == pytest.approx([0.1, 0.05])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("gpu, policy", [(False, "float32"), (True, "mixed_float16"), (True, "mixed_bfloat16")])
-def test_dtype_policy_is_mixed_on_a_gpu_only(tmp_path, monkeypatch, float32_afterwards, gpu, policy):
+@pytest.mark.parametrize("setting, gpu, flags, policy", [
+    ("auto", False, {"avx2", "avx512f", "avx512_vnni"}, "float32"),  # AVX-512 without bf16: emulated, slower
+    ("auto", False, {"avx2"}, "float32"),
+    ("auto", False, {"avx512f", "avx512_bf16"}, "mixed_bfloat16"),  # Zen 4/5, Cooper Lake
+    ("auto", False, {"amx_bf16", "amx_tile"}, "mixed_bfloat16"),  # Sapphire Rapids
+    ("auto", True, {"avx2"}, "mixed_float16"),
+    ("float32", False, {"avx512_bf16"}, "float32"),  # an explicit choice holds on any machine
+    ("mixed_bfloat16", False, {"avx2"}, "mixed_bfloat16"),
+])
+def test_the_auto_precision_follows_the_hardware(monkeypatch, float32_afterwards, setting, gpu, flags, policy):
     monkeypatch.setattr(training, "gpu_available", lambda: gpu)
-    requested = "mixed_float16" if policy == "float32" else policy
-    cfg = train_config(train_params(epochs=1, train_mixed_precision=requested))
+    monkeypatch.setattr(training, "cpu_flags", lambda: frozenset(flags))
+    cfg = train_config(train_params(epochs=1, train_mixed_precision=setting))
     assert choose_precision(cfg) == policy and keras.mixed_precision.global_policy().name == policy
-    result = run(tmp_path, cfg)  # the mixed-precision path runs on the CPU too, slowly
-    compute = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}[policy]
-    assert result.precision == policy and result.model.get_layer("conv1").compute_dtype == compute
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_the_keras_loop_trains_under_the_policy_chosen(tmp_path, float32_afterwards, policy):
+    result = run(tmp_path, train_config(train_params(epochs=1, train_mixed_precision=policy)))
+    compute = {"float32": "float32", "mixed_bfloat16": "bfloat16"}[policy]
+    assert result.precision == policy and result.loop == "keras"
+    assert result.model.get_layer("conv1").compute_dtype == compute
     assert result.model.get_layer("predictions").compute_dtype == "float32"  # softmax kept in float32
     assert np.isfinite(result.history[0]["train/loss"])
 
