@@ -74,8 +74,8 @@ class TrainBlock(Settings):
                                                           "set per epoch, so the best epoch is picked among 10")
     mixed_precision: Literal[PRECISIONS] = Field(
         description="auto (the hardware's: mixed_bfloat16 on a CPU that executes bf16 natively, i.e. with avx512_bf16 "
-                    "or AMX; float32 on other CPUs; mixed_float16 on a GPU) | mixed_bfloat16 | mixed_float16 (GPU "
-                    "only) | float32. bf16 keeps float32 weights, loss and softmax")
+                    "or AMX; float32 on other CPUs; mixed_float16 on a GPU) | mixed_bfloat16 | mixed_float16 (a GPU's, with loss "
+                    "scaling; Keras loop only) | float32. bf16 keeps float32 weights, loss and softmax")
     loop: Literal[LOOPS] = Field(
         description="the training loop: auto (torch for resnet50 on a CPU, keras otherwise) | keras (model.fit on "
                     "`backend`) | torch (resnet50 only: the same network, optimizer and batches in plain PyTorch, "
