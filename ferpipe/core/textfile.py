@@ -1,23 +1,67 @@
-"""Reading the text files a user hands in (params, labels, csv, credentials): UTF-8 or an error naming the file."""
+"""Reading the text files a user hands in (params, labels, csv, credentials): UTF-8 or an error naming the file.
+
+Only a regular file is read: a FIFO would block for ever and a device such as /dev/zero never ends,
+so either is refused at once, and a text file larger than its cap is refused before it is read.
+"""
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from ferpipe.core.errors import FerpipeError
 
 _BOMS = {b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16", b"\xef\xbb\xbf": None}
+TEXT_LIMIT = 1 << 30  # FER-2013's csv, the largest text input, is 287 MiB
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-def read_text(path: str | Path) -> str:
-    """The UTF-8 text of `path` (a UTF-8 byte-order mark is dropped); another encoding, a folder or an
-    unreadable file is an error naming the file."""
-    path = Path(path)
+def kind_of(mode: int) -> str:
+    """What a file of stat mode `mode` is, in words ("a FIFO (named pipe)"); "" for a regular file."""
+    return next((name for test, name in _KINDS if test(mode)), "" if stat.S_ISREG(mode) else "not a regular file")
+
+
+def require_regular(path: str | Path, expected: str = "a file") -> None:
+    """`path` (links followed) must be a regular file; a folder, FIFO, device or socket is an error naming it."""
     try:
-        raw = path.read_bytes()
-    except IsADirectoryError as exc:
-        raise FerpipeError(f"{path}: is a folder, expected a text file") from exc
+        mode = os.stat(path).st_mode
     except OSError as exc:
         raise FerpipeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    kind = kind_of(mode)
+    if kind:
+        raise FerpipeError(f"{path}: is {kind}, expected {expected}")
+
+
+def read_bytes(path: str | Path, limit: int, expected: str = "a text file") -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them. The file is opened without
+    blocking and checked on its open descriptor, so a FIFO put in its place is refused, not waited on."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise FerpipeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        info = os.fstat(fd)
+        kind = kind_of(info.st_mode)
+        if kind:
+            raise FerpipeError(f"{path}: is {kind}, expected {expected}")
+        if info.st_size > limit:
+            raise FerpipeError(f"{path}: {info.st_size:,} bytes, more than the limit of {limit:,} bytes")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise FerpipeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)
+    if len(raw) > limit:  # the file grew while it was read
+        raise FerpipeError(f"{path}: more than the limit of {limit:,} bytes")
+    return raw
+
+
+def read_text(path: str | Path, limit: int = TEXT_LIMIT) -> str:
+    """The UTF-8 text of `path` (a UTF-8 byte-order mark is dropped); another encoding, anything but a
+    regular file, a file over `limit` bytes or an unreadable file is an error naming the file."""
+    raw = read_bytes(path, limit)
     for bom, encoding in _BOMS.items():
         if raw.startswith(bom):
             if encoding:
