@@ -30,6 +30,7 @@ back and faces cropped from the full photo), so faces smaller than about faces.m
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ def _onnx_engine(args: argparse.Namespace, runtime):
     from ferpipe.faces.settings import FaceSettings
 
     heads = OnnxHeads(args.export, args.head)
-    settings = FaceSettings.from_params({"faces": heads.card["faces"]}, str(Path(args.export) / CARD_FILE))
+    settings = FaceSettings.from_params({"faces": heads.card.faces}, str(Path(args.export) / CARD_FILE))
     return FaceDetector(settings, runtime), heads, f"ONNX Runtime and the export in {args.export}"
 
 
@@ -116,7 +117,7 @@ def predict(args: argparse.Namespace) -> int:
     videos = [f for f in files if is_video(f)]
     require(not videos or len(videos) == len(files), "give photos and videos in separate runs of predict")
     require(not (videos and args.json), "--json is for photos; a video's faces are printed as CSV rows")
-    require(args.fps > 0, f"--fps must be a number > 0, got {args.fps:g}")
+    require(math.isfinite(args.fps) and args.fps > 0, f"--fps must be a finite number > 0, got {args.fps:g}")
     keras_files = args.model is not None or args.svm is not None
     require(not (keras_files and args.engine == "onnx"), "--model and --svm are the keras engine's; the onnx engine "
             "reads the export in --export")

@@ -84,14 +84,16 @@ def validated(schema: type[R], value: Any, where: str, remedy: str = "") -> R:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"])
         got = repr(error["input"])[:80]
-        if not field:
-            problem = f"expected a JSON object, got {got}"
+        text = error["msg"].removeprefix("Value error, ")
+        if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            problem = f"{field + ': ' if field else ''}expected a JSON object, got {got}"
+        elif not field:
+            problem = text
         elif error["type"] == "missing":
             problem = f"missing field {field}"
         elif error["type"] == "extra_forbidden":
             problem = f"unknown field {field}"
         else:
-            text = error["msg"].removeprefix("Value error, ")
             problem = f"{field}: {text[0].lower() + text[1:]}, got {got}"
         raise FerpipeError(f"{where}: {problem}{'; ' + remedy if remedy else ''}") from None
 

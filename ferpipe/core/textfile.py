@@ -5,6 +5,7 @@ so either is refused at once, and a text file larger than its cap is refused bef
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -33,12 +34,15 @@ def require_regular(path: str | Path, expected: str = "a file") -> None:
         raise FerpipeError(f"{path}: is {kind}, expected {expected}")
 
 
-def read_bytes(path: str | Path, limit: int, expected: str = "a text file") -> bytes:
+def read_bytes(path: str | Path, limit: int, expected: str = "a text file", follow_links: bool = True) -> bytes:
     """The bytes of the regular file `path`, at most `limit` of them. The file is opened without
-    blocking and checked on its open descriptor, so a FIFO put in its place is refused, not waited on."""
+    blocking and checked on its open descriptor, so a FIFO put in its place is refused, not waited on;
+    without `follow_links`, a symbolic link at `path` is refused too."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW))
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise FerpipeError(f"{path}: is a symbolic link, expected {expected}") from exc
         raise FerpipeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     try:
         info = os.fstat(fd)
