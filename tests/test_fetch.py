@@ -353,7 +353,7 @@ def test_stage_params_error_names_the_given_file_and_leaves_no_stale_output(tmp_
     ("index.csv", lambda t: t.replace(",0,non_smile,", ",5,non_smile,", 1), "label 5 is outside the class range 0..1"),
     ("index.csv", lambda t: t.replace(",val,", ",dev,", 1), "split 'dev' is not one of"),
     ("meta.json", lambda t: t[:-5], "not valid JSON"),
-    ("meta.json", lambda t: '{"dataset": "x"}', "list of class names"),
+    ("meta.json", lambda t: '{"dataset": "x"}', "missing field classes"),
     ("images.npy", lambda t: "garbage", "not a readable .npy pixel buffer"),
 ])
 def test_damaged_dataset_is_an_error_naming_the_file(tmp_path, name, damage, message):

@@ -39,6 +39,7 @@ def _unique(names: list[str]) -> list[str]:
 PositiveInt = Annotated[int, Gt(0)]
 Name = Annotated[str, StringConstraints(min_length=1)]
 ClassNames = Annotated[list[Name], Len(min_length=2), AfterValidator(_unique)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 def nesting_depth(text: str) -> int:

@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, StringConstraints, model_validator
+from pydantic import AfterValidator, model_validator
 
 from ferpipe.apply.head_kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
 from ferpipe.core.errors import require
-from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, read_record, validated
+from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, Sha256, read_record, validated
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.core.textfile import read_bytes
 
@@ -42,7 +42,6 @@ def _file_name(name: str) -> str:
 
 
 FileName = Annotated[str, AfterValidator(_file_name)]
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 class NetworkOutputs(Record):
