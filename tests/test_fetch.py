@@ -152,7 +152,7 @@ def test_fetch_folds_on_ckplus_genki_and_demo(tmp_path, ck_like):
 
 @pytest.mark.parametrize("dataset, fetch_params, message", [
     ("demo", {"folds": 1}, "fetch.folds must be 0 (no k-fold) or k >= 2"),
-    ("demo", {"folds": -2}, "fetch.folds must be an integer >= 0"),
+    ("demo", {"folds": -2}, "fetch.folds must be an integer in [0, 100]"),
     ("demo", {"folds": 3, "fold": 3}, "fetch.fold must be in 0..2"),
     ("demo", {"folds": 0, "fold": 1}, "fetch.fold = 1 needs k-fold"),
     ("fer2013", {"folds": 5}, "fer2013 has an official split"),

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import pytest
+import yaml
 from stage_runs import expect_error, result_of, stage_result
 
 from ferpipe import params_command
+from ferpipe.core import memory
+from ferpipe.data.arrays import save_split
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = (REPO / "params.yaml").read_text()
@@ -53,3 +58,51 @@ def test_bad_params_file_in_a_stage(tmp_path, make, message):
 def test_a_key_given_twice_is_named(tmp_path):
     line = expect_error(check(text(PARAMS + "lr: 0.5\n")(tmp_path)), "key 'lr' given twice")
     assert f"line {len(PARAMS.splitlines()) + 1}," in line
+
+
+def setting(dotted: str, value) -> Callable[[Path], Path]:
+    """params.yaml with `dotted` set to `value` (written as YAML text, so `.inf` stays YAML's)."""
+    def write(tmp: Path) -> Path:
+        params = yaml.safe_load(PARAMS)
+        *parents, last = dotted.split(".")
+        block = params
+        for key in parents:
+            block = block[key]
+        block[last] = value
+        (tmp / "params.yaml").write_text(yaml.safe_dump(params))
+        return tmp / "params.yaml"
+    return write
+
+
+BOUND_CASES = [
+    ("epochs beyond any run", setting("epochs", 10**29), "params.yaml: epochs must be an integer in [1, 10000]"),
+    ("a train seed above 32 bits", setting("train.seed", 2**32), "train.seed must be an integer in [0, 4294967295]"),
+    ("a negative train seed", setting("train.seed", -1), "train.seed must be an integer in [0, 4294967295]"),
+    ("100,000 kernels", setting("n_kerns", [100_000, 100_000]), "n_kerns must be two integers in [1, 1024]"),
+    ("augment factor a million", setting("augment.factor", 1_000_000), "augment.factor must be an integer in [1, 100]"),
+    ("bootstrap 10**12", setting("compare.bootstrap", 10**12), "compare.bootstrap must be an integer in [100, 100000]"),
+    ("input size 100,000", setting("train.input_size", 100_000), "train.input_size must be an integer in [1, 512]"),
+    ("face crops of a million px", setting("faces.size", 1_000_000), "faces.size must be an integer in [16, 1024]"),
+    ("an infinite learning rate", setting("lr", float("inf")), "lr must be a number > 0, got inf"),
+    ("a NaN margin", setting("faces.margin", float("nan")), "faces.margin must be a number in [0, 1], got nan"),
+    ("a grid of 51 C values", setting("svm.C", [float(c) for c in range(1, 52)]), "svm.C must be a list of 1 to 50"),
+    ("a batch of a million", setting("batch_size", 10**6), "batch_size must be an integer in [1, 65536]"),
+]
+
+
+@pytest.mark.parametrize("make, message", [c[1:] for c in BOUND_CASES], ids=[c[0] for c in BOUND_CASES])
+def test_parameter_out_of_bounds(tmp_path, make, message):
+    expect_error(check(make(tmp_path)), message)
+
+
+def test_augment_checks_the_memory_it_needs_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 20)  # less than 12 x 40 x 48 x 48 bytes
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for split in ("train", "val", "test"):
+        save_split(faces / f"{split}.npz", np.zeros((40, 48, 48), np.uint8), np.arange(40) % 2, np.arange(40), ["a", "b"])
+    outputs = [tmp_path / "augmented", tmp_path / "augment.json", tmp_path / "augment.png"]
+    expect_error(stage_result("augment", "--params", setting("augment.factor", 12)(tmp_path), "--faces", faces,
+                              "--out", outputs[0], "--metrics", outputs[1], "--plot", outputs[2]),
+                 "params.yaml: augment.factor 12 x 40 training images needs 1.1 MiB of memory, and 1.0 MiB is available",
+                 outputs)
