@@ -233,11 +233,12 @@ def _predict_video(args: argparse.Namespace, predictor, video: Path, out: Path |
 
     from ferpipe.apply.output import csv_text, draw_faces, video_csv_rows
     from ferpipe.apply.video import opened, sampled_frames, video_writer
+    from ferpipe.core.outputs import new_file
 
     started, frames = time.perf_counter(), 0
     with opened(video) as capture, contextlib.ExitStack() as stack:
         size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        writer = stack.enter_context(video_writer(out, args.fps, *size)) if out else None
+        writer = stack.enter_context(video_writer(stack.enter_context(new_file(out)), args.fps, *size)) if out else None
         for result in predictor.run(sampled_frames(video, capture, args.fps), keep_images=out is not None):
             if result.error:
                 _say(f"warning: {video}: frame {result.frame} ({result.time:.2f} s): {result.error}")
