@@ -1,5 +1,6 @@
 """A check, before a stage allocates a large array, that the memory it needs is there: one error line
-saying how much it needs, instead of numpy's MemoryError (or the kernel's OOM killer) half way."""
+saying how much it needs, instead of numpy's MemoryError (or the kernel's OOM killer) half way; and
+sizes in words for such lines."""
 from __future__ import annotations
 
 import os
@@ -10,8 +11,12 @@ from ferpipe.core.errors import FerpipeError
 MiB, GiB = 1 << 20, 1 << 30
 
 
-def _size(n: int) -> str:
-    return f"{n / GiB:.1f} GiB" if n >= GiB else f"{n / MiB:.1f} MiB"
+def size_text(n: int) -> str:
+    """`n` bytes in words: 0.5 KiB, 1.1 MiB, 3.0 GiB."""
+    for unit, name in ((GiB, "GiB"), (MiB, "MiB")):
+        if n >= unit:
+            return f"{n / unit:.1f} {name}"
+    return f"{n / 1024:.1f} KiB"
 
 
 def available_memory() -> int | None:
@@ -32,4 +37,4 @@ def require_memory(needed: int, what: str) -> None:
     """`needed` bytes for `what` ("augment.factor 100 x 28,709 training images") must be available."""
     available = available_memory()
     if available is not None and needed > available:
-        raise FerpipeError(f"{what} needs {_size(needed)} of memory, and {_size(available)} is available")
+        raise FerpipeError(f"{what} needs {size_text(needed)} of memory, and {size_text(available)} is available")

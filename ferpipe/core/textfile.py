@@ -5,10 +5,12 @@ so either is refused at once, and a text file larger than its cap is refused bef
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from ferpipe.core.errors import FerpipeError
 
@@ -34,9 +36,10 @@ def require_regular(path: str | Path, expected: str = "a file") -> None:
         raise FerpipeError(f"{path}: is {kind}, expected {expected}")
 
 
-def read_bytes(path: str | Path, limit: int, expected: str = "a text file", follow_links: bool = True) -> bytes:
-    """The bytes of the regular file `path`, at most `limit` of them. The file is opened without
-    blocking and checked on its open descriptor, so a FIFO put in its place is refused, not waited on;
+@contextlib.contextmanager
+def opened_regular(path: str | Path, expected: str, follow_links: bool = True) -> Iterator[BinaryIO]:
+    """`path` open for reading in binary, checked to be a regular file on its open descriptor: it is opened
+    without blocking, so a FIFO (put in its place after any earlier check) is refused, not waited on;
     without `follow_links`, a symbolic link at `path` is refused too."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW))
@@ -44,19 +47,24 @@ def read_bytes(path: str | Path, limit: int, expected: str = "a text file", foll
         if exc.errno == errno.ELOOP and not follow_links:
             raise FerpipeError(f"{path}: is a symbolic link, expected {expected}") from exc
         raise FerpipeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        info = os.fstat(fd)
-        kind = kind_of(info.st_mode)
-        if kind:
-            raise FerpipeError(f"{path}: is {kind}, expected {expected}")
-        if info.st_size > limit:
-            raise FerpipeError(f"{path}: {info.st_size:,} bytes, more than the limit of {limit:,} bytes")
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            raw = fh.read(limit + 1)
-    except OSError as exc:
-        raise FerpipeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    finally:
+    kind = kind_of(os.fstat(fd).st_mode)
+    if kind:
         os.close(fd)
+        raise FerpipeError(f"{path}: is {kind}, expected {expected}")
+    with os.fdopen(fd, "rb") as fh:
+        yield fh
+
+
+def read_bytes(path: str | Path, limit: int, expected: str = "a text file", follow_links: bool = True) -> bytes:
+    """The bytes of the regular file `path` (see `opened_regular`), at most `limit` of them."""
+    with opened_regular(path, expected, follow_links) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise FerpipeError(f"{path}: {size:,} bytes, more than the limit of {limit:,} bytes")
+        try:
+            raw = fh.read(limit + 1)
+        except OSError as exc:
+            raise FerpipeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if len(raw) > limit:  # the file grew while it was read
         raise FerpipeError(f"{path}: more than the limit of {limit:,} bytes")
     return raw

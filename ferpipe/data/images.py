@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import opened_regular
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 MIN_IMAGE_SIDE = 20  # px: smaller images hold no face that MTCNN or a 48 px crop could use
@@ -73,7 +74,7 @@ def read_image(path: Path, mode: str, upright: bool = False) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here instead
-            with Image.open(path) as img:
+            with opened_regular(path, "an image") as fh, Image.open(fh) as img:
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise FerpipeError(f"{path}: image is {width}x{height} px, more than the "
