@@ -118,10 +118,14 @@ def run_fetch(s: FetchSettings, out_dir: Path, metrics_path: Path) -> dict:
     f = s.fetch
     classes, records = load_records(s)
     grouped_by = apply_folds(s, records, classes) if f.folds else None
+    own_split = s.dataset == "fer2013" and not f.folds
     for split in SPLITS:
         require(any(r.split == split for r in records),
-                f"dataset {s.dataset}: the {split} split is empty with {len(records)} images; raise "
-                f"fetch.val_fraction / fetch.test_fraction in {s.params_file} or use more data")
+                f"dataset {s.dataset}: the {split} split is empty with {len(records)} images; " + (
+                    f"FER-2013 keeps its own split ({fer2013.SPLIT_RULE}), which fetch.val_fraction and "
+                    f"fetch.test_fraction do not change: give the source images of every split, or use fetch.folds"
+                    if own_split else f"raise fetch.val_fraction / fetch.test_fraction in {s.params_file} or use "
+                                      "more data"))
     report = audit(records)
     dropped = 0
     if f.drop_train_copies:
