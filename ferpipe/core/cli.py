@@ -15,11 +15,7 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from ferpipe.core.errors import FerpipeError
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the program runs; a BaseException, so that no `except Exception` stops it."""
+from ferpipe.core.errors import FerpipeError, Terminated
 
 
 def _terminate(signum, frame) -> None:
