@@ -106,3 +106,18 @@ def test_augment_checks_the_memory_it_needs_first(tmp_path, monkeypatch):
                               "--out", outputs[0], "--metrics", outputs[1], "--plot", outputs[2]),
                  "params.yaml: augment.factor 12 x 40 training images needs 1.1 MiB of memory, and 1.0 MiB is available",
                  outputs)
+
+
+def test_the_first_stage_checks_the_whole_file_for_a_plain_dvc_repro(tmp_path):
+    """A typo no stage declares fails `check_params`, which `fetch` depends on; valid files of different
+    values give the same output, so that the stages after it do not rerun for it."""
+    out = tmp_path / "params_checked.txt"
+    expect_error(stage_result("check_params", "--params", text(PARAMS + "lrr: 0.1\n")(tmp_path), "--out", out),
+                 "params.yaml: unknown parameter lrr (did you mean lr?)", [out])
+    outputs = []
+    for lr in (0.01, 0.02):
+        assert stage_result("check_params", "--params", setting("lr", lr)(tmp_path), "--out", out)[0] == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert "params.yaml" in stages["check_params"]["deps"] and str(out.name) in " ".join(stages["fetch"]["deps"])
