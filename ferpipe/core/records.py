@@ -3,7 +3,8 @@ against one typed model: unknown keys refused, types strict, and whatever is wro
 naming the file and the field.
 
 The text is checked before `json.loads` sees it: nesting deeper than MAX_DEPTH (which would exhaust
-Python's recursion), a key given twice and NaN or Infinity (not JSON) are refused.
+Python's recursion), a key given twice and NaN or Infinity (not JSON) are refused. `parse_json` alone
+serves the metrics files, whose fields differ from stage to stage.
 """
 from __future__ import annotations
 
@@ -36,10 +37,18 @@ def _unique(names: list[str]) -> list[str]:
     return names
 
 
+def _file_name(name: str) -> str:
+    """A record names the files beside it by bare name, so that only files of its own folder are loaded."""
+    if name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ValueError("must be the bare name of a file in the folder")
+    return name
+
+
 PositiveInt = Annotated[int, Gt(0)]
 Name = Annotated[str, StringConstraints(min_length=1)]
 ClassNames = Annotated[list[Name], Len(min_length=2), AfterValidator(_unique)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+FileName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_file_name)]
 
 
 def nesting_depth(text: str) -> int:
@@ -63,12 +72,13 @@ def _not_a_number(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def parse_json(text: str, where: str) -> Any:
-    """The JSON value of `text`, checked as the module docstring says; `where` names it in errors."""
+def parse_json(text: str, where: str, allow_nan: bool = False) -> Any:
+    """The JSON value of `text`, checked as the module docstring says; `where` names it in errors. With
+    `allow_nan`, NaN and Infinity are read as Python writes them (a metrics file of a diverged run)."""
     if nesting_depth(text) > MAX_DEPTH:
         raise FerpipeError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_not_a_number)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=None if allow_nan else _not_a_number)
     except ValueError as exc:
         raise FerpipeError(f"{where}: not valid JSON ({exc})") from exc
 
@@ -99,7 +109,7 @@ def validated(schema: type[R], value: Any, where: str, remedy: str = "") -> R:
         raise FerpipeError(f"{where}: {problem}{'; ' + remedy if remedy else ''}") from None
 
 
-def read_record(path: str | Path, schema: type[R], remedy: str = "") -> R:
+def read_record(path: str | Path, schema: type[R], remedy: str = "", allow_nan: bool = False) -> R:
     """The JSON file `path` read as `schema`; `remedy` says what makes a good one ("rerun the train stage")."""
     text = read_text(path, RECORD_LIMIT)
-    return validated(schema, parse_json(text, str(path)), str(path), remedy)
+    return validated(schema, parse_json(text, str(path), allow_nan), str(path), remedy)

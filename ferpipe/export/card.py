@@ -10,13 +10,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, model_validator
+from pydantic import model_validator
 
 from ferpipe.apply.head_kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
 from ferpipe.core.errors import require
-from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, Sha256, read_record, validated
+from ferpipe.core.records import ClassNames, FileName, Name, PositiveInt, Record, Sha256, read_record, validated
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.core.textfile import read_bytes
 
@@ -32,16 +32,6 @@ FEATURES = "features"  # network output (N, D), and the SVM's input (float64)
 SVM_LABEL = "label"  # SVM output: (N,) int64 class index
 SVM_SCORES = "scores"  # SVM output: (N, K) float64, Platt probabilities or one-vs-rest decision values
 REMEDY = "rerun the export stage"
-
-
-def _file_name(name: str) -> str:
-    """A card names its files by their bare names, so that only files of its own folder are loaded."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise ValueError("must be the bare name of a file in the card's folder")
-    return name
-
-
-FileName = Annotated[str, AfterValidator(_file_name)]
 
 
 class NetworkOutputs(Record):

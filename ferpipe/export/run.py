@@ -40,7 +40,7 @@ PREPROCESSING = ("MTCNN finds the face (the faces: settings below); the crop is 
 def read_metrics(path: Path, fields: tuple[str, ...], producer: str) -> dict[str, Any]:
     """The `fields` of the metrics file `producer` wrote, for the model card."""
     require(path.is_file(), f"{path}: not found; run the {producer} stage")
-    values = parse_json(read_text(path, RECORD_LIMIT), str(path))
+    values = parse_json(read_text(path, RECORD_LIMIT), str(path), allow_nan=True)
     missing = [f for f in fields if not isinstance(values, dict) or f not in values]
     require(not missing, f"{path}: missing {', '.join(missing)}; rerun the {producer} stage")
     return {f: values[f] for f in fields}

@@ -127,7 +127,7 @@ def write(name: str, content: bytes) -> Callable[[Path], None]:
 
 CARD_CASES = [
     ("a file outside the folder", copy_outside,
-     "model_card.json: network.file: must be the bare name of a file in the card's folder, got '../other/network.onnx'"),
+     "model_card.json: network.file: must be the bare name of a file in the folder, got '../other/network.onnx'"),
     ("an absolute file path", setting("network.file", "/etc/passwd"), "network.file: must be the bare name of a file"),
     ("a network.onnx linking out", link_out, "network.onnx: is a symbolic link, expected a model file"),
     ("a FIFO as network.onnx", fifo_network, "network.onnx: is a FIFO (named pipe), expected a model file"),
