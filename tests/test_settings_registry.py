@@ -66,7 +66,7 @@ def _set(params: dict, dotted: str, value) -> dict:
     ("sources", "/data/fer", "sources must be a mapping of fer2013, ckplus, genki4k, got '/data/fer'"),
     ("sources.ckplus", 3, "sources.ckplus must be null, an http(s) URL, kaggle:<owner>/<dataset> or a local path, got 3"),
     ("lr", True, "lr must be a number > 0, got True"),
-    ("batch_size", "32", "batch_size must be an integer in [1, 65536], got '32'"),
+    ("batch_size", "32", "batch_size must be an integer >= 1, got '32'"),
     ("train.nesterov", 1, "train.nesterov must be true or false, got 1"),
     ("svm.class_weight", "equal", "svm.class_weight must be null or balanced, got 'equal'"),
 ])

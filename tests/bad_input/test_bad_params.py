@@ -86,7 +86,6 @@ BOUND_CASES = [
     ("an infinite learning rate", setting("lr", float("inf")), "lr must be a number > 0, got inf"),
     ("a NaN margin", setting("faces.margin", float("nan")), "faces.margin must be a number in [0, 1], got nan"),
     ("a grid of 51 C values", setting("svm.C", [float(c) for c in range(1, 52)]), "svm.C must be a list of 1 to 50"),
-    ("a batch of a million", setting("batch_size", 10**6), "batch_size must be an integer in [1, 65536]"),
 ]
 
 
