@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -30,8 +31,12 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def _doubled(items: list[str]) -> list[str]:
+    return sorted(item for item, n in Counter(items).items() if n > 1)
+
+
 def _unique(names: list[str]) -> list[str]:
-    doubled = sorted({n for n in names if names.count(n) > 1})
+    doubled = _doubled(names)
     if doubled:
         raise ValueError(f"class names must be unique, {', '.join(map(repr, doubled))} given twice")
     return names
@@ -61,8 +66,7 @@ def nesting_depth(text: str) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    doubled = sorted({k for k in keys if keys.count(k) > 1})
+    doubled = _doubled([k for k, _ in pairs])
     if doubled:
         raise ValueError(f"key {doubled[0]!r} given twice in one object")
     return dict(pairs)
@@ -87,8 +91,7 @@ R = TypeVar("R")
 
 
 def validated(schema: type[R], value: Any, where: str, remedy: str = "") -> R:
-    """`value` as `schema` (a Record, or a type such as `list[Record]`); the first problem is one
-    FerpipeError line naming `where` and the field."""
+    """`value` as the Record `schema`; the first problem is one FerpipeError line naming `where` and the field."""
     try:
         return TypeAdapter(schema).validate_python(value)
     except ValidationError as exc:

@@ -1,7 +1,8 @@
-"""Reading the text files a user hands in (params, labels, csv, credentials): UTF-8 or an error naming the file.
+"""Reading the files a user hands in: text (params, labels, csv, credentials) as UTF-8, photos, videos,
+archives and models as bytes, each an error naming the file where it cannot be.
 
 Only a regular file is read: a FIFO would block for ever and a device such as /dev/zero never ends,
-so either is refused at once, and a text file larger than its cap is refused before it is read.
+so either is refused at once, and a file larger than its cap is refused before it is read.
 """
 from __future__ import annotations
 
