@@ -12,6 +12,7 @@ from PIL import Image
 from stage_runs import run_main
 from test_bad_export import predict_onnx, write_export
 
+from ferpipe import __main__ as ferpipe_command
 from ferpipe.core.cli import run_stage
 from ferpipe.core.outputs import staged_outputs
 
@@ -74,3 +75,11 @@ def test_predict_never_writes_through_a_link_planted_during_the_run(tmp_path, mo
     assert code == 1 and lines[-1].startswith("error: ") and "photo_faces.png: appeared while this run wrote it" in lines[-1]
     assert precious.read_text() == "the user's file"
     assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["photo_faces.png"]  # the planted link only
+
+
+def test_a_command_interrupted_while_it_imports_says_so_in_one_line(tmp_path, monkeypatch):
+    def slow_import(name):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ferpipe_command.importlib, "import_module", slow_import)
+    done = run_main(ferpipe_command.main, ["predict", "photo.jpg"], tmp_path)
+    assert done.returncode == 130 and done.stderr.splitlines() == ["interrupted"], done.stderr
