@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ferpipe.core.cli import run_stage
+
 # command -> (module with main(argv), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("ferpipe.params_command", "check params.yaml as every stage does (check), or write docs/parameters.md (doc)"),
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     if argv[0] not in COMMANDS:
         print(f"error: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
         sys.exit(2)
-    importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
+    # run_stage here too: the command's imports (seconds of frameworks) can be interrupted as well
+    run_stage(lambda args: importlib.import_module(COMMANDS[argv[0]][0]).main(args), argv[1:])
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 no stage declares.
 
 Stage scripts never import this module (each imports only its own part's settings, so that its
-DVC dependencies stay its own); the whole-file check `check_all` runs in `python -m ferpipe params
-check`, `make repro` and the sweep's pre-check.
+DVC dependencies stay its own), but for `check_params`, whose work is the whole-file check `check_all`,
+also run by `python -m ferpipe params check`, `make repro` and the sweep's pre-check.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ferpipe.nn.config import Backend, TrainConfig
 from ferpipe.report.inputs import ReportParams
 
 STAGES: dict[str, tuple[type[Settings], ...]] = {
+    "check_params": (),  # the whole file, as a file dependency: `check_all`
     "fetch": (FetchSettings,),
     "faces": (FaceSettings,),
     "augment": (AugmentSettings,),

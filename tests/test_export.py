@@ -131,7 +131,8 @@ def test_the_default_resnet50_exports_on_both_backends(demo_export, tmp_path, ba
     config = train_config({**params, **train_params(arch="resnet50", train_input_size=32), "backend": backend})
     classes = json.loads((folder / "model" / "model.json").read_text())["classes"]
     write_model_folder(tmp_path / "model", build_model(config, 48, len(classes)),
-                       ModelInfo(classes, 48, "features", config.as_dict(), "float32"))
+                       ModelInfo(classes=classes, crop_size=48, feature_layer="features",
+                                 config=config.as_dict(), precision="float32"))
     write_svm(tmp_path / "svm.skops", probability=False, features=2048)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params, "backend": backend}))
     for name in ("augmented", "data.json", "softmax.json", "svm.json"):

@@ -152,7 +152,7 @@ def test_fetch_folds_on_ckplus_genki_and_demo(tmp_path, ck_like):
 
 @pytest.mark.parametrize("dataset, fetch_params, message", [
     ("demo", {"folds": 1}, "fetch.folds must be 0 (no k-fold) or k >= 2"),
-    ("demo", {"folds": -2}, "fetch.folds must be an integer >= 0"),
+    ("demo", {"folds": -2}, "fetch.folds must be an integer in [0, 100]"),
     ("demo", {"folds": 3, "fold": 3}, "fetch.fold must be in 0..2"),
     ("demo", {"folds": 0, "fold": 1}, "fetch.fold = 1 needs k-fold"),
     ("fer2013", {"folds": 5}, "fer2013 has an official split"),
@@ -353,7 +353,7 @@ def test_stage_params_error_names_the_given_file_and_leaves_no_stale_output(tmp_
     ("index.csv", lambda t: t.replace(",0,non_smile,", ",5,non_smile,", 1), "label 5 is outside the class range 0..1"),
     ("index.csv", lambda t: t.replace(",val,", ",dev,", 1), "split 'dev' is not one of"),
     ("meta.json", lambda t: t[:-5], "not valid JSON"),
-    ("meta.json", lambda t: '{"dataset": "x"}', "list of class names"),
+    ("meta.json", lambda t: '{"dataset": "x"}', "missing field classes"),
     ("images.npy", lambda t: "garbage", "not a readable .npy pixel buffer"),
 ])
 def test_damaged_dataset_is_an_error_naming_the_file(tmp_path, name, damage, message):

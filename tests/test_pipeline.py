@@ -187,8 +187,9 @@ def pending(clone: Path) -> set[str]:
     return set(json.loads(run(["dvc", "status", "--json"], clone)))
 
 
-# Each test below runs the one stage that reads the parameter (dvc exp run TARGET): whatever stage before it
-# read the parameter too would run first; `dvc status` then names those after it that would run.
+# Each test below runs the one stage that reads the parameter (dvc exp run TARGET), after check_params, which
+# checks every change to params.yaml: whatever stage before it read the parameter too would run first; `dvc
+# status` then names those after it that would run.
 @pytest.mark.slow
 def test_exp_run_sets_a_top_level_paper_param(clone):
     before = yaml.safe_load(run(["git", "show", "HEAD:params.yaml"], clone))["lr"]
@@ -196,7 +197,7 @@ def test_exp_run_sets_a_top_level_paper_param(clone):
         # arch=lenet and epochs=1 only keep the test short; the lr plumbing is what is checked
         out = run(["dvc", "exp", "run", "-S", "lr=0.01", "-S", "arch=lenet", "-S", "epochs=1", "-S",
                    "train.steps_per_epoch=3", "train"], clone)
-        assert stages_run(out) == ["train"]
+        assert stages_run(out) == ["check_params", "train"]
         # the stages that read the model or metrics/train.json; report also reads lr
         assert pending(clone) <= {"evaluate_softmax", "embed", "generalize", "export", "report"}
         assert json.loads((clone / "metrics" / "train.json").read_text())["lr"] == 0.01
@@ -208,7 +209,7 @@ def test_exp_run_sets_a_top_level_paper_param(clone):
 def test_an_svm_param_reruns_only_the_stages_after_the_features(clone):
     with committed_run_restored(clone):
         out = run(["dvc", "exp", "run", "-S", "svm.C=[0.01]", "svm"], clone)
-        assert stages_run(out) == ["svm"]
+        assert stages_run(out) == ["check_params", "svm"]
         assert pending(clone) <= {"compare", "generalize", "export", "report"}  # the stages that read what svm writes
         assert json.loads((clone / "metrics" / "svm.json").read_text())["C"] == 0.01
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], clone))

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from ferpipe.core.errors import FerpipeError
+from ferpipe.core.errors import FerpipeError, Terminated
 from ferpipe.experiments import queue
 
 
@@ -95,3 +95,22 @@ def test_a_worker_record_of_another_shape_is_an_error_not_a_guess(tmp_path, text
     (tmp_path / "dvc-exp-worker-1.json").write_text(text)
     with pytest.raises(FerpipeError, match="worker record dvc-exp-worker-1.json"):
         queue.live_workers(tmp_path)
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, Terminated])
+def test_an_interrupted_sweep_takes_its_experiments_out_of_the_queue(monkeypatch, capsys, interruption):
+    """Behind another sweep's running experiment, it says it waits; stopped, it removes its queued experiments
+    and kills its running one, and leaves the other's alone."""
+    states = {"other-1": "Running", "mine-1": "Queued", "mine-2": "Queued"}
+    calls = []
+    monkeypatch.setattr(queue, "queue", lambda name, overrides: calls.append(("queue", name)))
+    monkeypatch.setattr(queue, "queue_statuses", lambda: (dict(states), 1))
+    monkeypatch.setattr(queue, "start_queue", lambda jobs: states.update({"mine-1": "Running"}))
+    monkeypatch.setattr(queue.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(interruption()))
+    monkeypatch.setattr(queue, "run_dvc", lambda *args: calls.append(args))
+    with pytest.raises(interruption):
+        queue.run_queued({"mine-1": ["lr=0.1"], "mine-2": ["lr=0.2"]}, jobs=1)
+    assert calls == [("queue", "mine-1"), ("queue", "mine-2"), ("queue", "remove", "mine-2"), ("queue", "kill", "mine-1")]
+    out, err = capsys.readouterr()
+    assert "waiting behind 1 experiment(s) already in DVC's queue (other-1)" in out
+    assert "1 queued removed, 1 running killed" in err

@@ -19,7 +19,7 @@ from pydantic import Field
 from ferpipe.apply.target import SMILE_EXPRESSION, TARGET_CLASSES, DemoTarget, Genki4kSource, load_target
 from ferpipe.apply.transfer import frozen_features, plot_roc, zero_shot
 from ferpipe.core.errors import require
-from ferpipe.core.settings import Settings
+from ferpipe.core.settings import MAX_SEED, Settings
 from ferpipe.data.dataset import Dataset, write_dataset
 from ferpipe.faces.crop import crop_dataset
 from ferpipe.faces.detector import FaceDetector
@@ -40,10 +40,10 @@ class GeneralizeSettings(Settings):
     demo: DemoTarget = Field(description="the synthetic demo target")
     val_fraction: float = Field(gt=0, lt=1, description="zero-shot: the threshold on P(happy) is chosen on this "
                                                         "stratified part, accuracy is on the rest")
-    folds: int = Field(ge=2, description="frozen features: k-fold cross-validation of a logistic regression on the "
+    folds: int = Field(ge=2, le=100, description="frozen features: k-fold cross-validation of a logistic regression on the "
                                          "network's features")
     C: float = Field(gt=0, description="its inverse L2 regularisation strength")
-    seed: int = Field(ge=0, description="of the val part and the folds")
+    seed: int = Field(ge=0, le=MAX_SEED, description="of the val part and the folds")
 
 
 def smile_column(info: ModelInfo, model_dir: Path) -> int:

@@ -15,11 +15,11 @@ from ferpipe.core.errors import FerpipeError, require
 from ferpipe.export.card import CROPS, FEATURES, PROBABILITIES, SVM_LABEL, SVM_SCORES, read_card
 
 
-def _session(path: Path):
+def _session(model: bytes, path: Path):
     import onnxruntime
 
     try:
-        return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for a file that is not a model
         raise FerpipeError(f"{path}: ONNX Runtime cannot load it ({type(exc).__name__}: {exc})") from exc
 
@@ -54,22 +54,22 @@ class OnnxHeads:
 
     def __init__(self, folder: str | Path, head: str):
         folder = Path(folder)
-        self.card = read_card(folder)
-        self.classes: list[str] = list(self.card["classes"])
-        self.crop_size: int = int(self.card["crop_size"])
+        self.card, files = read_card(folder)
+        self.classes: list[str] = list(self.card.classes)
+        self.crop_size: int = self.card.crop_size
         k, s = len(self.classes), self.crop_size
-        width = int(self.card["network"]["outputs"][FEATURES])
-        path = folder / self.card["network"]["file"]
-        self.network = _session(path)
+        width = self.card.network.outputs.features
+        path = folder / self.card.network.file
+        self.network = _session(files["network"], path)
         _require_signature(self.network, path, {CROPS: (None, s, s, 1)}, {PROBABILITIES: (None, k), FEATURES: (None, width)})
         self.svm = None
         if head == "svm":
-            path = folder / self.card["svm"]["file"]
-            self.svm = _session(path)
+            path = folder / self.card.svm.file
+            self.svm = _session(files["svm"], path)
             _require_signature(self.svm, path, {FEATURES: (None, width)}, {SVM_LABEL: (None,), SVM_SCORES: (None, k)})
 
     def probability_method(self, head: str) -> str:
-        return SOFTMAX if head == "softmax" else self.card["svm"]["probabilities"]
+        return SOFTMAX if head == "softmax" else self.card.svm.probabilities
 
     def probabilities(self, crops: np.ndarray, head: str) -> np.ndarray:
         """(N, K) probabilities of `head` (softmax | svm) for uint8 crops (N, S, S)."""

@@ -14,6 +14,7 @@ from PIL import Image
 from ferpipe.apply.head_kinds import PROBABILITY_NOTES
 from ferpipe.apply.predict import FaceResult, PhotoResult
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.outputs import new_file
 
 BOX_COLOUR = (255, 200, 0)  # RGB
 TEXT_COLOUR = (0, 0, 0)
@@ -115,7 +116,8 @@ def drawn_paths(out_dir: Path, photos: list[Path]) -> dict[Path, Path]:
 
 
 def save_drawn(result: PhotoResult, path: Path) -> None:
-    try:
-        Image.fromarray(draw_faces(result)).save(path)
-    except OSError as exc:
-        raise FerpipeError(f"{path}: cannot write the drawing ({exc.strerror or exc})") from exc
+    with new_file(path) as temp:
+        try:
+            Image.fromarray(draw_faces(result)).save(temp, format="PNG")
+        except OSError as exc:
+            raise FerpipeError(f"{path}: cannot write the drawing ({exc.strerror or exc})") from exc

@@ -50,13 +50,13 @@ class PhotoResult:
 
 def photo_files(inputs: list[str | Path]) -> tuple[list[Path], list[PhotoResult]]:
     """The files to run on: each input file as given, every visible file of each input folder
-    (sorted; non-images are tried too, so that they are reported, not silently passed over).
+    (sorted; non-images and special files are tried too, so that they are reported, not silently passed over).
     Inputs that do not exist come back as results with an error."""
     files, missing = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
-        elif item.is_file():
+            files += sorted(p for p in item.iterdir() if not p.is_dir() and not p.name.startswith("."))
+        elif item.exists():  # a special file too: reading it reports it
             files.append(item)
         else:
             missing.append(PhotoResult(item, error="no such file or folder"))

@@ -30,6 +30,7 @@ back and faces cropped from the full photo), so faces smaller than about faces.m
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ def _onnx_engine(args: argparse.Namespace, runtime):
     from ferpipe.faces.settings import FaceSettings
 
     heads = OnnxHeads(args.export, args.head)
-    settings = FaceSettings.from_params({"faces": heads.card["faces"]}, str(Path(args.export) / CARD_FILE))
+    settings = FaceSettings.from_params({"faces": heads.card.faces}, str(Path(args.export) / CARD_FILE))
     return FaceDetector(settings, runtime), heads, f"ONNX Runtime and the export in {args.export}"
 
 
@@ -116,7 +117,7 @@ def predict(args: argparse.Namespace) -> int:
     videos = [f for f in files if is_video(f)]
     require(not videos or len(videos) == len(files), "give photos and videos in separate runs of predict")
     require(not (videos and args.json), "--json is for photos; a video's faces are printed as CSV rows")
-    require(args.fps > 0, f"--fps must be a number > 0, got {args.fps:g}")
+    require(math.isfinite(args.fps) and args.fps > 0, f"--fps must be a finite number > 0, got {args.fps:g}")
     keras_files = args.model is not None or args.svm is not None
     require(not (keras_files and args.engine == "onnx"), "--model and --svm are the keras engine's; the onnx engine "
             "reads the export in --export")
@@ -232,11 +233,12 @@ def _predict_video(args: argparse.Namespace, predictor, video: Path, out: Path |
 
     from ferpipe.apply.output import csv_text, draw_faces, video_csv_rows
     from ferpipe.apply.video import opened, sampled_frames, video_writer
+    from ferpipe.core.outputs import new_file
 
     started, frames = time.perf_counter(), 0
     with opened(video) as capture, contextlib.ExitStack() as stack:
         size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        writer = stack.enter_context(video_writer(out, args.fps, *size)) if out else None
+        writer = stack.enter_context(video_writer(stack.enter_context(new_file(out)), args.fps, *size)) if out else None
         for result in predictor.run(sampled_frames(video, capture, args.fps), keep_images=out is not None):
             if result.error:
                 _say(f"warning: {video}: frame {result.frame} ({result.time:.2f} s): {result.error}")

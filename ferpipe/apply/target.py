@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from ferpipe.core.settings import Settings, subset
+from ferpipe.core.settings import MAX_SEED, Settings, subset
 from ferpipe.data.dataset import Record
 from ferpipe.data.sources import genki4k
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES, generate_demo
@@ -35,11 +35,11 @@ EDGE = 0.08  # demo: width of the soft edge of the pasted face image, fraction o
 
 class DemoTarget(Settings):
     """The synthetic target."""
-    seed: int = Field(ge=0, description="keep it apart from fetch.seed: the same seed would re-render the training "
+    seed: int = Field(ge=0, le=MAX_SEED, description="keep it apart from fetch.seed: the same seed would re-render the training "
                                         "subjects")
-    per_class: int = Field(ge=2, description="faces rendered per expression: all happy ones (smiles) and as many of "
+    per_class: int = Field(ge=2, le=10_000, description="faces rendered per expression: all happy ones (smiles) and as many of "
                                              "the six others are kept")
-    size: int = Field(ge=32, description="px of the face image (training demo: fetch.demo.size), put on a 1.6 x 1.3 "
+    size: int = Field(ge=32, le=1024, description="px of the face image (training demo: fetch.demo.size), put on a 1.6 x 1.3 "
                                          "times wider canvas")
 
 

@@ -14,6 +14,7 @@ import cv2
 
 from ferpipe.apply.predict import PhotoResult
 from ferpipe.core.errors import require
+from ferpipe.core.textfile import require_regular
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv"}
 MAX_BAD_FRAMES = 25  # undecodable frames in a row after which the rest of the video is given up
@@ -26,6 +27,7 @@ def is_video(path: Path) -> bool:
 
 @contextlib.contextmanager
 def opened(path: Path) -> Iterator[cv2.VideoCapture]:
+    require_regular(path, "a video")  # OpenCV would wait on a FIFO for ever
     capture = cv2.VideoCapture(str(path))
     try:
         require(capture.isOpened() and capture.get(cv2.CAP_PROP_FPS) > 0,

@@ -10,6 +10,7 @@ import numpy as np
 from ferpipe.augment.transforms import AugmentSettings, Variants, augment
 from ferpipe.core.errors import require
 from ferpipe.core.image_grid import Cell, save_image_grid
+from ferpipe.core.memory import require_memory
 from ferpipe.data.arrays import load_split, save_split
 from ferpipe.data.pixels import pixel_hash
 
@@ -39,6 +40,8 @@ def augment_folder(src: Path, dst: Path, s: AugmentSettings) -> tuple[dict[str, 
         require(list(data["classes"]) == list(train["classes"]),
                 f"{src / f'{split}.npz'}: class names differ from those of {src / 'train.npz'}")
     require(len(train["images"]) > 0, f"{src / 'train.npz'}: no training images to augment")
+    require_memory(s.factor * train["images"].nbytes,
+                   f"{s.params_file}: augment.factor {s.factor} x {len(train['images']):,} training images")
     images, original, v = augment(train["images"], s)
     dst.mkdir(parents=True, exist_ok=True)
     save_split(dst / "train.npz", images, train["labels"][original], train["ids"][original], list(train["classes"]))

@@ -1,25 +1,59 @@
-"""What every stage script shares: argument parsing of params and paths, clean failure."""
+"""What every stage script shares: argument parsing of params and paths, clean failure.
+
+An interruption (SIGINT, Ctrl-C, or SIGTERM, as a scheduler or `kill` sends) unwinds like an error, so
+that the staged outputs are removed, and ends in one line, `interrupted`, and the shell's exit status
+for the signal (130, 143).
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from typing import Callable
+import threading
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from ferpipe.core.errors import FerpipeError
+from ferpipe.core.errors import FerpipeError, Terminated
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set a handler
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _end(line: str, code: int) -> None:
+    for bar in list(getattr(tqdm, "_instances", ())):  # a bar left open by the failure: its line ends first
+        bar.close()
+    print(line, file=sys.stderr)
+    sys.exit(code)
 
 
 def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
-    """Run a stage's main; bad input ends in one `error:` line on stderr and exit status 1."""
+    """Run a stage's main; bad input ends in one `error:` line on stderr and exit status 1, an
+    interruption in `interrupted` and 130 (SIGINT) or 143 (SIGTERM)."""
     try:
-        main(argv)
+        with _sigterm_raises():
+            main(argv)
     except FerpipeError as exc:
-        for bar in list(getattr(tqdm, "_instances", ())):  # a bar left open by the failure: its line ends first
-            bar.close()
         message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line, always
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(1)
+        _end(f"error: {message}", 1)
+    except KeyboardInterrupt:
+        _end("interrupted", 128 + signal.SIGINT)
+    except Terminated:
+        _end("interrupted", 128 + signal.SIGTERM)
 
 
 def stage_parser(description: str) -> argparse.ArgumentParser:

@@ -1,19 +1,25 @@
-"""All-or-nothing stage outputs: write into temporary paths, move into place only on success.
+"""All-or-nothing outputs: write into temporary paths, move into place only on success.
 
 DVC deletes a stage's outputs before running it; a stage that fails half way must not leave a
 partial dataset or a stale metrics file behind, so every output goes through `staged_outputs`.
 A temporary path is `.<final name>.tmp-<8 hex digits>` beside its final path (git-ignored); one left
 by a killed run (SIGKILL, out of memory) is removed when the stage next starts.
+
+A file written into a user's folder (`predict --out`) goes through `new_file`, which never replaces
+anything: not a file that was there, nor one or a link put there while the run wrote.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import uuid
 from pathlib import Path
 from typing import Iterator
+
+from ferpipe.core.errors import FerpipeError
 
 
 def _remove(path: Path) -> None:
@@ -62,3 +68,28 @@ def staged_outputs(*finals: str | Path) -> Iterator[list[Path]]:
     for temp, final in zip(temps, finals_p):
         _remove(final)
         os.replace(temp, final)
+
+
+@contextlib.contextmanager
+def new_file(final: Path) -> Iterator[Path]:
+    """Yield a new, empty temporary file beside `final` (same suffix, for writers that go by it) to write.
+
+    On success it is hard-linked to `final`, which fails where anything has that name by then (a link
+    is neither followed nor replaced); on any exception, an interruption included, it is removed, so
+    no partial file is left and a rerun finds the name free.
+    """
+    temp = final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+    try:
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+    except OSError as exc:
+        raise FerpipeError(f"{final}: cannot write here ({exc.strerror or exc})") from exc
+    try:
+        yield temp
+        try:
+            os.link(temp, final, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                raise FerpipeError(f"{final}: appeared while this run wrote it, and is not overwritten") from exc
+            raise FerpipeError(f"{final}: cannot write here ({exc.strerror or exc})") from exc
+    finally:
+        temp.unlink(missing_ok=True)

@@ -43,8 +43,11 @@ def listed(item: Any, expect: str) -> Any:
     return Annotated[tuple[item, ...], BeforeValidator(_tuple_from_list), Expect(expect)]
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding and Keras' set_random_seed take 32-bit seeds
+
+
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
     key: ClassVar[str | None] = None  # where the values sit in params.yaml; None: only nested in another model
     partial: ClassVar[bool] = False
     _params_file: str = PrivateAttr(default="params.yaml")

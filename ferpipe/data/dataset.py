@@ -17,10 +17,14 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from annotated_types import Ge
 
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.records import ClassNames, Name, Record as JsonRecord, Sha256, read_record
 from ferpipe.core.textfile import read_text
 from ferpipe.data.pixels import pixel_hash
 
@@ -35,6 +39,14 @@ class Record:
     subject: str
     origin: str  # where the image came from: a file path inside the dataset source, or a csv row
     image: np.ndarray
+
+
+class Meta(JsonRecord):
+    """meta.json."""
+    dataset: Name
+    classes: ClassNames
+    num_images: Annotated[int, Ge(0)]
+    content_hash: Sha256
 
 
 def content_hash(records: list[Record]) -> str:
@@ -90,22 +102,18 @@ class Dataset:
             if not (self.folder / fname).is_file():
                 raise FerpipeError(f"{self.folder}: not a ferpipe dataset (missing {fname}); run the fetch stage")
         self.meta = self._read_meta(self.folder / "meta.json")
-        self.classes: list[str] = self.meta["classes"]
+        self.classes: list[str] = list(self.meta.classes)
         self._pixels = self._read_pixels(self.folder / "images.npy")
         self.rows = self._read_index(self.folder / "index.csv")
+        if len(self.rows) != self.meta.num_images:
+            raise FerpipeError(f"{self.folder / 'index.csv'}: {len(self.rows)} rows, but meta.json counts "
+                               f"{self.meta.num_images} images; rerun the fetch stage")
         self.splits = np.array([r["split"] for r in self.rows])
         self.labels = np.array([int(r["label"]) for r in self.rows], dtype=np.int64)
 
     @staticmethod
-    def _read_meta(path: Path) -> dict:
-        try:
-            meta = json.loads(read_text(path))
-        except ValueError as exc:
-            raise FerpipeError(f"{path}: not valid JSON ({exc}); rerun the fetch stage") from exc
-        classes = meta.get("classes") if isinstance(meta, dict) else None
-        if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
-            raise FerpipeError(f"{path}: expected a JSON object with a list of class names under 'classes'")
-        return meta
+    def _read_meta(path: Path) -> Meta:
+        return read_record(path, Meta, "rerun the fetch stage")
 
     @staticmethod
     def _read_pixels(path: Path) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ferpipe.core.errors import require
-from ferpipe.core.settings import Settings, invalid
+from ferpipe.core.settings import MAX_SEED, Settings, invalid
 from ferpipe.data.audit import audit, class_counts, drop_train_copies
 from ferpipe.data.dataset import SPLITS, Record, write_dataset
 from ferpipe.data.sources import ckplus, demo, fer2013, genki4k
@@ -22,15 +22,15 @@ DATASETS = ("demo", "fer2013", "ckplus", "genki4k")
 
 class FetchDemo(Settings):
     """The synthetic demo dataset."""
-    per_class: int = Field(ge=3, description="images per class; min(per_class, 120) identities, each showing every "
+    per_class: int = Field(ge=3, le=10_000, description="images per class; min(per_class, 120) identities, each showing every "
                                              "expression")
-    size: int = Field(ge=32, description="image side, px")
+    size: int = Field(ge=32, le=1024, description="image side, px")
 
 
 class FetchBlock(Settings):
     """How the chosen dataset is read and split."""
     key = "fetch"
-    seed: int = Field(ge=0, description="of the seeded splits and of the demo renderer")
+    seed: int = Field(ge=0, le=MAX_SEED, description="of the seeded splits and of the demo renderer")
     sha256: Sha256s = Field(description="sha256 of a downloaded archive, per dataset (required for http(s) sources)")
     demo: FetchDemo = Field(description="the synthetic demo dataset")
     ckplus_protocol: Literal[ckplus.PROTOCOLS] = Field(
@@ -39,7 +39,7 @@ class FetchBlock(Settings):
                                                         "has no official split")
     test_fraction: float = Field(ge=0, le=1, description="fraction of images (or subjects) for test where the dataset "
                                                          "has no official split (unused with k-fold)")
-    folds: int = Field(ge=0, description="k-fold instead (ckplus subject protocol, genki4k, demo): k >= 2 makes fold "
+    folds: int = Field(ge=0, le=100, description="k-fold instead (ckplus subject protocol, genki4k, demo): k >= 2 makes fold "
                                          "`fold` the test split and val_fraction of the other folds val; folds of whole "
                                          "subjects where subjects are known, stratified by class. 0: no k-fold")
     fold: int = Field(ge=0, description="the test fold, 0..folds-1 (0 without k-fold)")
@@ -118,10 +118,14 @@ def run_fetch(s: FetchSettings, out_dir: Path, metrics_path: Path) -> dict:
     f = s.fetch
     classes, records = load_records(s)
     grouped_by = apply_folds(s, records, classes) if f.folds else None
+    own_split = s.dataset == "fer2013" and not f.folds
     for split in SPLITS:
         require(any(r.split == split for r in records),
-                f"dataset {s.dataset}: the {split} split is empty with {len(records)} images; raise "
-                f"fetch.val_fraction / fetch.test_fraction in {s.params_file} or use more data")
+                f"dataset {s.dataset}: the {split} split is empty with {len(records)} images; " + (
+                    f"FER-2013 keeps its own split ({fer2013.SPLIT_RULE}), which fetch.val_fraction and "
+                    f"fetch.test_fraction do not change: give the source images of every split, or use fetch.folds"
+                    if own_split else f"raise fetch.val_fraction / fetch.test_fraction in {s.params_file} or use "
+                                      "more data"))
     report = audit(records)
     dropped = 0
     if f.drop_train_copies:

@@ -15,8 +15,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import opened_regular
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+UNREAD_IMAGE_SUFFIXES = {".heic", ".heif", ".avif", ".jfif", ".jp2", ".j2k", ".jxl", ".pgm", ".ppm", ".pbm", ".pnm",
+                         ".ico", ".svg", ".raw", ".dng", ".cr2", ".nef", ".arw"}
 MIN_IMAGE_SIDE = 20  # px: smaller images hold no face that MTCNN or a 48 px crop could use
 MAX_IMAGE_PIXELS = 100_000_000  # about 10000 x 10000: larger ones are refused before they are decoded
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
@@ -73,7 +76,7 @@ def read_image(path: Path, mode: str, upright: bool = False) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here instead
-            with Image.open(path) as img:
+            with opened_regular(path, "an image") as fh, Image.open(fh) as img:
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise FerpipeError(f"{path}: image is {width}x{height} px, more than the "
@@ -87,4 +90,12 @@ def read_image(path: Path, mode: str, upright: bool = False) -> np.ndarray:
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files of `folder` (special files too, for `read_image` to refuse by name); a photo in a
+    format ferpipe does not read is an error, not an image silently left out."""
+    files = sorted(p for p in folder.iterdir() if not p.is_dir())
+    foreign = [p for p in files if p.suffix.lower() in UNREAD_IMAGE_SUFFIXES]
+    if foreign:
+        raise FerpipeError(f"{foreign[0]}: a {foreign[0].suffix} image, which ferpipe does not read "
+                           f"({len(foreign)} such file(s) in this folder); convert to one of "
+                           f"{', '.join(sorted(IMAGE_SUFFIXES))} or remove them")
+    return [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]

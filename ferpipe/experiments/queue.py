@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import FerpipeError, Terminated, require
 from ferpipe.core.params import read_yaml
 from ferpipe.experiments.dvc_repo import error_line_of, git, read_dvc, run_dvc, unexpected
 
@@ -142,13 +142,19 @@ def start_queue(jobs: int) -> None:
 
 def run_queued(experiments: dict[str, list[str]], jobs: int) -> dict[str, str]:
     """Queue each experiment (name -> its -S overrides), run the queue with `jobs` workers and wait for
-    them, showing each one's log as it runs; returns their final status (Success, Failed, ...)."""
-    for name, overrides in experiments.items():
-        queue(name, overrides)
-        print(f"queued {name}: -S " + " -S ".join(overrides), flush=True)
-    names = list(experiments)
-    start_queue(jobs)
+    them, showing each one's log as it runs; returns their final status (Success, Failed, ...). Interrupted,
+    it takes its experiments out of the queue again (`withdraw`)."""
+    names: list[str] = []
     try:
+        for name, overrides in experiments.items():
+            queue(name, overrides)
+            names.append(name)
+            print(f"queued {name}: -S " + " -S ".join(overrides), flush=True)
+        ahead = [n for n, s in queue_statuses()[0].items() if n not in experiments and s in ("Queued", "Running")]
+        if ahead:
+            print(f"waiting behind {len(ahead)} experiment(s) already in DVC's queue ({', '.join(ahead[:3])}"
+                  f"{' ...' if len(ahead) > 3 else ''}): this sweep's run after them (`dvc queue status`)", flush=True)
+        start_queue(jobs)
         for name in names:
             status = wait_while_queued(name)
             print(f"\n==== experiment {name} ====", flush=True)
@@ -156,11 +162,23 @@ def run_queued(experiments: dict[str, list[str]], jobs: int) -> dict[str, str]:
                 subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False)
         while {(statuses := queue_statuses()[0]).get(name) for name in names} & {"Queued", "Running"}:
             time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        print("\nstopped waiting; the queue keeps running: `dvc queue status`, `dvc queue kill NAME`",
-              file=sys.stderr)
+    except (KeyboardInterrupt, Terminated):
+        withdraw(names)
         raise
     return {name: statuses.get(name, "missing") for name in names}
+
+
+def withdraw(names: list[str]) -> None:
+    """Take the experiments `names` out of DVC's queue: the queued ones removed, the running ones killed."""
+    statuses = queue_statuses()[0]
+    queued = [n for n in names if statuses.get(n) == "Queued"]
+    running = [n for n in names if statuses.get(n) == "Running"]
+    if queued:
+        run_dvc("queue", "remove", *queued)
+    if running:
+        run_dvc("queue", "kill", *running)
+    print(f"\nthe sweep's experiments left the queue: {len(queued)} queued removed, {len(running)} running killed",
+          file=sys.stderr, flush=True)
 
 
 def error_line(name: str) -> str:

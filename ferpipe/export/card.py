@@ -6,25 +6,101 @@ opens the ONNX files with ONNX Runtime.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ferpipe.core.errors import FerpipeError, require
+from pydantic import model_validator
+
+from ferpipe.apply.head_kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
+from ferpipe.core.errors import require
+from ferpipe.core.records import ClassNames, FileName, Name, PositiveInt, Record, Sha256, read_record, validated
 from ferpipe.core.sha256 import sha256_of
-from ferpipe.core.textfile import read_text
+from ferpipe.core.textfile import read_bytes
 
 CARD_FILE = "model_card.json"
 NETWORK_FILE = "network.onnx"
 SVM_FILE = "svm.onnx"
 CARD_FORMAT = 1
+MODEL_LIMIT = 2 << 30  # ONNX's protobuf cannot hold more in one file
 # Tensor names inside the two ONNX files.
 CROPS = "crops"  # network input: float32 (N, S, S, 1), grey pixel values 0..255
 PROBABILITIES = "probabilities"  # network output: (N, K) softmax
 FEATURES = "features"  # network output (N, D), and the SVM's input (float64)
 SVM_LABEL = "label"  # SVM output: (N,) int64 class index
 SVM_SCORES = "scores"  # SVM output: (N, K) float64, Platt probabilities or one-vs-rest decision values
-CARD_FIELDS = ("format", "classes", "crop_size", "network", "svm", "faces")
+REMEDY = "rerun the export stage"
+
+
+class NetworkOutputs(Record):
+    probabilities: PositiveInt
+    features: PositiveInt
+
+
+class NetworkEntry(Record):
+    file: FileName
+    sha256: Sha256
+    input: Literal["crops"]
+    outputs: NetworkOutputs
+    arch: Name | None
+    exported_on: Name
+
+
+class SvmOutputs(Record):
+    label: Literal[1]
+    scores: PositiveInt
+
+
+class SvmEntry(Record):
+    file: FileName
+    sha256: Sha256
+    input: Literal["features"]
+    outputs: SvmOutputs
+    probabilities: Literal[SVM_PLATT, SVM_DECISION_SOFTMAX]
+
+
+class DatasetEntry(Record):
+    name: Name
+    content_hash: Name
+
+
+class TestAccuracy(Record):
+    softmax: float
+    svm: float
+
+
+class Parity(Record):
+    crops: PositiveInt
+    max_probability_difference: float
+    probability_tolerance: float
+    argmax_agrees: bool
+    svm_labels_agree: bool
+    max_svm_probability_difference: float
+    max_feature_difference: float
+
+
+class ModelCard(Record):
+    """model_card.json; `faces` is checked as the faces: params block where it is used."""
+    format: Literal[CARD_FORMAT]
+    classes: ClassNames
+    crop_size: PositiveInt
+    preprocessing: str
+    network: NetworkEntry
+    svm: SvmEntry
+    faces: dict[str, Any]
+    dataset: DatasetEntry
+    test_accuracy: TestAccuracy
+    parity: Parity
+
+    @model_validator(mode="after")
+    def _one_output_per_class(self) -> ModelCard:
+        outputs = (self.network.outputs.probabilities, self.svm.outputs.scores)
+        if outputs != (len(self.classes),) * 2:
+            raise ValueError(f"lists {len(self.classes)} classes, but network.outputs.probabilities is "
+                             f"{outputs[0]} and svm.outputs.scores {outputs[1]}")
+        return self
 
 
 def file_entry(path: Path, **fields: Any) -> dict[str, Any]:
@@ -33,30 +109,27 @@ def file_entry(path: Path, **fields: Any) -> dict[str, Any]:
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> None:
-    (folder / CARD_FILE).write_text(json.dumps({"format": CARD_FORMAT, **card}, indent=2) + "\n")
+    checked = validated(ModelCard, {"format": CARD_FORMAT, **card}, str(folder / CARD_FILE))
+    (folder / CARD_FILE).write_text(json.dumps(checked.model_dump(mode="json"), indent=2) + "\n")
 
 
-def read_card(folder: str | Path) -> dict[str, Any]:
-    """The model card of `folder`, checked: every field present, and each ONNX file present with the
-    sha256 the card gives (a file changed since the export stage wrote it is an error)."""
+def checked_bytes(folder: Path, entry: NetworkEntry | SvmEntry) -> bytes:
+    """The bytes of the file `entry` names, read once, not through a link, and checked against the card's
+    sha256: the bytes returned are the ones that were checked, so they are what is loaded."""
+    path = folder / entry.file
+    require(os.path.lexists(path), f"{path}: missing ({CARD_FILE} lists it); {REMEDY}")
+    raw = read_bytes(path, MODEL_LIMIT, "a model file of the export's own folder", follow_links=False)
+    require(hashlib.sha256(raw).hexdigest() == entry.sha256,
+            f"{path}: its sha256 is not the one in {CARD_FILE}: the file was changed after the export stage "
+            f"wrote it; {REMEDY}")
+    return raw
+
+
+def read_card(folder: str | Path) -> tuple[ModelCard, dict[str, bytes]]:
+    """The model card of `folder`, checked against its schema, and the bytes of its two ONNX files,
+    each checked against the card's sha256 (a file changed since the export stage wrote it is an error)."""
     folder = Path(folder)
     path = folder / CARD_FILE
     require(path.is_file(), f"{folder}: no {CARD_FILE}; run the export stage (dvc repro export)")
-    try:
-        card = json.loads(read_text(path))
-    except ValueError as exc:
-        raise FerpipeError(f"{path}: not valid JSON ({exc})") from exc
-    require(isinstance(card, dict), f"{path}: expected a JSON object")
-    missing = [k for k in CARD_FIELDS if k not in card]
-    require(not missing, f"{path}: missing field(s) {', '.join(missing)}; rerun the export stage")
-    require(card["format"] == CARD_FORMAT, f"{path}: card format {card['format']!r}, this ferpipe reads {CARD_FORMAT}")
-    for part in ("network", "svm"):
-        entry = card[part]
-        require(isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str),
-                f"{path}: {part} must name its file and sha256")
-        onnx = folder / Path(entry["file"]).name
-        require(onnx.is_file(), f"{onnx}: missing ({CARD_FILE} lists it); rerun the export stage")
-        require(sha256_of(onnx) == entry["sha256"],
-                f"{onnx}: its sha256 is not the one in {CARD_FILE}: the file was changed after the export stage "
-                "wrote it; rerun the export stage")
-    return card
+    card = read_record(path, ModelCard, REMEDY)
+    return card, {"network": checked_bytes(folder, card.network), "svm": checked_bytes(folder, card.svm)}

@@ -9,7 +9,6 @@ tolerance of those it gives with the skops model, with the same most probable cl
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ import numpy as np
 
 from ferpipe.apply.heads import svm_probabilities, svm_probability_method
 from ferpipe.apply.onnx_heads import svm_probabilities_of_scores
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import require
+from ferpipe.core.records import RECORD_LIMIT, parse_json
 from ferpipe.core.textfile import read_text
 from ferpipe.data.arrays import load_split
 from ferpipe.export.card import (CROPS, FEATURES, NETWORK_FILE, PROBABILITIES, SVM_FILE, SVM_LABEL, SVM_SCORES,
@@ -40,10 +40,7 @@ PREPROCESSING = ("MTCNN finds the face (the faces: settings below); the crop is 
 def read_metrics(path: Path, fields: tuple[str, ...], producer: str) -> dict[str, Any]:
     """The `fields` of the metrics file `producer` wrote, for the model card."""
     require(path.is_file(), f"{path}: not found; run the {producer} stage")
-    try:
-        values = json.loads(read_text(path))
-    except ValueError as exc:
-        raise FerpipeError(f"{path}: not valid JSON ({exc})") from exc
+    values = parse_json(read_text(path, RECORD_LIMIT), str(path), allow_nan=True)
     missing = [f for f in fields if not isinstance(values, dict) or f not in values]
     require(not missing, f"{path}: missing {', '.join(missing)}; rerun the {producer} stage")
     return {f: values[f] for f in fields}

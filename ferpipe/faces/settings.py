@@ -11,6 +11,8 @@ from pydantic import Field, StringConstraints
 from ferpipe.core.settings import Expect, Settings, listed
 
 MIN_OUTPUT_SIZE = 16
+MAX_OUTPUT_SIZE = 1024
+MAX_SIDE = 4096  # px of the image MTCNN sees; photos are shrunk to 1600 px for detection
 PAD_MODES = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT_101}
 
 Threshold = Annotated[float, Field(gt=0, lt=1)]
@@ -19,22 +21,22 @@ Threshold = Annotated[float, Field(gt=0, lt=1)]
 class FaceSettings(Settings):
     """How MTCNN finds the face and how it is cropped."""
     key = "faces"
-    min_face_size: int = Field(ge=1, description="px, in the image MTCNN sees (after upscaling/padding)")
+    min_face_size: int = Field(ge=1, le=MAX_SIDE, description="px, in the image MTCNN sees (after upscaling/padding)")
     thresholds: Annotated[listed(Threshold, "a list of three numbers between 0 and 1 (P-, R-, O-net)"),
                           Field(min_length=3, max_length=3)] = Field(description="P-, R-, O-net score thresholds")
     pyramid_factor: float = Field(ge=0.1, le=0.95, description="MTCNN image-pyramid step")
-    small_side: int = Field(ge=0, description="images whose shorter side is below this are upscaled/padded for "
+    small_side: int = Field(ge=0, le=MAX_SIDE, description="images whose shorter side is below this are upscaled/padded for "
                                               "detection")
     pad: float = Field(ge=0, le=1, description="border added on each side of a small image, fraction of its shorter "
                                                "side (measured best on FER-2013)")
     pad_mode: Literal[tuple(PAD_MODES)] = Field(description="how the border is filled")
-    upscale_to: int = Field(ge=0, description="shorter side of a small image upscaled to this (0: no upscaling)")
+    upscale_to: int = Field(ge=0, le=MAX_SIDE, description="shorter side of a small image upscaled to this (0: no upscaling)")
     select: Literal["largest", "confidence"] = Field(description="which face when several are found")
     margin: float = Field(ge=0, le=1, description="added on each side of the face box, fraction of the box side")
     align: bool = Field(description="rotate so the eyes are level (MTCNN landmarks)")
     no_face: Literal["keep", "drop"] = Field(description="keep (the whole frame, right for face-crop datasets) | drop; "
                                                          "counted either way")
-    size: int = Field(ge=MIN_OUTPUT_SIZE, description="output side, px (grey, square)")
+    size: int = Field(ge=MIN_OUTPUT_SIZE, le=MAX_OUTPUT_SIZE, description="output side, px (grey, square)")
 
 
 class FaceRuntime(Settings):
@@ -42,5 +44,5 @@ class FaceRuntime(Settings):
     key = "runtime.faces"
     device: Annotated[str, StringConstraints(pattern=r"^(auto|cpu|cuda(:\d+)?)$"), Expect("auto, cpu, cuda or cuda:N")
                       ] = Field(description="auto (cuda when torch sees one, else cpu) | cpu | cuda | cuda:N")
-    workers: int = Field(ge=1, description="CPU processes running MTCNN, one torch thread each (one process on a GPU)")
-    batch_size: int = Field(ge=1, description="images per MTCNN call (images of one size per batch)")
+    workers: int = Field(ge=1, le=256, description="CPU processes running MTCNN, one torch thread each (one process on a GPU)")
+    batch_size: int = Field(ge=1, le=4096, description="images per MTCNN call (images of one size per batch)")

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import Field
 
 from ferpipe.core.errors import require
-from ferpipe.core.settings import Settings
+from ferpipe.core.settings import MAX_SEED, Settings
 from ferpipe.data.arrays import load_split
 from ferpipe.features.files import SPLITS, save_embeddings
 from ferpipe.nn.saved import read_model_info
@@ -29,7 +29,7 @@ class EmbedSettings(Settings):
         description="original: the un-augmented training crops (data/faces) | augmented: the x`augment.factor` set "
                     "(344k x 2,048 on FER-2013: too big for an RBF SVM)")
     projection: Literal[PROJECTIONS] = Field(description="plots/embeddings_2d.png, the test features in 2-D: pca | tsne")
-    seed: int = Field(ge=0, description="of the t-SNE projection")
+    seed: int = Field(ge=0, le=MAX_SEED, description="of the t-SNE projection")
 
 
 def embed_splits(model_dir: Path, split_files: dict[str, Path], out_dir: Path) -> tuple[dict[str, dict], list[str]]:

@@ -13,8 +13,23 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
+from ferpipe.core.errors import FerpipeError
+from ferpipe.core.records import FileName, Record, read_record
 from ferpipe.nn.backend import backend_version
 from ferpipe.nn.config import TrainConfig
+
+
+class SavedFiles(Record):
+    last: FileName
+    best: FileName
+
+
+class SavedState(Record):
+    """state.json."""
+    fingerprint: str
+    files: SavedFiles
+    state: dict[str, Any]
+
 
 CODE_FOLDER = Path(__file__).parent  # ferpipe/nn: the code that builds and trains the model
 
@@ -60,15 +75,14 @@ class Checkpoints:
     def load_state(self) -> dict | None:
         """The saved state of an interrupted run of this very configuration, data and code, if any."""
         try:
-            saved = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
+            saved = read_record(self.state_file, SavedState, allow_nan=True)  # a diverged run's losses
+        except FerpipeError:  # none, or not one this code wrote: start afresh
             return None
-        files = saved.get("files", {})
-        if (saved.get("fingerprint") != self.fingerprint or set(files) != {"last", "best"}
-                or not all((self.folder / name).is_file() for name in files.values())):
+        files = saved.files.model_dump()
+        if saved.fingerprint != self.fingerprint or not all((self.folder / name).is_file() for name in files.values()):
             return None
         self.files = files
-        return saved["state"]
+        return saved.state
 
     def start_fresh(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

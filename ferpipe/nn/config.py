@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ferpipe.core.errors import require
-from ferpipe.core.settings import Expect, Settings, invalid
+from ferpipe.core.settings import MAX_SEED, Expect, Settings, invalid
 
 ARCHS = ("resnet50", "lenet")
 BACKENDS = ("tensorflow", "torch")
@@ -36,8 +36,10 @@ def _none_word(value: Any) -> Any:
     return None if isinstance(value, str) and value.lower() == "none" else value
 
 
-PositiveInt = Annotated[int, Field(ge=1)]
-Pair = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_pair_of), Expect("two positive integers, e.g. [2, 2]")]
+MAX_KERNS = 1024  # LeNet filters per conv layer; 100,000 exhausts the memory of any machine
+KernCount = Annotated[int, Field(ge=1, le=MAX_KERNS)]
+Pair = Annotated[tuple[KernCount, KernCount], BeforeValidator(_pair_of),
+                 Expect(f"two integers in [1, {MAX_KERNS}], e.g. [2, 2]")]
 Weights = Annotated[Annotated[str, Field(min_length=1)] | None, BeforeValidator(_none_word), Expect(WEIGHTS)]
 
 
@@ -51,9 +53,10 @@ class Backend(Settings):
 class TrainBlock(Settings):
     """The rest of the training recipe."""
     key = "train"
-    input_size: int = Field(ge=1, description="crops are resized to this side before the network (ResNet-50 needs at "
-                                              "least 32); 32 is the demo's CPU budget: from scratch, ResNet-50 at 48 px "
-                                              "needs more epochs than fit in minutes")
+    input_size: int = Field(ge=1, le=512,
+                            description="crops are resized to this side before the network (ResNet-50 needs at "
+                                        "least 32); 32 is the demo's CPU budget: from scratch, ResNet-50 at 48 px "
+                                        "needs more epochs than fit in minutes")
     head_epochs: int = Field(ge=0, description="two-phase fine-tuning: first train only the new head this many epochs "
                                                "(use with weights: imagenet), then every layer; below epochs")
     finetune_lr_factor: float = Field(gt=0, le=1, description="phase 2 of two-phase fine-tuning runs at lr x this (and "
@@ -80,7 +83,7 @@ class TrainBlock(Settings):
         description="the training loop: auto (torch for resnet50 on a CPU, keras otherwise) | keras (model.fit on "
                     "`backend`) | torch (resnet50 only: the same network, optimizer and batches in plain PyTorch, "
                     "channels-last; about 2x Keras on a CPU, docs/benchmarks.md); the model is saved as Keras either way")
-    seed: int = Field(description="of the weights' initialisation, the batch order and dropout")
+    seed: int = Field(ge=0, le=MAX_SEED, description="of the weights' initialisation, the batch order and dropout")
 
 
 class TrainConfig(Settings):
@@ -97,8 +100,9 @@ class TrainConfig(Settings):
                                         "demo_tuning.txt); paper Table 2: 0.05")
     batch_size: int = Field(ge=1, description="demo default: more steps in the CPU budget than 56 (chosen on val); "
                                               "paper Table 2: 56")
-    epochs: int = Field(ge=1, description="passes over the training set (capped by train.steps_per_epoch); paper "
-                                          "Table 2: 50 (`dvc exp run -S epochs=50`); the demo's 10 keep it CPU-sized")
+    epochs: int = Field(ge=1, le=10_000,
+                        description="passes over the training set (capped by train.steps_per_epoch); paper "
+                                    "Table 2: 50 (`dvc exp run -S epochs=50`); the demo's 10 keep it CPU-sized")
     n_kerns: Pair = Field(description="lenet: filters of its two 5x5 conv layers (paper Table 2)")
     pool_size: Pair = Field(description="lenet: max-pool window after each conv layer (paper Table 2)")
     train: TrainBlock = Field(description="the rest of the training recipe")

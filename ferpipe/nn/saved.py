@@ -9,26 +9,25 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.core.textfile import read_text
+from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, read_record
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "model.json"
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    classes: list[str]
-    crop_size: int  # side of the square grey crops the model takes
-    feature_layer: str  # name of the layer whose output is the deep feature vector
+class ModelInfo(Record):
+    """model.json, checked on construction and on reading."""
+    classes: ClassNames
+    crop_size: PositiveInt  # side of the square grey crops the model takes
+    feature_layer: Name  # name of the layer whose output is the deep feature vector
     config: dict[str, Any]  # the training configuration (TrainConfig.as_dict())
-    precision: str  # Keras dtype policy it was trained under
+    precision: Name  # Keras dtype policy it was trained under
 
     def check_crops(self, images: np.ndarray, where: str) -> None:
         """Crops fed to this model must be (N, S, S) with S its crop size."""
@@ -41,20 +40,7 @@ def read_model_info(folder: str | Path) -> ModelInfo:
     path = Path(folder) / INFO_FILE
     require((Path(folder) / MODEL_FILE).is_file() and path.is_file(),
             f"{folder}: no {MODEL_FILE}/{INFO_FILE}; run the train stage")
-    try:
-        raw = json.loads(read_text(path))
-    except ValueError as exc:
-        raise FerpipeError(f"{path}: not valid JSON ({exc})") from exc
-    require(isinstance(raw, dict), f"{path}: expected a JSON object")
-    missing = [k for k in ("classes", "crop_size", "feature_layer", "config", "precision") if k not in raw]
-    require(not missing, f"{path}: missing field(s) {', '.join(missing)}; retrain with the train stage")
-    classes, crop = raw["classes"], raw["crop_size"]
-    require(isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes),
-            f"{path}: classes must be a list of at least two names")
-    require(isinstance(crop, int) and not isinstance(crop, bool) and crop > 0,
-            f"{path}: crop_size must be a positive integer, got {crop!r}")
-    require(isinstance(raw["config"], dict), f"{path}: config must be a JSON object, got {raw['config']!r}")
-    return ModelInfo(classes, crop, str(raw["feature_layer"]), dict(raw["config"]), str(raw["precision"]))
+    return read_record(path, ModelInfo, "retrain with the train stage")
 
 
 def save_model(model, path: Path) -> None:
@@ -78,7 +64,7 @@ def save_model(model, path: Path) -> None:
 def write_model_folder(folder: Path, model, info: ModelInfo) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     save_model(model, folder / MODEL_FILE)
-    (folder / INFO_FILE).write_text(json.dumps(asdict(info), indent=2) + "\n")
+    (folder / INFO_FILE).write_text(json.dumps(info.model_dump(), indent=2) + "\n")
 
 
 def load_model(folder: str | Path):

@@ -1,12 +1,13 @@
 """What the `report` stage reads: metrics files, the sweep tables file and the parameters it describes the run with."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.records import RECORD_LIMIT, parse_json
 from ferpipe.core.settings import PartialSettings, Settings, params_keys
+from ferpipe.core.textfile import read_text
 from ferpipe.report.sweep_table import SweepTable, flatten
 
 
@@ -45,10 +46,7 @@ REPORT_PARAMS = tuple(params_keys(ReportParams))
 def read_json(path: str | Path, producer: str) -> dict[str, Any]:
     path = Path(path)
     require(path.is_file(), f"{path}: not found; {producer}")
-    try:
-        value = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise FerpipeError(f"{path}: not valid JSON ({exc})") from exc
+    value = parse_json(read_text(path, RECORD_LIMIT), str(path), allow_nan=True)
     require(isinstance(value, dict), f"{path}: expected a JSON object")
     return value
 

@@ -25,7 +25,8 @@ def save_tiny_model(folder: Path, classes: list[str] = CLASSES, crop: int = CROP
     x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
     x = keras.layers.Dense(FEATURES, activation="tanh", name="features")(x)
     outputs = keras.layers.Dense(len(classes), activation="softmax", name="predictions")(x)
-    info = ModelInfo(list(classes), crop, "features", {"arch": "tiny"}, "float32")
+    info = ModelInfo(classes=list(classes), crop_size=crop, feature_layer="features", config={"arch": "tiny"},
+                     precision="float32")
     write_model_folder(folder, keras.Model(inputs, outputs), info)
     return folder
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -26,10 +28,13 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
+TAR_NAMES = {"": "fer2013.tar", "gz": "fer2013.tgz", "xz": "fer2013.tar.xz", "bz2": "fer2013.tar.bz2"}
+
+
 def fer_tar(tmp: Path, compression: str = "") -> Path:
-    """The FER-2013 folder layout as a tar (`compression` "gz": a .tgz) of many small members."""
+    """The FER-2013 folder layout as a tar (`compression` "gz": a .tgz, "xz", "bz2") of many small members."""
     root = write_fer_folders(tmp / "src" / "fer2013", train=2, public=1, private=1)
-    path = tmp / ("fer2013.tgz" if compression else "fer2013.tar")
+    path = tmp / TAR_NAMES[compression]
     with tarfile.open(path, "w:" + compression) as tf:
         tf.add(root, arcname="fer2013")
     return path
@@ -146,12 +151,29 @@ def test_damaged_archive(tmp_path, cache, make, message):
 
 
 def test_the_intact_archives_unpack(tmp_path, cache):
-    for archive in (fer_tar(tmp_path, "gz"), fer_zip(tmp_path)):
+    for archive in (fer_tar(tmp_path, "gz"), fer_tar(tmp_path, "xz"), fer_tar(tmp_path, "bz2"), fer_zip(tmp_path)):
         out, metrics = fetch_outputs(tmp_path)
         code, lines = run_fetch(tmp_path, "fer2013", archive)
         assert code == 0, lines[-5:]
         assert json.loads(metrics.read_text())["counts"]["train"]["total"] == 14 and out.is_dir()
         assert (cache / "unpacked" / sha256_of(archive)[:16] / ".verified").is_file()
+
+
+@pytest.mark.parametrize("make", [lambda t: fer_zip(t, {"zeros.bin": bytes(4 << 20)}),
+                                  lambda t: fer_tar(t, "xz")], ids=["zip", "tar.xz"])
+def test_an_archive_larger_than_the_free_disk_is_refused_before_unpacking(tmp_path, cache, monkeypatch, make):
+    archive = make(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(1 << 30, 1 << 30, 1 << 10))
+    line = expect_error(run_fetch(tmp_path, "fer2013", archive), "its members add up to", fetch_outputs(tmp_path))
+    assert line.endswith(f"more than the 1.0 KiB free in {cache / 'unpacked'}")
+    assert not list((cache / "unpacked").glob("*"))
+
+
+def test_a_fifo_as_the_source_is_refused_at_once(tmp_path, cache):
+    os.mkfifo(tmp_path / "fer2013.csv")
+    expect_error(run_fetch(tmp_path, "fer2013", tmp_path / "fer2013.csv"),
+                 "fer2013.csv: is a FIFO (named pipe), expected a dataset folder, a csv file or an archive",
+                 fetch_outputs(tmp_path))
 
 
 def test_a_partial_unpack_marked_complete_by_an_older_run_is_not_reused(tmp_path, cache):

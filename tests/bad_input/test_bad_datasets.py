@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -86,6 +87,10 @@ FER_CSV_CASES = [
      "fer2013.csv:3: 'pixels' values must lie in 0..255"),
     ("pixel not a number", replace_row(3, lambda r: [r[0], "x" + r[1][r[1].index(" "):], r[2]]),
      "fer2013.csv:3: 'pixels' holds a value that is not an integer"),
+    ("pixel value beyond int64", replace_row(3, lambda r: [r[0], "9" * 23 + r[1][r[1].index(" "):], r[2]]),
+     "fer2013.csv:3: 'pixels' holds a value that is not an integer in 0..255"),
+    ("only Training rows", lambda lines: [ln for ln in lines if not ln.endswith("Test")],
+     "the val split is empty with 14 images; FER-2013 keeps its own split (Usage Training -> train, PublicTest -> val"),
     ("emotion out of range", replace_row(4, lambda r: ["7", *r[1:]]), "fer2013.csv:4: emotion 7 is out of range 0..6"),
     ("emotion not a number", replace_row(4, lambda r: ["happy", *r[1:]]), "fer2013.csv:4: emotion 'happy' is not an integer"),
     ("unknown Usage", replace_row(4, lambda r: [*r[:2], "Train"]), "fer2013.csv:4: Usage 'Train' is not one of"),
@@ -143,6 +148,9 @@ IMAGE_CASES = [
     ("1x1 px", "dot.png", png_of(np.zeros((1, 1), np.uint8)), "train/happy/dot.png: image is 1x1 px, smaller than"),
     ("5x400 px", "strip.png", png_of(np.zeros((5, 400), np.uint8)), "train/happy/strip.png: image is 400x5 px"),
     ("120 megapixels", "bomb.png", huge_png, "train/happy/bomb.png: image is 12000x10000 px, more than the 100"),
+    ("a JPEG named .heic", "x.heic", lambda p: Image.new("L", (48, 48)).save(p, format="JPEG"),
+     "train/happy/x.heic: a .heic image, which ferpipe does not read (1 such file(s) in this folder)"),
+    ("a FIFO named .png", "pipe.png", os.mkfifo, "train/happy/pipe.png: is a FIFO (named pipe), expected an image"),
     ("float beyond 0..255", "f.tif", png_of(np.full((30, 30), 1000.0, np.float32)),
      "train/happy/f.tif: corrupt or unreadable image (float pixel values 1000.0..1000.0 lie outside"),
 ]
@@ -215,6 +223,8 @@ GENKI_CASES = [
     ("more labels than images", labels_edit(lambda lines: lines + ["1 0 0 0"]), "labels.txt: 13 label lines but 12 images"),
     ("file name off the pattern", lambda r: (r / "files" / "file0003.jpg").rename(r / "files" / "photo3.jpg"),
      "files/photo3.jpg: expected a name file0001 .. file0012"),
+    ("two images of one number", lambda r: (r / "files" / "file0012.jpg").rename(r / "files" / "file0001.png"),
+     "files/file0001.png: number 1 also names file0001.jpg; each label line belongs to one image"),
     ("labels.txt a folder", lambda r: ((r / "labels.txt").unlink(), (r / "labels.txt").mkdir()),
      "does not contain files/ and labels.txt (GENKI-4K)"),
 ]

@@ -4,6 +4,7 @@ Each gives one `error:` line naming the file and exit 1, and no drawing is writt
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -117,3 +118,29 @@ def test_params_file_in_utf16(tiny, tmp_path):
     image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
     expect_error(result_of(predict_cli._main, "--params", path, tmp_path / "me.png", "--model", tiny / "model"),
                  "params.yaml: the file is UTF-16-encoded")
+
+
+@pytest.mark.parametrize("name, message", [("me.jpg", "me.jpg: is a FIFO (named pipe), expected an image"),
+                                           ("clip.mp4", "clip.mp4: is a FIFO (named pipe), expected a video")])
+def test_a_fifo_is_reported_at_once_not_waited_on(tiny, tmp_path, name, message):
+    os.mkfifo(tmp_path / name)
+    code, lines = predict(tmp_path, tmp_path / name, "--model", tiny / "model")
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and message in errors[0], lines[-10:]
+
+
+def test_a_fifo_in_a_folder_is_reported_and_the_photos_still_run(tiny, tmp_path):
+    (tmp_path / "photos").mkdir()
+    os.mkfifo(tmp_path / "photos" / "pipe.png")
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "photos" / "grey.png")
+    code, lines = predict(tmp_path, tmp_path / "photos", "--model", tiny / "model", "--out", tmp_path / "drawn")
+    assert code == 1 and [line for line in lines if line.startswith("error:")] == [
+        f"error: {tmp_path / 'photos' / 'pipe.png'}: is a FIFO (named pipe), expected an image"], lines[-10:]
+    assert [p.name for p in (tmp_path / "drawn").iterdir()] == ["grey_faces.png"]
+
+
+@pytest.mark.parametrize("fps", ["inf", "nan", "-1", "0"])
+def test_fps_must_be_finite_and_positive(tiny, tmp_path, fps):
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    expect_error(predict(tmp_path, tmp_path / "clip.mp4", "--model", tiny / "model", f"--fps={fps}"),
+                 f"--fps must be a finite number > 0, got {fps}")

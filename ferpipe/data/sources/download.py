@@ -3,7 +3,8 @@ an http(s) URL or a Kaggle dataset downloaded (sha256-checked) into a local cach
 
 Source forms:
 - a local folder or file (csv), used in place;
-- a local `.zip` / `.tar` / `.tar.gz` / `.tgz` archive, unpacked into the cache;
+- a local `.zip` / `.tar` / `.tar.gz` / `.tgz` / `.tar.xz` / `.txz` / `.tar.bz2` / `.tbz2` archive, unpacked
+  into the cache (if its members fit in the free disk);
 - `http://...` or `https://...`, downloaded (needs `fetch.sha256.<dataset>`);
 - `kaggle:<owner>/<dataset>`, downloaded with the Kaggle API when credentials exist
   (`~/.kaggle/kaggle.json` or KAGGLE_USERNAME / KAGGLE_KEY; needs `fetch.sha256.<dataset>` too).
@@ -25,10 +26,11 @@ import requests
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.memory import size_text
 from ferpipe.core.sha256 import sha256_of
-from ferpipe.core.textfile import read_text
+from ferpipe.core.textfile import read_text, require_regular
 
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
 REMOTE_PREFIXES = ("http://", "https://", "kaggle:")
 KAGGLE_API = "https://www.kaggle.com/api/v1"
 
@@ -136,9 +138,18 @@ def _safe_members(names: list[str], dest: Path, archive: Path) -> None:
             raise FerpipeError(f"{archive}: member {name!r} would unpack outside the target folder")
 
 
+def _require_room(total: int, dest: Path, archive: Path) -> None:
+    """The members' total size must fit in the free disk where they unpack, before any is written."""
+    free = shutil.disk_usage(dest).free
+    if total > free:
+        raise FerpipeError(f"{archive}: its members add up to {size_text(total)}, more than the {size_text(free)} "
+                           f"free in {dest.parent}")
+
+
 def _unpack_zip(archive: Path, dest: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         _safe_members(zf.namelist(), dest, archive)
+        _require_room(sum(info.file_size for info in zf.infolist()), dest, archive)
         bad = zf.testzip()  # reads every member to its end and checks its CRC
         if bad is not None:
             raise FerpipeError(f"{archive}: damaged archive: member {bad!r} fails its CRC check")
@@ -154,6 +165,7 @@ def _unpack_tar(archive: Path, dest: Path) -> None:
     (CRC and length) and fail on a truncated stream.
     """
     with tarfile.open(archive) as tf:
+        _require_room(sum(member.size for member in tf.getmembers()), dest, archive)
         tf.extractall(dest, filter="data")
         stream = tf.fileobj
         stream.seek(tf.offset)
@@ -207,6 +219,8 @@ def materialize(dataset: str, sources: dict, sha256s: dict, params_file: str) ->
         path = fetch_remote(source, (sha256s or {}).get(dataset), sha_param)
     else:
         path = Path(source).expanduser()
+        if not path.is_dir():
+            require_regular(path, "a dataset folder, a csv file or an archive")
         if path.is_file() and (sha256s or {}).get(dataset):
             _verify(path, sha256s[dataset], str(path), sha_param, downloaded=False)
     return unpack(path) if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES) else path

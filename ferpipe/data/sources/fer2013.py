@@ -20,6 +20,8 @@ from ferpipe.data.sources.locate import find_root
 
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+SPLIT_RULE = ("Usage Training -> train, PublicTest -> val, PrivateTest -> test; in folders, train/ and the "
+              "PublicTest_ and PrivateTest_ files of test/")
 CSV_COLUMNS = {"emotion", "pixels", "Usage"}
 SIDE = 48
 
@@ -43,8 +45,8 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
         raise FerpipeError(f"{where}: 'pixels' has {len(parts)} values, expected {SIDE * SIDE} (48x48)")
     try:
         values = np.array(parts, dtype=np.int64)
-    except ValueError as exc:
-        raise FerpipeError(f"{where}: 'pixels' holds a value that is not an integer") from exc
+    except (ValueError, OverflowError) as exc:  # OverflowError: a value beyond int64
+        raise FerpipeError(f"{where}: 'pixels' holds a value that is not an integer in 0..255") from exc
     if values.min() < 0 or values.max() > 255:
         raise FerpipeError(f"{where}: 'pixels' values must lie in 0..255")
     return values.astype(np.uint8).reshape(SIDE, SIDE)

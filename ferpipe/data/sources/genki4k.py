@@ -58,13 +58,17 @@ def load(path: Path, val_fraction: float, test_fraction: float, seed: int) -> tu
     files = list_images(root / "files")
     if len(files) != len(labels):
         raise FerpipeError(f"{labels_path}: {len(labels)} label lines but {len(files)} images in {root / 'files'}")
-    numbered = []
+    numbered: dict[int, Path] = {}
     for f in files:
         match = FILE_NAME.match(f.stem)
         if not match or not 1 <= int(match.group(1)) <= len(labels):
             raise FerpipeError(f"{f}: expected a name file0001 .. file{len(labels):04d}")
-        numbered.append((int(match.group(1)), f))
-    numbered.sort()
+        number = int(match.group(1))
+        if number in numbered:  # label line N belongs to one image only
+            raise FerpipeError(f"{f}: number {number} also names {numbered[number].name}; each label line "
+                               "belongs to one image")
+        numbered[number] = f
+    numbered = sorted(numbered.items())
     y = np.array([labels[n - 1] for n, _ in numbered])
     splits = stratified_split(y, val_fraction, test_fraction, seed)
     return CLASSES, [
