@@ -73,7 +73,7 @@ class TorchLoop:
     def _set_phase(self, epoch: int) -> None:
         plan = phase_plan(self.cfg, epoch, self.n_train)
         self.phase_epoch, self.base_lr, self.phase_steps = epoch, plan.lr, plan.steps
-        batchnorm = [m for _, m in self.net.backbone_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        batchnorm = [m for m, _ in self.net.backbone_modules() if isinstance(m, torch.nn.BatchNorm2d)]
         backbone = [p for m, _ in self.net.backbone_modules() for p in m.parameters()]
         if plan.head_only:
             trainable, self.frozen_batchnorm = list(self.net.head.parameters()), batchnorm
