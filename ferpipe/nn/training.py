@@ -1,7 +1,11 @@
 """Training loop: minibatch SGD with momentum, a learning-rate schedule, the best epoch chosen on
 val, a checkpoint after every epoch so that a killed run resumes where it stopped.
 
-The loop keeps an accelerator busy: the uint8 training crops go to the backend's device once and
+`train` runs one of two loops over the same batches (`train.loop`): `KerasLoop` here, and
+`ferpipe.nn.torch_training.TorchLoop`, plain PyTorch for ResNet-50, which `auto` picks on a CPU
+(docs/cpu.md). The precision follows the hardware where `train.mixed_precision` is `auto`.
+
+The Keras loop keeps an accelerator busy: the uint8 training crops go to the backend's device once and
 each batch is gathered and converted to float there; each epoch is one `model.fit` call over those
 batches, so the step runs as Keras builds it for the backend and the loss and accuracy add up on
 the device, read once per epoch (reading them every step, as `train_on_batch` does, makes the host
