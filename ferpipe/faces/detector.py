@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
@@ -150,6 +151,9 @@ _worker_detector: FaceDetector | None = None
 
 def _start_worker(settings: FaceSettings, runtime: FaceRuntime) -> None:
     global _worker_detector
+    # Ctrl-C reaches the whole process group: the stage ends the pool and says `interrupted` once, so a
+    # worker must not print a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_detector = FaceDetector(settings, runtime)
 
 

@@ -15,6 +15,7 @@ from test_bad_export import predict_onnx, write_export
 from ferpipe import __main__ as ferpipe_command
 from ferpipe.core.cli import run_stage
 from ferpipe.core.outputs import staged_outputs
+from ferpipe.faces import detector
 
 
 def interrupted_stage(signum: int, outputs: list[Path]):
@@ -83,3 +84,15 @@ def test_a_command_interrupted_while_it_imports_says_so_in_one_line(tmp_path, mo
     monkeypatch.setattr(ferpipe_command.importlib, "import_module", slow_import)
     done = run_main(ferpipe_command.main, ["predict", "photo.jpg"], tmp_path)
     assert done.returncode == 130 and done.stderr.splitlines() == ["interrupted"], done.stderr
+
+
+def test_face_workers_leave_ctrl_c_to_the_stage(monkeypatch):
+    """Ctrl-C reaches every process of the group; a MTCNN worker ignores it, so that only the stage's one
+    `interrupted` line is printed (the pool is ended as the stage unwinds)."""
+    monkeypatch.setattr(detector, "FaceDetector", lambda settings, runtime: None)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        detector._start_worker(None, None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
