@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.records import nesting_depth
 from ferpipe.core.textfile import read_text
 
 MAX_DEPTH = 64
@@ -45,9 +46,10 @@ def _depth(text: str) -> int:
 
 def parse_yaml(text: str, where: str) -> Any:
     """The YAML document `text`; bad YAML, a key given twice or nesting deeper than MAX_DEPTH is an
-    error naming `where` (and the line)."""
+    error naming `where` (and the line). Deep flow collections are counted on the text first: PyYAML's
+    scanner takes time quadratic in their depth."""
     try:
-        if _depth(text) > MAX_DEPTH:
+        if nesting_depth(text) > MAX_DEPTH or _depth(text) > MAX_DEPTH:
             raise FerpipeError(f"{where}: nested deeper than {MAX_DEPTH} levels")
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:

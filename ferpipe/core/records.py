@@ -22,7 +22,7 @@ from ferpipe.core.textfile import read_text
 
 MAX_DEPTH = 64
 RECORD_LIMIT = 16 << 20
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\']|\'\')*\'', re.DOTALL)  # JSON's, and YAML's single-quoted
 _BRACKET = re.compile(r"[\[\]{}]")
 
 
@@ -57,7 +57,8 @@ FileName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_file_
 
 
 def nesting_depth(text: str) -> int:
-    """How deeply the JSON arrays and objects of `text` nest (brackets inside strings not counted)."""
+    """How deeply the arrays and objects of JSON `text` (or YAML's flow collections) nest, brackets inside
+    strings not counted."""
     depth = deepest = 0
     for bracket in _BRACKET.findall(_STRING.sub("", text)):
         depth += 1 if bracket in "[{" else -1
