@@ -167,7 +167,7 @@ def test_drop_policy_refuses_to_empty_a_split(tmp_path, detector):
     gradient, noise = no_face_images()
     records = [Record("train", 0, "s", "photo", astronaut()), Record("test", 0, "s", "gradient", gradient),
                Record("test", 0, "s", "noise", noise)]
-    write_dataset(tmp_path / "ds", "fixture", ["a"], records)
+    write_dataset(tmp_path / "ds", "fixture", ["a", "b"], records)
     with pytest.raises(FerpipeError, match="faces.no_face.*2 test images"):
         crop_dataset(Dataset(tmp_path / "ds"), settings(no_face="drop"), detector)
 
@@ -187,7 +187,7 @@ def test_runtime_settings_give_the_same_crops(tmp_path, detector):
 @pytest.mark.slow
 def test_image_below_20_px_is_an_error_naming_it(tmp_path, detector):
     tiny = Record("train", 0, "s", "tiny.png", np.zeros((19, 40), dtype=np.uint8))
-    write_dataset(tmp_path / "ds", "fixture", ["a"], [Record("train", 0, "s", "ok.png", astronaut()), tiny])
+    write_dataset(tmp_path / "ds", "fixture", ["a", "b"], [Record("train", 0, "s", "ok.png", astronaut()), tiny])
     with pytest.raises(FerpipeError, match=r"image id 1 \(tiny.png\).*40x19"):
         crop_dataset(Dataset(tmp_path / "ds"), settings(), detector)
 
