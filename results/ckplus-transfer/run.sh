@@ -28,7 +28,9 @@ sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines a
   local name=$1 output status=0
   shift
   output=$(mktemp)
-  python -m ferpipe sweep "$name" -S dataset=ckplus -S "sources.ckplus=$CKPLUS" "${RECIPE[@]}" "$@" --out "$RESULTS/sweeps" 2>&1 \
+  # Up to `compare` (what the tables read: export, generalize and report add nothing to them), two at a time.
+  python -m ferpipe sweep "$name" -S dataset=ckplus -S "sources.ckplus=$CKPLUS" "${RECIPE[@]}" "$@" \
+    --until compare --jobs 2 --out "$RESULTS/sweeps" 2>&1 \
     | tee "$output" || status=$?
   log_lines < "$output" >> "$RESULTS/sweep_log.txt"
   rm -f "$output"
