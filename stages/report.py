@@ -23,14 +23,18 @@ def main(argv: list[str] | None = None) -> None:
     for stem in METRICS:
         parser.add_argument(f"--{stem}", default=f"metrics/{stem}.json")
     parser.add_argument("--paper", default="paper.yaml", help="the paper's figures")
-    parser.add_argument("--tables", default="sweeps/tables.json", help="the sweep tables (python -m ferpipe tables)")
+    parser.add_argument("--tables", action="append", help="the sweep tables (python -m ferpipe tables; default "
+                        "sweeps/tables.json); given again, the tables of another file join them (their plots stay in "
+                        "the first file's folder)")
     parser.add_argument("--out", default="REPORT.md")
     args = parser.parse_args(argv)
+    args.tables = args.tables or ["sweeps/tables.json"]
     with staged_outputs(args.out) as (out_path,):
         params = report_params(load_params(args.params), args.params)
         metrics = {stem: read_json(getattr(args, stem), "run the stage that writes it (`dvc repro`)") for stem in METRICS}
         inputs = ReportInputs(params=params, metrics=metrics, paper=load_paper(args.paper),
-                              tables=read_tables(args.tables), tables_dir=Path(args.tables).parent, out=Path(args.out))
+                              tables=[t for path in args.tables for t in read_tables(path)],
+                              tables_dir=Path(args.tables[0]).parent, out=Path(args.out))
         out_path.write_text(build_report(inputs))
         print(f"report: {args.out} ({metrics['data'].get('dataset')}, {len(inputs.tables)} sweep table(s))")
 

@@ -2,8 +2,9 @@
 
 Reads data/augmented/{train,val}.npz; writes the model (data/model/model.keras + model.json), the
 per-epoch curves (plots/train/) and metrics/train.json. Reads the top-level keys arch, backend,
-weights, lr, batch_size, epochs, n_kerns, pool_size and the `train:` block. A killed run resumes
-from its last finished epoch (checkpoints in --checkpoints, removed when training ends).
+weights, lr, batch_size, epochs, n_kerns, pool_size and the `train:` block. `weights` may name a ferpipe
+model folder under --pretrained (data/pretrained/): its ResNet-50 backbone starts this one. A killed
+run resumes from its last finished epoch (checkpoints in --checkpoints, removed when training ends).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ferpipe.core.params import load_params
 from ferpipe.data.arrays import load_split
 from ferpipe.nn.backend import select_backend, torch_sees_cuda
 from ferpipe.nn.config import train_config
+from ferpipe.nn.pretrained import check_source_fits, describe_source, is_model_folder
 from ferpipe.nn.precision import resolve_loop
 
 
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="data/model", help="output folder: model.keras and model.json")
     parser.add_argument("--live", default="plots/train", help="output folder of the dvclive curves")
     parser.add_argument("--metrics", default="metrics/train.json")
+    parser.add_argument("--pretrained", default="data/pretrained",
+                        help="the folder a ferpipe model given as `weights` must lie in (a DVC dependency)")
     parser.add_argument("--checkpoints", default="data/checkpoints/train", help="per-epoch checkpoints (not a DVC output)")
     args = parser.parse_args(argv)
     with staged_outputs(args.model, args.live, args.metrics) as (model_dir, live_dir, metrics_path):
@@ -34,6 +38,11 @@ def main(argv: list[str] | None = None) -> None:
         train_split, val_split = load_split(args.train), load_split(args.val)
         classes = [str(c) for c in train_split["classes"]]
         require(classes == [str(c) for c in val_split["classes"]], f"{args.val}: its classes differ from {args.train}'s")
+        crop_size = int(train_split["images"].shape[1])
+        source = None
+        if is_model_folder(cfg.weights):
+            source = describe_source(cfg.weights, cfg.train.input_size)
+            check_source_fits(source, crop_size, Path(args.pretrained))
         # The PyTorch loop runs beside Keras' torch backend: TensorFlow loaded in the same process slows
         # PyTorch's CPU kernels several times (docs/benchmarks.md). The saved model.keras loads on either.
         loop = resolve_loop(cfg.train.loop, cfg.arch, torch_sees_cuda())
@@ -49,8 +58,8 @@ def main(argv: list[str] | None = None) -> None:
             result = train(cfg, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
                            len(classes), Path(args.checkpoints), log_epoch=dvclive_logger(live))
         write_model_folder(model_dir, result.model, ModelInfo(
-            classes=classes, crop_size=int(train_split["images"].shape[1]), feature_layer=FEATURES_LAYER,
-            config=cfg.as_dict(), precision=result.precision))
+            classes=classes, crop_size=crop_size, feature_layer=FEATURES_LAYER, config=cfg.as_dict(),
+            precision=result.precision, pretrained=source))
         last = result.history[-1]
         metrics_path.write_text(json.dumps({
             "arch": cfg.arch, "backend": cfg.backend, "lr": cfg.lr, "batch_size": cfg.batch_size,
@@ -59,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
             "final_train_loss": last["train/loss"], "final_train_accuracy": last["train/accuracy"],
             "train_images": int(len(train_split["images"])), "val_images": int(len(val_split["images"])),
             "precision": result.precision, "loop": result.loop,
+            "pretrained": source.model_dump() if source else None,
         }, indent=2) + "\n")
         print(f"train: best val accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}/{cfg.epochs}, "
               f"{result.seconds:.0f} s, {result.images_per_s:.1f} training images/s ({result.loop} loop, {result.precision})")

@@ -11,7 +11,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from train_fixtures import CLASSES, toy_split  # noqa: E402
+from train_fixtures import CLASSES, kill_after_epoch, run, toy_split  # noqa: E402
 
 from ferpipe.core.errors import FerpipeError  # noqa: E402
 from ferpipe.nn import backend  # noqa: E402
@@ -19,7 +19,6 @@ from ferpipe.nn.config import train_config  # noqa: E402
 from ferpipe.nn.models import BACKBONE_NAME, build_model, predict_probabilities  # noqa: E402
 from ferpipe.nn.torch_resnet50 import from_keras, into_keras  # noqa: E402
 from ferpipe.nn.torch_training import TorchLoop  # noqa: E402
-from ferpipe.nn.training import train  # noqa: E402
 from ferpipe.testing.train_params import train_params  # noqa: E402
 
 
@@ -75,29 +74,15 @@ def test_float16_is_refused_with_the_setting_named():
         TorchLoop(resnet_cfg(), "mixed_float16", x, y, x, y, len(CLASSES))
 
 
-def run(tmp_path, cfg, **kwargs):
-    x, y = toy_split(32, seed=1)
-    xv, yv = toy_split(12, seed=2)
-    return train(cfg, x, y, xv, yv, len(CLASSES), tmp_path / "checkpoints", **kwargs)
-
-
-def kill_after_epoch(n):
-    def log(entry):
-        if entry["epoch"] == n:
-            raise KeyboardInterrupt
-
-    return log
-
-
 @pytest.mark.slow
 def test_keeps_the_best_epoch_resumes_a_killed_run_and_returns_that_keras_model(tmp_path):
     cfg = resnet_cfg(epochs=3, train_schedule="cosine", train_nesterov=True, train_weight_decay=0.0005)
-    uninterrupted = run(tmp_path / "full", cfg)
+    uninterrupted = run(tmp_path / "full", cfg, n_train=32)
     assert uninterrupted.loop == "torch" and uninterrupted.precision in ("float32", "mixed_bfloat16")
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, cfg, log_epoch=kill_after_epoch(2))
+        run(tmp_path, cfg, n_train=32, log_epoch=kill_after_epoch(2))
     logged = []
-    resumed = run(tmp_path, cfg, log_epoch=logged.append)
+    resumed = run(tmp_path, cfg, n_train=32, log_epoch=logged.append)
     assert [e["epoch"] for e in logged] == [1, 2, 3]  # 1-2 replayed from the checkpoint, 3 trained
     assert resumed.history[:2] == uninterrupted.history[:2]
     assert resumed.history[2] == pytest.approx(uninterrupted.history[2], rel=1e-4)

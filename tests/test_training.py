@@ -4,7 +4,6 @@ agree, a killed run resumes to the same result (but not after a change of code),
 fine-tuning freezes what it says (in both loops), the dtype policy and the GPU warning, weights errors are clear."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tracemalloc
@@ -15,7 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from train_fixtures import CLASSES, toy_split  # noqa: E402
+from train_fixtures import CLASSES, backbone_digests, kill_after_epoch, run, toy_split  # noqa: E402
 
 from ferpipe.core.errors import FerpipeError  # noqa: E402
 from ferpipe.nn import backend, checkpoints, training  # noqa: E402
@@ -28,22 +27,8 @@ from ferpipe.nn.models import (  # noqa: E402
     predict_probabilities,
 )
 from ferpipe.nn.torch_resnet50 import ResNet50, into_keras  # noqa: E402
-from ferpipe.nn.training import choose_precision, epoch_batches, start_phase, train  # noqa: E402
+from ferpipe.nn.training import choose_precision, epoch_batches, start_phase  # noqa: E402
 from ferpipe.testing.train_params import train_params  # noqa: E402
-
-
-def run(tmp_path, cfg, **kwargs):
-    x, y = toy_split(48, seed=1)
-    xv, yv = toy_split(12, seed=2)
-    return train(cfg, x, y, xv, yv, len(CLASSES), tmp_path / "checkpoints", **kwargs)
-
-
-def kill_after_epoch(n):
-    def log(entry):
-        if entry["epoch"] == n:
-            raise KeyboardInterrupt
-
-    return log
 
 
 @pytest.fixture
@@ -246,18 +231,6 @@ def pretrained_resnet50(tmp_path_factory) -> tuple[Path, dict]:
     path = tmp_path_factory.mktemp("weights") / "resnet50_notop.weights.h5"
     backbone.save_weights(path)
     return path, backbone_digests(backbone)
-
-
-def backbone_digests(backbone: keras.Model) -> dict[str, list[str]]:
-    """Per-layer digests of the conv kernels, the BatchNorm scale/offset and its moving statistics."""
-    def digest(variable) -> str:
-        return hashlib.sha256(np.array(variable).tobytes()).hexdigest()
-
-    layers = backbone.layers
-    bn = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
-    return {"kernels": [digest(layer.kernel) for layer in layers if isinstance(layer, keras.layers.Conv2D)],
-            "bn_scale_offset": [digest(layer.gamma) + digest(layer.beta) for layer in bn],
-            "bn_moving_stats": [digest(layer.moving_mean) + digest(layer.moving_variance) for layer in bn]}
 
 
 def changed(before: list[str], after: list[str]) -> list[bool]:

@@ -45,6 +45,10 @@ def preflight(params_file: str = "params.yaml") -> str:
     return head.stdout.strip()
 
 
+def dvc_stages(dvc_file: str = "dvc.yaml") -> list[str]:
+    return list((read_yaml(dvc_file, f"{dvc_file} not found") or {}).get("stages", {}))
+
+
 def pipeline_outputs(dvc_file: str = "dvc.yaml") -> set[str]:
     """The git-tracked files the pipeline itself rewrites (dvc.lock and its stages' uncached outputs):
     changes to those are results, which each experiment writes anew, not inputs it would carry."""
@@ -56,11 +60,12 @@ def pipeline_outputs(dvc_file: str = "dvc.yaml") -> set[str]:
     return outputs
 
 
-def queue(name: str, overrides: list[str]) -> None:
+def queue(name: str, overrides: list[str], target: str | None = None) -> None:
+    """Queue one experiment; with `target`, it runs that stage and the stages before it only."""
     args = ["exp", "run", "--queue", "-n", name]
     for text in overrides:
         args += ["-S", text]
-    run_dvc(*args)
+    run_dvc(*args, *([target] if target else []))
 
 
 def queue_statuses() -> tuple[dict[str, str], int]:
@@ -140,14 +145,14 @@ def start_queue(jobs: int) -> None:
     require(proc.returncode == 0, f"`dvc queue start` failed: {text.splitlines()[-1] if text else proc.returncode}")
 
 
-def run_queued(experiments: dict[str, list[str]], jobs: int) -> dict[str, str]:
-    """Queue each experiment (name -> its -S overrides), run the queue with `jobs` workers and wait for
+def run_queued(experiments: dict[str, list[str]], jobs: int, target: str | None = None) -> dict[str, str]:
+    """Queue each experiment (name -> its -S overrides; up to the stage `target` where given), run the queue with `jobs` workers and wait for
     them, showing each one's log as it runs; returns their final status (Success, Failed, ...). Interrupted,
     it takes its experiments out of the queue again (`withdraw`)."""
     names: list[str] = []
     try:
         for name, overrides in experiments.items():
-            queue(name, overrides)
+            queue(name, overrides, target)
             names.append(name)
             print(f"queued {name}: -S " + " -S ".join(overrides), flush=True)
         ahead = [n for n, s in queue_statuses()[0].items() if n not in experiments and s in ("Queued", "Running")]

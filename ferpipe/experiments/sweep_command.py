@@ -18,7 +18,7 @@ from pathlib import Path
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.experiments.plan import PARAMS_FILE, plan
-from ferpipe.experiments.queue import error_line, preflight, run_queued
+from ferpipe.experiments.queue import dvc_stages, error_line, preflight, run_queued
 from ferpipe.experiments.ray_runner import LOCAL, RayOptions, run_on_ray
 from ferpipe.experiments.results import sweep_experiments
 from ferpipe.experiments.sweeps import SWEEPS_FILE, experiment_names, load_sweeps
@@ -32,6 +32,8 @@ def _main(argv: list[str] | None) -> None:
     parser.add_argument("-S", "--set-param", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a parameter for every experiment of the sweep, as in `dvc exp run -S` (repeatable)")
     parser.add_argument("-j", "--jobs", type=int, help="experiments run at once by DVC's queue (default: 1)")
+    parser.add_argument("--until", metavar="STAGE", help="run each experiment up to this stage of dvc.yaml only (e.g. "
+                        "compare: what the tables read, without export, generalize and report); DVC's queue only")
     parser.add_argument("--out", default=TABLES_DIR, help=f"where the tables go (default: {TABLES_DIR})")
     cluster = parser.add_argument_group("on a Ray cluster (docs/cluster.md)")
     cluster.add_argument("--ray", nargs="?", const=LOCAL, metavar="ADDRESS",
@@ -47,6 +49,9 @@ def _main(argv: list[str] | None) -> None:
     on_cluster = (args.gpus_per_experiment, args.cpus_per_experiment, args.git_remote)
     require(args.ray is not None or on_cluster == (None, None, None),
             "--gpus-per-experiment, --cpus-per-experiment and --git-remote go with --ray")
+    require(args.until is None or args.until in dvc_stages(), f"--until {args.until}: not a stage of dvc.yaml "
+            f"({', '.join(dvc_stages())})")
+    require(args.ray is None or args.until is None, "--until is for DVC's queue; a Ray task runs the whole pipeline")
     require(args.ray is None or args.jobs is None,
             "--jobs is for DVC's queue; with --ray the cluster's free resources decide how many run at once")
     sweep = sweeps[args.name]
@@ -54,7 +59,7 @@ def _main(argv: list[str] | None) -> None:
     commit = preflight(PARAMS_FILE)
     experiments = dict(zip(experiment_names(sweep.name, len(points)), points))
     if args.ray is None:
-        statuses = run_queued(experiments, args.jobs or 1)
+        statuses = run_queued(experiments, args.jobs or 1, args.until)
         failures = {name: f"{status.lower()}: {error_line(name) or f'see `dvc queue logs {name}`'}"
                     for name, status in statuses.items() if status != "Success"}
     else:

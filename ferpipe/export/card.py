@@ -77,8 +77,9 @@ class Parity(Record):
     probability_tolerance: float
     argmax_agrees: bool
     svm_labels_agree: bool
-    max_svm_probability_difference: float
+    max_svm_probability_difference: float  # over the crops not near a one-vs-one vote tie
     max_feature_difference: float
+    svm_crops_near_a_vote_tie: int = 0  # left out of the SVM's comparison (ferpipe.export.run.VOTE_MARGIN)
 
 
 class ModelCard(Record):

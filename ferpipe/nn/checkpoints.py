@@ -17,6 +17,7 @@ from ferpipe.core.errors import FerpipeError
 from ferpipe.core.records import FileName, Record, read_record
 from ferpipe.nn.backend import backend_version
 from ferpipe.nn.config import TrainConfig
+from ferpipe.nn.pretrained import weights_sha256
 
 
 class SavedFiles(Record):
@@ -41,8 +42,10 @@ def code_version() -> dict[str, str]:
 
 
 def fingerprint(cfg: TrainConfig, arrays: list[np.ndarray]) -> str:
-    """A hash of the configuration, the code and the data (arrays hashed in place, not copied)."""
-    h = hashlib.sha256(json.dumps({"config": cfg.as_dict(), "code": code_version()}, sort_keys=True).encode())
+    """A hash of the configuration, the code, the starting weights' content and the data (arrays hashed
+    in place, not copied)."""
+    h = hashlib.sha256(json.dumps({"config": cfg.as_dict(), "code": code_version(),
+                                   "weights": weights_sha256(cfg.weights)}, sort_keys=True).encode())
     for a in arrays:
         h.update(repr((a.dtype.str, a.shape)).encode())
         h.update(np.ascontiguousarray(a).data)  # the array's own buffer when it is contiguous (as loaded)

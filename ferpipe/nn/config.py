@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ferpipe.core.errors import require
 from ferpipe.core.settings import MAX_SEED, Expect, Settings, invalid
+from ferpipe.nn.pretrained import is_model_folder, source_problem
 
 ARCHS = ("resnet50", "lenet")
 BACKENDS = ("tensorflow", "torch")
@@ -22,7 +23,7 @@ LOOPS = ("auto", "keras", "torch")
 PRETRAINED_BATCHNORM = ("frozen", "train")
 RESNET50_MIN_INPUT = 32  # keras.applications.ResNet50 refuses smaller inputs without its top
 LENET_KERNEL = 5
-WEIGHTS = "imagenet, none or the path of an existing weights file"
+WEIGHTS = "imagenet, none, the path of an existing weights file or of a ferpipe model folder"
 
 
 def _pair_of(value: Any) -> Any:
@@ -58,11 +59,12 @@ class TrainBlock(Settings):
                                         "least 32); 32 is the demo's CPU budget: from scratch, ResNet-50 at 48 px "
                                         "needs more epochs than fit in minutes")
     head_epochs: int = Field(ge=0, description="two-phase fine-tuning: first train only the new head this many epochs "
-                                               "(use with weights: imagenet), then every layer; below epochs")
+                                               "(with pretrained weights: imagenet, a file or a model folder), then every "
+                                               "layer; below epochs")
     finetune_lr_factor: float = Field(gt=0, le=1, description="phase 2 of two-phase fine-tuning runs at lr x this (and "
                                                               "decays from there with the cosine schedule)")
     pretrained_batchnorm: Literal[PRETRAINED_BATCHNORM] = Field(
-        description="BatchNorm layers of pretrained weights: frozen (keep ImageNet's statistics, scale and offset, "
+        description="BatchNorm layers of pretrained weights: frozen (keep the source's statistics, scale and offset, "
                     "inference mode, the Keras fine-tuning recipe) | train (re-estimated from each batch, like the "
                     "rest); ignored with weights: none, where BatchNorm always trains")
     dropout: float = Field(ge=0, lt=1, description="before the new softmax head (resnet50); 0.5 kept the demo's short "
@@ -93,7 +95,9 @@ class TrainConfig(Settings):
                                              "LeNet-style CNN)")
     backend: Literal[BACKENDS] = Backend.model_fields["backend"]
     weights: Weights = Field(description="resnet50 start: imagenet | none | path to a Keras ResNet-50 no-top weights "
-                                         "file (.h5). The paper fine-tunes ImageNet weights: offline, put "
+                                         "file (.h5) | a ferpipe model folder under data/pretrained/ (a train stage's "
+                                         "output: its ResNet-50 backbone, a new head; docs/transfer.md). The paper "
+                                         "fine-tunes ImageNet weights: offline, put "
                                          "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 in ~/.keras/models/, "
                                          "then -S weights=imagenet")
     lr: float = Field(gt=0, description="learning rate; demo default chosen on val (benchmarks/results/"
@@ -110,7 +114,7 @@ class TrainConfig(Settings):
     @field_validator("weights")
     @classmethod
     def _weights_exist(cls, value: str | None) -> str | None:
-        if value is not None and value != "imagenet" and not Path(value).is_file():
+        if value is not None and value != "imagenet" and not Path(value).is_file() and not Path(value).is_dir():
             raise invalid("", f"must be {WEIGHTS}, got {value!r}")
         return value
 
@@ -120,6 +124,10 @@ class TrainConfig(Settings):
         if self.weights is not None and self.arch != "resnet50":
             raise invalid("weights", f"must be none for arch={self.arch} (only resnet50 loads weights; {self.arch} "
                                      f"trains from scratch), got {self.weights!r}")
+        if self.arch == "resnet50" and is_model_folder(self.weights):
+            problem = source_problem(self.weights, t.input_size)
+            if problem:
+                raise invalid("weights", problem)
         if self.arch == "resnet50" and t.input_size < RESNET50_MIN_INPUT:
             raise invalid("train.input_size", f"must be at least {RESNET50_MIN_INPUT} for ResNet-50, got {t.input_size}")
         if t.head_epochs > self.epochs - 1:

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.nn.config import LENET_KERNEL, TrainConfig
+from ferpipe.nn.pretrained import backbone_weights, is_model_folder
 
 # keras.applications.resnet50.preprocess_input ("caffe" mode): BGR means of ImageNet, no scaling.
 # The three channels are copies of the grey crop, so the channel order does not matter.
@@ -47,6 +48,9 @@ def _resnet50_backbone(cfg: TrainConfig):
                 f"{IMAGENET_WEIGHTS_FILE} at {cached}, or give its path with -S weights=<file>, "
                 f"or train from scratch with -S weights=none") from exc
     backbone = keras.applications.ResNet50(include_top=False, weights=None, input_shape=shape, name=BACKBONE_NAME)
+    if is_model_folder(cfg.weights):
+        backbone.set_weights(backbone_weights(cfg.weights, BACKBONE_NAME))
+        return backbone
     try:
         backbone.load_weights(cfg.weights)
     except Exception as exc:

@@ -15,10 +15,19 @@ from typing import Any
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, read_record
+from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, Sha256, read_record
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "model.json"
+
+
+class PretrainedSource(Record):
+    """The ferpipe model a network started from (`weights: <model folder>`, ferpipe.nn.pretrained)."""
+    path: Name
+    sha256: Sha256  # of the folder's files: their relative names and bytes
+    classes: ClassNames
+    crop_size: PositiveInt
+    input_size: PositiveInt
 
 
 class ModelInfo(Record):
@@ -28,6 +37,7 @@ class ModelInfo(Record):
     feature_layer: Name  # name of the layer whose output is the deep feature vector
     config: dict[str, Any]  # the training configuration (TrainConfig.as_dict())
     precision: Name  # Keras dtype policy it was trained under
+    pretrained: PretrainedSource | None = None
 
     def check_crops(self, images: np.ndarray, where: str) -> None:
         """Crops fed to this model must be (N, S, S) with S its crop size."""

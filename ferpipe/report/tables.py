@@ -77,7 +77,8 @@ def _group_key(exp: Experiment, param: str) -> tuple[str, str]:
 def _settings(exp: Experiment, param: str, baseline_params: dict[str, Any]) -> dict[str, Any]:
     base = flatten(baseline_params)
     flat = flatten(exp.params)
-    shown = ALWAYS_SHOWN + ((CKPLUS_PROTOCOL,) if flat.get("dataset") == "ckplus" else ())
+    shown = (ALWAYS_SHOWN + ((CKPLUS_PROTOCOL,) if flat.get("dataset") == "ckplus" else ())
+             + (("weights",) if flat.get("arch") == "resnet50" else ()))  # from scratch or where from
     return {k: v for k, v in flat.items()
             if k != param and not k.startswith(SPEED_ONLY) and (k in shown or base.get(k, object()) != v)}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -61,13 +62,25 @@ def summary(tables: list[SweepTable], out: Path, kfold_of: str | None = None) ->
     return "\n".join(lines)
 
 
-def find_experiment(tables: list[SweepTable], sweep: str, wanted: dict[str, object]) -> str:
-    """The newest experiment of `sweep` whose table settings and swept value match `wanted` (dotted keys)."""
-    found = [row["experiment"] for table in tables if table.sweep == sweep for row in table.rows
+def _matching_rows(tables: list[SweepTable], sweep: str, wanted: dict[str, object]) -> list[dict[str, Any]]:
+    """The rows of `sweep` whose table settings and swept value match `wanted` (dotted keys), oldest first."""
+    found = [row for table in tables if table.sweep == sweep for row in table.rows
              if all({**table.settings, table.param: row["value"]}.get(k, object()) == v for k, v in wanted.items())]
     require(bool(found), f"the tables list no experiment of sweep {sweep} with "
             + ", ".join(f"{k}={fmt.plain(v)}" for k, v in wanted.items()))
-    return found[-1]
+    return found
+
+
+def find_experiment(tables: list[SweepTable], sweep: str, wanted: dict[str, object]) -> str:
+    """The newest experiment of `sweep` whose table settings and swept value match `wanted` (dotted keys)."""
+    return _matching_rows(tables, sweep, wanted)[-1]["experiment"]
+
+
+def lowest_value(tables: list[SweepTable], sweep: str, wanted: dict[str, object], column: str) -> Any:
+    """The swept value of the matching row with the lowest `column` (val_error: the value chosen on val)."""
+    rows = [row for row in _matching_rows(tables, sweep, wanted) if row.get(column) is not None]
+    require(bool(rows), f"no experiment of sweep {sweep} with these parameters has a {column}")
+    return min(rows, key=lambda row: row[column])["value"]
 
 
 def _main(argv: list[str] | None) -> None:
@@ -77,10 +90,15 @@ def _main(argv: list[str] | None) -> None:
     parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")
     parser.add_argument("--find", nargs="+", metavar="SWEEP [KEY=VALUE ...]",
                         help="print the newest experiment of SWEEP with these parameters in --out's tables.json")
+    parser.add_argument("--lowest", metavar="COLUMN", help="with --find: print instead the swept value of the "
+                        "matching experiment with the lowest COLUMN (e.g. val_error: the value chosen on val)")
     args = parser.parse_args(argv)
+    require(args.lowest is None or args.find, "--lowest goes with --find")
     if args.find:
         wanted = {override_key(item): yaml.safe_load(item.partition("=")[2]) for item in args.find[1:]}
-        print(find_experiment(read_tables(Path(args.out) / TABLES_JSON), args.find[0], wanted))
+        tables = read_tables(Path(args.out) / TABLES_JSON)
+        print(fmt.plain(lowest_value(tables, args.find[0], wanted, args.lowest)) if args.lowest
+              else find_experiment(tables, args.find[0], wanted))
         return
     sweeps = load_sweeps(args.sweeps)
     tables = write_tables(Path(args.out), sweep_experiments(), sweeps, args.paper)

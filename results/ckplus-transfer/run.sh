@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# How results/ckplus-transfer/ was made: one ResNet-50 recipe on CK+48, from scratch and started from the
+# FER-2013 ResNet-50 of results/fer2013-resnet50/ (`weights: data/pretrained/fer2013-resnet50`), under a
+# k-fold by subject and under the paper's frame-level split; then the tables and REPORT.md. Run from the
+# repository root of a clone with a git identity and the environment activated (PYTHONPATH=. for a clone
+# that is not the editable install).
+#   results/ckplus-transfer/run.sh source PATH/TO/model     # the FER-2013 model folder (data/model of the run
+#                                                           # of results/fer2013-resnet50/run.sh), committed
+#                                                           # as data/pretrained/fer2013-resnet50 (dvc add)
+#   results/ckplus-transfer/run.sh sweeps PATH/TO/ckplus    # the learning rate on fold 0's val, then the runs
+#   results/ckplus-transfer/run.sh report PATH/TO/ckplus    # the tables, REPORT.md; the data path written $CKPLUS
+set -euo pipefail
+RESULTS=results/ckplus-transfer
+SOURCE=data/pretrained/fer2013-resnet50
+FOLDS=${FOLDS:-5}  # the CPU budget of one working session (2 cores): 5 subject folds, not 10 (README)
+# The recipe both starts share; the pretrained network first trains its new head alone for one epoch.
+RECIPE=(-S arch=resnet50 -S train.input_size=48 -S batch_size=32 -S epochs=4 -S train.steps_per_epoch=25
+        -S train.schedule=cosine -S train.momentum=0.9 -S train.nesterov=true -S train.weight_decay=0.0005
+        -S train.dropout=0.0 -S train.loop=auto -S train.mixed_precision=auto)
+SCRATCH=(-S weights=none -S train.head_epochs=0)
+PRETRAINED=(-S "weights=$SOURCE" -S train.head_epochs=1 -S train.finetune_lr_factor=1.0)
+
+log_lines() {  # what sweep_log.txt keeps of a sweep's output: what was queued, each stage's result line, the summary
+  tr '\r' '\n' | grep -aE '^(queued |==== |experiment |(fetch|faces|augment|train|evaluate_softmax|embed|svm|compare|generalize|report): |[a-z0-9_]+ on [a-z0-9]+ |tables: |error: )' | grep -av '%|' || true
+}
+
+sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines appended to sweep_log.txt
+  local name=$1 output status=0
+  shift
+  output=$(mktemp)
+  # Up to `compare` (what the tables read: export, generalize and report add nothing to them), two at a time.
+  python -m ferpipe sweep "$name" -S dataset=ckplus -S "sources.ckplus=$CKPLUS" "${RECIPE[@]}" "$@" \
+    --until compare --jobs 2 --out "$RESULTS/sweeps" 2>&1 \
+    | tee "$output" || status=$?
+  log_lines < "$output" >> "$RESULTS/sweep_log.txt"
+  rm -f "$output"
+  return "$status"
+}
+
+best_lr() {  # best_lr START...: the learning rate of the `lr` sweep with the best val accuracy for that start
+  python -m ferpipe tables --out "$RESULTS/sweeps" --find lr dataset=ckplus "$@" --lowest val_error
+}
+
+case "${1:-}" in
+  source)
+    [ -d "${2:-}" ] || { echo "error: run.sh source needs the FER-2013 model folder (data/model of its run)" >&2; exit 2; }
+    mkdir -p data/pretrained
+    rm -rf "$SOURCE" && cp -r "$2" "$SOURCE"
+    dvc add -q "$SOURCE"
+    git add "$SOURCE.dvc" data/pretrained/.gitignore
+    git commit -qm "$SOURCE: the FER-2013 ResNet-50 as the start of the CK+ transfer runs"
+    ;;
+  sweeps|report)
+    CKPLUS=${2:-${CKPLUS:-}}
+    [ -n "$CKPLUS" ] || { echo "error: run.sh $1 needs CK+48's location: run.sh $1 PATH, or CKPLUS=PATH" >&2; exit 2; }
+    CKPLUS=$(cd "$CKPLUS" && pwd)
+    mkdir -p "$RESULTS/sweeps"
+    if [ "$1" = sweeps ]; then
+      FOLD0=(-S fetch.ckplus_protocol=subject -S "fetch.folds=$FOLDS" -S fetch.fold=0)
+      sweep lr "${FOLD0[@]}" "${SCRATCH[@]}"
+      sweep lr "${FOLD0[@]}" "${PRETRAINED[@]}"
+      lr_scratch=$(best_lr weights=none)
+      lr_pretrained=$(best_lr "weights=$SOURCE")
+      echo "learning rates chosen on fold 0's val: from scratch $lr_scratch, pretrained $lr_pretrained" \
+        | tee -a "$RESULTS/sweep_log.txt"
+      sweep kfold -S fetch.ckplus_protocol=subject -S "fetch.folds=$FOLDS" -S "lr=$lr_scratch" "${SCRATCH[@]}"
+      sweep kfold -S fetch.ckplus_protocol=subject -S "fetch.folds=$FOLDS" -S "lr=$lr_pretrained" "${PRETRAINED[@]}"
+      sweep protocols -S "lr=$lr_scratch" "${SCRATCH[@]}"
+      sweep protocols -S "lr=$lr_pretrained" "${PRETRAINED[@]}"
+    else
+      python -m ferpipe tables --out "$RESULTS/sweeps"
+      # The pretrained k-fold's fold 0 gives the report its run; the LeNet's 10-fold tables join from results/ckplus/.
+      name=$(python -m ferpipe tables --out "$RESULTS/sweeps" --find kfold dataset=ckplus fetch.fold=0 "weights=$SOURCE")
+      rev=$(git for-each-ref --format='%(objectname)' "refs/exps/*/*/$name")
+      mkdir -p "$RESULTS/metrics" "$RESULTS/plots"
+      git show "$rev:params.yaml" > "$RESULTS/params.yaml"
+      for stem in data faces augment train softmax svm compare; do
+        git show "$rev:metrics/$stem.json" > "$RESULTS/metrics/$stem.json"
+      done
+      for plot in compare_recall.png embeddings_2d.png; do git show "$rev:plots/$plot" > "$RESULTS/plots/$plot"; done
+      (cd "$RESULTS" && python ../../stages/report.py --params params.yaml --paper ../../paper.yaml \
+         --tables sweeps/tables.json --tables ../ckplus/sweeps/tables.json --out REPORT.md)
+      grep -rlF "$CKPLUS" "$RESULTS" | xargs -r sed -i "s#$CKPLUS#\$CKPLUS#g"
+    fi
+    ;;
+  *)
+    echo "usage: $0 source PATH/TO/model | $0 sweeps PATH/TO/ckplus | $0 report PATH/TO/ckplus" >&2
+    exit 2
+    ;;
+esac
