@@ -158,7 +158,9 @@ def run_svm(embeddings: Path, s: SvmSettings, model_path: Path, metrics_path: Pa
     if s.refit_on == "train_val":
         fit_x, fit_y = np.concatenate([fit_x, val["features"]]), np.concatenate([fit_y, val["labels"]])
     started = time.perf_counter()
-    model = fit_final(fit_x, fit_y, s, best.C, best.gamma)
+    # In float64: oneDAL computes in its input's precision, libsvm (the saved SVC, `portable`) in float64; fitted
+    # on float32 rows, a network whose features carry little made the two decide differently.
+    model = fit_final(fit_x.astype(np.float64), fit_y, s, best.C, best.gamma)
     fit_seconds = time.perf_counter() - started
     # Before `portable`, as scikit-learn-intelex predicts faster; on float64 rows, as the saved model
     # computes, so that its predictions are these to the last near-tie.

@@ -24,7 +24,8 @@ log_lines() {  # what sweep_log.txt keeps of a sweep's output: what was queued, 
   tr '\r' '\n' | grep -aE '^(queued |==== |experiment |(fetch|faces|augment|train|evaluate_softmax|embed|svm|compare|generalize|report): |[a-z0-9_]+ on [a-z0-9]+ |tables: |error: )' | grep -av '%|' || true
 }
 
-sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines appended to sweep_log.txt
+sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines appended to sweep_log.txt; a failed
+           # experiment is named there and left out of the tables, and the sweeps after it still run
   local name=$1 output status=0
   shift
   output=$(mktemp)
@@ -34,8 +35,9 @@ sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines a
     | tee "$output" || status=$?
   log_lines < "$output" >> "$RESULTS/sweep_log.txt"
   rm -f "$output"
-  return "$status"
+  [ "$status" = 0 ] || FAILED=$((FAILED + 1))
 }
+FAILED=0
 
 best_lr() {  # best_lr START...: the learning rate of the `lr` sweep with the best val accuracy for that start
   python -m ferpipe tables --out "$RESULTS/sweeps" --find lr dataset=ckplus "$@" --lowest val_error
@@ -67,6 +69,7 @@ case "${1:-}" in
       sweep kfold -S fetch.ckplus_protocol=subject -S "fetch.folds=$FOLDS" -S "lr=$lr_pretrained" "${PRETRAINED[@]}"
       sweep protocols -S "lr=$lr_scratch" "${SCRATCH[@]}"
       sweep protocols -S "lr=$lr_pretrained" "${PRETRAINED[@]}"
+      [ "$FAILED" = 0 ] || { echo "error: $FAILED sweep(s) had a failed experiment: see $RESULTS/sweep_log.txt" >&2; exit 1; }
     else
       python -m ferpipe tables --out "$RESULTS/sweeps"
       # The pretrained k-fold's fold 0 gives the report its run; the LeNet's 10-fold tables join from results/ckplus/.
