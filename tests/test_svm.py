@@ -133,19 +133,18 @@ def test_a_float32_fit_converts_though_rounding_flips_votes_of_rows_on_a_boundar
     np.testing.assert_allclose(_pairwise_scores(plain[-1], scaled), before, rtol=1e-6, atol=1e-6)
 
 
+def off_by_one_intercept(plain):
+    plain._intercept_ = plain._intercept_ + np.eye(len(plain._intercept_))[1] * 1e-3
+    return plain
+
+
 def test_a_conversion_that_decides_otherwise_is_refused(monkeypatch):
     from sklearn.pipeline import Pipeline
 
     from ferpipe.svm import model as svm_model
 
     convert = svm_model._plain_svc
-
-    def off_by_one_intercept(fitted):
-        plain = convert(fitted)
-        plain._intercept_ = plain._intercept_ + np.eye(len(plain._intercept_))[1] * 1e-3
-        return plain
-
-    monkeypatch.setattr(svm_model, "_plain_svc", off_by_one_intercept)
+    monkeypatch.setattr(svm_model, "_plain_svc", lambda fitted: off_by_one_intercept(convert(fitted)))
     x, y = blobs(120, 3, 6, seed=1, spread=3.0)
     fitted = Pipeline([("svc", make_svc("sklearnex", 1.0, "scale", None))]).fit(x, y)
     with pytest.raises(FerpipeError, match="did not convert to a scikit-learn SVC that decides alike"):
@@ -192,6 +191,24 @@ def test_stage_writes_model_metrics_grid_confusion_and_predictions(tmp_path, ove
         assert metrics["accuracy"] == pytest.approx(float(np.mean(pred["predicted"] == pred["labels"])))
         assert ("probabilities" in pred.files) == overrides.get("probability", False)
         test = np.load(tmp_path / "emb" / "test.npz")
+        assert np.array_equal(load_svm(out / "model.skops").predict(test["features"]), pred["predicted"])
+
+
+def test_the_stage_refits_with_scikit_learn_where_the_conversion_decides_otherwise(tmp_path, monkeypatch):
+    """As on a diverged network's features (up to 1e11 on CK+), where oneDAL's kernel loses precision."""
+    from ferpipe.svm import model as svm_model
+
+    convert = svm_model._plain_svc
+    monkeypatch.setattr(svm_model, "_plain_svc", lambda fitted: off_by_one_intercept(convert(fitted)))
+    write_blob_embeddings(tmp_path / "emb")
+    done = run_svm_stage(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "did not convert to a scikit-learn SVC that decides alike" in done.stdout
+    assert "refitted with scikit-learn's SVC (libsvm)" in done.stdout
+    out = tmp_path / "out"
+    metrics = json.loads((out / "svm.json").read_text())
+    assert metrics["backend"] == "sklearn" and metrics["accuracy"] > 0.8
+    with np.load(out / "predictions.npz") as pred, np.load(tmp_path / "emb" / "test.npz") as test:
         assert np.array_equal(load_svm(out / "model.skops").predict(test["features"]), pred["predicted"])
 
 

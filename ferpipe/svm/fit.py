@@ -28,7 +28,7 @@ from ferpipe.core.settings import MAX_SEED, Expect, Settings, invalid
 from ferpipe.features.files import load_embedding_splits
 from ferpipe.eval.metrics import classification_metrics, write_confusion
 from ferpipe.eval.predictions import save_predictions
-from ferpipe.svm.model import SVM_BACKENDS, final_svc, make_svc, portable, save_svm
+from ferpipe.svm.model import SVM_BACKENDS, NotPortable, final_svc, make_svc, portable, save_svm
 
 REFIT_ON = ("train", "train_val")
 GAMMA_WORDS = ("scale", "auto")  # scikit-learn's: 1 / (features x variance), 1 / features
@@ -158,20 +158,29 @@ def run_svm(embeddings: Path, s: SvmSettings, model_path: Path, metrics_path: Pa
     if s.refit_on == "train_val":
         fit_x, fit_y = np.concatenate([fit_x, val["features"]]), np.concatenate([fit_y, val["labels"]])
     started = time.perf_counter()
-    # In float64: oneDAL computes in its input's precision, libsvm (the saved SVC, `portable`) in float64; fitted
-    # on float32 rows, a network whose features carry little made the two decide differently.
-    model = fit_final(fit_x.astype(np.float64), fit_y, s, best.C, best.gamma)
+    # In float64: oneDAL computes in its input's precision, libsvm (the saved SVC, `portable`) in float64.
+    fit_x = fit_x.astype(np.float64)
+    model = fit_final(fit_x, fit_y, s, best.C, best.gamma)
     fit_seconds = time.perf_counter() - started
-    # Before `portable`, as scikit-learn-intelex predicts faster; on float64 rows, as the saved model
-    # computes, so that its predictions are these to the last near-tie.
+    # Predicted before `portable`, as scikit-learn-intelex predicts faster; on float64 rows, as the saved
+    # model computes, so that its predictions are these to the last near-tie.
     test_x = test["features"].astype(np.float64)
     predicted = model.predict(test_x)
     probabilities = model.predict_proba(test_x) if s.probability else None
-    model = portable(model, val["features"][:PORTABLE_CHECK_ROWS])
+    backend = s.backend
+    try:
+        model = portable(model, val["features"][:PORTABLE_CHECK_ROWS])
+    except NotPortable as exc:
+        # The network's features broke oneDAL's kernel (a diverged network's reach 1e11): libsvm fits them.
+        print(f"svm: {exc}; refitted with scikit-learn's SVC (libsvm)")
+        backend = "sklearn"
+        model = fit_final(fit_x, fit_y, s.model_copy(update={"backend": backend}), best.C, best.gamma)
+        predicted = model.predict(test_x)
+        probabilities = model.predict_proba(test_x) if s.probability else None
     save_svm(model, model_path)
     svc = final_svc(model)
     metrics = {
-        "backend": s.backend, "C": best.C, "gamma": best.gamma, "gamma_value": float(svc._gamma),
+        "backend": backend, "C": best.C, "gamma": best.gamma, "gamma_value": float(svc._gamma),
         "val_accuracy": best.val_accuracy, "refit_on": s.refit_on, "pca": s.pca, "class_weight": s.class_weight,
         "features": int(train["features"].shape[1]), "grid_points": len(points), "grid_rows": int(len(rows)),
         "fit_rows": int(len(fit_y)), "support_vectors": int(svc.n_support_.sum()),
