@@ -20,9 +20,7 @@ RECIPE=(-S arch=resnet50 -S train.input_size=48 -S batch_size=32 -S epochs=4 -S 
 SCRATCH=(-S weights=none -S train.head_epochs=0)
 PRETRAINED=(-S "weights=$SOURCE" -S train.head_epochs=1 -S train.finetune_lr_factor=1.0)
 
-log_lines() {  # what sweep_log.txt keeps of a sweep's output: what was queued, each stage's result line, the summary
-  tr '\r' '\n' | grep -aE '^(queued |==== |experiment |(fetch|faces|augment|train|evaluate_softmax|embed|svm|compare|generalize|report): |[a-z0-9_]+ on [a-z0-9]+ |tables: |error: )' | grep -av '%|' || true
-}
+source "$(dirname "$0")/../lib.sh"
 
 sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines appended to sweep_log.txt; a failed
            # experiment is named there and left out of the tables, and the sweeps after it still run
@@ -74,15 +72,7 @@ case "${1:-}" in
       python -m ferpipe tables --out "$RESULTS/sweeps"
       # The pretrained k-fold's fold 0 gives the report its run; the LeNet's 10-fold tables join from results/ckplus/.
       name=$(python -m ferpipe tables --out "$RESULTS/sweeps" --find kfold dataset=ckplus fetch.fold=0 "weights=$SOURCE")
-      rev=$(git for-each-ref --format='%(objectname)' "refs/exps/*/*/$name")
-      mkdir -p "$RESULTS/metrics" "$RESULTS/plots"
-      git show "$rev:params.yaml" > "$RESULTS/params.yaml"
-      for stem in data faces augment train softmax svm compare; do
-        git show "$rev:metrics/$stem.json" > "$RESULTS/metrics/$stem.json"
-      done
-      for plot in compare_recall.png embeddings_2d.png; do git show "$rev:plots/$plot" > "$RESULTS/plots/$plot"; done
-      (cd "$RESULTS" && python ../../stages/report.py --params params.yaml --paper ../../paper.yaml \
-         --tables sweeps/tables.json --tables ../ckplus/sweeps/tables.json --out REPORT.md)
+      experiment_report "$RESULTS" "$name" --tables sweeps/tables.json --tables ../ckplus/sweeps/tables.json
       grep -rlF "$CKPLUS" "$RESULTS" | xargs -r sed -i "s#$CKPLUS#\$CKPLUS#g"
     fi
     ;;

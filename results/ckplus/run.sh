@@ -16,9 +16,7 @@ if [ -z "$CKPLUS" ] || [ "${1:-}" != sweeps ] && [ "${1:-}" != report ]; then
 fi
 CKPLUS=$(cd "$CKPLUS" && pwd)
 
-log_lines() {  # what sweep_log.txt keeps of a sweep's output: what was queued, each stage's result line, the summary
-  tr '\r' '\n' | grep -aE '^(queued |==== |experiment |(fetch|faces|augment|train|evaluate_softmax|embed|svm|compare|generalize|report): |[a-z0-9_]+ on [a-z0-9]+ |tables: |error: )' | grep -av '%|' || true
-}
+source "$(dirname "$0")/../lib.sh"
 
 sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines appended to sweep_log.txt
   local name=$1 output status=0
@@ -56,15 +54,7 @@ case "$1" in
     # the workspace stays as it is), beside the report that links them.
     python -m ferpipe tables --out "$RESULTS/sweeps"
     name=$(python -m ferpipe tables --out "$RESULTS/sweeps" --find table4 dataset=ckplus fetch.ckplus_protocol=paper lr=0.05)
-    rev=$(git for-each-ref --format='%(objectname)' "refs/exps/*/*/$name")
-    mkdir -p "$RESULTS/metrics" "$RESULTS/plots"
-    git show "$rev:params.yaml" > "$RESULTS/params.yaml"
-    for stem in data faces augment train softmax svm compare; do
-      git show "$rev:metrics/$stem.json" > "$RESULTS/metrics/$stem.json"
-    done
-    for plot in compare_recall.png embeddings_2d.png; do git show "$rev:plots/$plot" > "$RESULTS/plots/$plot"; done
-    (cd "$RESULTS" && python ../../stages/report.py --params params.yaml --paper ../../paper.yaml \
-       --tables sweeps/tables.json --out REPORT.md)
+    experiment_report "$RESULTS" "$name" --tables sweeps/tables.json
     # The data's location as the variable it came from; its content hash (metrics/data.json) names the data.
     grep -rlF "$CKPLUS" "$RESULTS" | xargs -r sed -i "s#$CKPLUS#\$CKPLUS#g"
     ;;
