@@ -67,7 +67,7 @@ def lock_without_data(lock: dict) -> dict:
 
     Data and metrics hashes are left out on purpose: float kernels (oneDNN, OpenCV) may round
     differently on another CPU, so the bytes of crops, models and metrics are only guaranteed equal on
-    one machine (and metrics/svm.json holds fit times).
+    one machine (docs/pipeline.md, "Same inputs, same bytes").
     """
     kept = {}
     for name, stage in lock["stages"].items():
