@@ -51,7 +51,8 @@ def test_a_skops_file_names_no_memory_address_or_date(tmp_path):
 
 
 def shuffled_graph(seed: int) -> onnx.ModelProto:
-    """y = x @ w + relu(x + b), with names made of `seed` and its nodes in one of their valid orders."""
+    """y = x @ w + relu(x + b), with names (of tensors, nodes, batch dimensions) made of `seed` and its nodes
+    in one of their valid orders."""
     rng = random.Random(seed)
     tag = f"{rng.getrandbits(32):08x}"
     matmul = helper.make_node("MatMul", ["x", f"w_{tag}"], [f"mm_{tag}"], name=f"MatMul__{seed}")
@@ -61,8 +62,9 @@ def shuffled_graph(seed: int) -> onnx.ModelProto:
     order = [[matmul, add, relu], [add, matmul, relu], [add, relu, matmul]][seed % 3] + [out]
     weights = [helper.make_tensor(f"w_{tag}", TensorProto.FLOAT, [2, 2], [1.0, 2.0, 3.0, 4.0]),
                helper.make_tensor(f"b_{tag}", TensorProto.FLOAT, [2], [-10.0, 0.5])]
-    graph = helper.make_graph(order, f"graph_{tag}", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+    graph = helper.make_graph(order, f"graph_{tag}",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [f"unk__{seed}", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [f"unk__{seed + 1}", 2])],
                               initializer=rng.sample(weights, 2), doc_string=f"converted {tag}")
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], doc_string=f"at {tag}")
 
@@ -74,6 +76,7 @@ def test_canonical_onnx_is_the_same_for_other_names_and_orders_and_computes_the_
     model = onnx.ModelProto.FromString(data)
     onnx.checker.check_model(model)
     assert [n.name for n in model.graph.node] == ["MatMul_0", "Add_1", "Relu_2", "Add_3"]
+    assert [v.type.tensor_type.shape.dim[0].dim_param for v in (*model.graph.input, *model.graph.output)] == ["n0", "n1"]
     x = np.asarray([[1.0, 2.0], [-3.0, 0.5]], np.float32)
     expected = x @ np.asarray([[1.0, 2.0], [3.0, 4.0]], np.float32) + np.maximum(x + np.asarray([-10.0, 0.5], np.float32), 0)
     (y,) = onnxruntime.InferenceSession(data).run(["y"], {"x": x})

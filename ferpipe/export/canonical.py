@@ -1,13 +1,13 @@
 """ONNX files with the same bytes for the same model (DVC hashes every output).
 
 The exporters name what they make after counters and ids that differ from run to run (tf2onnx's
-process-wide `__<n>` counter and TensorFlow's function ids, skl2onnx's random graph name, torch's
-stack traces with file paths in each node's metadata), and may list the nodes in another valid
+process-wide `__<n>` counter, in tensor, node and symbolic dimension names; skl2onnx's random graph
+name; the metadata torch's exporter may give each node), and may list the nodes in another valid
 order. `canonical` rewrites a model so that none of that is left: nodes in one topological order
 found from the graph's outputs alone (a depth-first walk through each node's inputs in order), every
 tensor but the graph's inputs and outputs named `_<n>` and every node `<op type>_<n>` in that order,
-initializers and shape annotations in that order, doc strings and node metadata dropped, the graph
-named by the caller. What the model computes is untouched.
+initializers and shape annotations in that order, symbolic dimensions named `n<k>` in order, doc
+strings and node metadata dropped, the graph named by the caller. What the model computes is untouched.
 """
 from __future__ import annotations
 
@@ -46,7 +46,17 @@ def canonical(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
         copies = [type(item).FromString(item.SerializeToString()) for item in kept]
         del items[:]
         items.extend(copies)
+    _number_symbolic_dims(graph)
     return model
+
+
+def _number_symbolic_dims(graph: onnx.GraphProto) -> None:
+    """Name the symbolic dimensions (tf2onnx's `unk__<counter>`) `n<k>` in order of appearance."""
+    names: dict[str, str] = {}
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                dim.dim_param = names.setdefault(dim.dim_param, f"n{len(names)}")
 
 
 def _strip(nodes) -> None:
