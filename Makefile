@@ -20,8 +20,10 @@ repro: setup
 	$(PY) -m ferpipe params check
 	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 
-# Two pytest workers (pytest-xdist), one test file at a time each: the end-to-end test_pipeline.py
-# runs beside the rest. `pytest tests/test_x.py` alone still runs in one process.
+# Two pytest workers (pytest-xdist), one test file at a time each, the longest files first (the Ray sweep
+# module on one worker, the end-to-end test_pipeline.py on the other, the rest around them) and the files
+# of the shared LeNet fixtures on one worker: tests/xdist_order.py. `pytest tests/test_x.py` alone still
+# runs in one process.
 XDIST := -n 2 --dist loadfile
 
 test: setup

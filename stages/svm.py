@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> None:
         metrics = run_svm(Path(args.embeddings), settings, model, metrics_path, grid, confusion, predictions)
         print(f"svm: C={metrics['C']:g} gamma={metrics['gamma']} chosen on val ({metrics['val_accuracy']:.4f} of "
               f"{metrics['grid_points']} grid points); test accuracy {metrics['accuracy']:.4f}, macro-F1 "
-              f"{metrics['macro_f1']:.4f}; final fit {metrics['fit_seconds']:.1f} s, {metrics['support_vectors']} "
-              f"support vectors")
+              f"{metrics['macro_f1']:.4f}; grid {metrics['grid_seconds']:.1f} s, final fit {metrics['fit_seconds']:.1f} s, "
+              f"{metrics['support_vectors']} support vectors")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from model_fixtures import export_demo_lenet, train_demo_lenet  # noqa: E402
+from xdist_order import longest_first, make_scheduler  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,15 @@ def demo_export(demo_lenet, tmp_path_factory) -> Path:
     """The export stage's folder for the `demo_lenet` model (exported on TensorFlow); its parent holds
     the evaluate_softmax, embed and svm outputs it was made from."""
     return export_demo_lenet(demo_lenet, tmp_path_factory.mktemp("demo_export"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # an xdist worker: its collection order is the order the units go out in
+        items[:] = [items[i] for i in longest_first([item.nodeid for item in items])]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") == "loadfile":
+        return make_scheduler(config, log)
+    return None

@@ -67,7 +67,7 @@ def lock_without_data(lock: dict) -> dict:
 
     Data and metrics hashes are left out on purpose: float kernels (oneDNN, OpenCV) may round
     differently on another CPU, so the bytes of crops, models and metrics are only guaranteed equal on
-    one machine (and metrics/svm.json holds fit times).
+    one machine (docs/pipeline.md, "Same inputs, same bytes").
     """
     kept = {}
     for name, stage in lock["stages"].items():
@@ -156,15 +156,10 @@ def test_a_sweep_table_holds_both_experiments_with_their_params_and_metrics(clon
     assert sorted(row["lr"] for row in rows.values()) == [0.01, 0.1]
 
 
-# Wall-clock figures (metrics/svm.json): the only metrics a rerun may change.
-TIMINGS = {"grid_seconds", "fit_seconds"}
-
-
-def without_timings(value):
-    """`value` without the wall-clock figures, and without nulls and lists (`dvc exp show --json` leaves them out)."""
+def as_exp_show(value):
+    """`value` without nulls and lists, which `dvc exp show --json` leaves out."""
     if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items()
-                if k not in TIMINGS and v is not None and not isinstance(v, list)}
+        return {k: as_exp_show(v) for k, v in value.items() if v is not None and not isinstance(v, list)}
     return value
 
 
@@ -179,7 +174,7 @@ def test_a_forced_rerun_gives_identical_metrics(clone):
         out = run(["dvc", "exp", "run", "-f", *(arg for o in overrides for arg in ("-S", o))], clone)
         assert "fetch" in stages_run(out) and "train" in stages_run(out)
         for path, value in recorded["metrics"].items():
-            assert without_timings(json.loads((clone / path).read_text())) == without_timings(value["data"]), path
+            assert as_exp_show(json.loads((clone / path).read_text())) == as_exp_show(value["data"]), path
 
 
 def pending(clone: Path) -> set[str]:

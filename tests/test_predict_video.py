@@ -1,10 +1,11 @@
-"""`predict` on videos: frames sampled at --fps with their time stamps, one CSV row per face and frame,
-the drawn video at the sampling rate, a video OpenCV cannot open, and undecodable frames skipped (in a
+"""`predict` on videos: frames sampled at --fps with their time stamps, one CSV row per face and frame
+(with --json one object per sampled frame), the drawn video at the sampling rate, a video OpenCV cannot open, and undecodable frames skipped (in a
 real MJPG video with one frame's data destroyed, and in a made-up capture for the edge cases)."""
 from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 from stage_runs import run_main
 
 from ferpipe import __main__ as ferpipe_command
+from ferpipe.apply.predict import FaceResult
+from ferpipe.apply.predict_cli import _predict_videos, parse_args
 from ferpipe.apply.video import sampled_frames
 from ferpipe.testing.face_video import write_face_video
 
@@ -96,6 +99,71 @@ def test_a_real_video_with_an_undecodable_frame_reports_it_and_goes_on(work, tmp
     drawn = cv2.VideoCapture(str(tmp_path / "drawn" / "damaged_faces.mp4"))
     assert drawn.get(cv2.CAP_PROP_FRAME_COUNT) == 9
     drawn.release()
+
+
+@pytest.mark.slow
+def test_json_gives_one_object_per_sampled_frame_with_its_time_stamp(work):
+    done = run(work, "clip.mp4", "--fps", 2.5, "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["head"] == "softmax" and len(report["classes"]) == 7 and "photos" not in report
+    (video,) = report["videos"]
+    assert video["video"] == "clip.mp4" and video["error"] is None
+    frames = video["frames"]
+    assert [f["frame"] for f in frames] == [0, 4, 8, 12, 16]
+    assert [f["time_s"] for f in frames] == pytest.approx([0, 0.4, 0.8, 1.2, 1.6])
+    assert all(f["error"] is None and len(f["faces"]) == 1 for f in frames)
+    x1 = [f["faces"][0]["box"][0] for f in frames]
+    assert x1 == sorted(x1) and x1[-1] - x1[0] > 100  # the face moves right, as in the CSV rows
+    face = frames[0]["faces"][0]
+    assert set(face["probabilities"]) == set(report["classes"]) and face["predicted"] in report["classes"]
+    assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_json_lists_a_video_opencv_cannot_open_and_an_undecodable_frame(work, tmp_path):
+    (tmp_path / "broken.mp4").write_text("not a video")
+    video = write_face_video(tmp_path / "damaged.avi", 10, SOURCE_FPS, codec="MJPG")
+    damage_frame(video, 4)
+    done = run(work, tmp_path / "broken.mp4", video, "--fps", SOURCE_FPS, "--json")
+    assert done.returncode == 1
+    broken, damaged = json.loads(done.stdout)["videos"]
+    assert "OpenCV cannot open this video" in broken["error"] and broken["frames"] == []
+    assert damaged["error"] is None and [f["frame"] for f in damaged["frames"]] == list(range(10))
+    bad = damaged["frames"][4]
+    assert bad == {"frame": 4, "time_s": 0.4, "error": "cannot be decoded; skipped", "faces": []}
+    assert all(len(f["faces"]) == 1 for f in damaged["frames"] if f["frame"] != 4)
+
+
+class StubPredictor:
+    """A predictor without MTCNN or a model: every decoded frame has one face whose box starts at the frame's index."""
+
+    class heads:  # noqa: N801 (what predict reads of the heads)
+        classes = ["a", "b"]
+
+    probability_method = "softmax"
+
+    def run(self, frames, keep_images):
+        for frame in frames:
+            if not frame.error:
+                frame.faces = [FaceResult((frame.frame, 0.0, 10.0, 10.0), 0.9, "a", {"a": 0.75, "b": 0.25})]
+            yield frame
+
+
+def test_json_video_report_without_a_model(tmp_path, capsys):
+    video = write_face_video(tmp_path / "clip.avi", 10, SOURCE_FPS, codec="MJPG")
+    damage_frame(video, 4)
+    args = parse_args([str(video), "--fps", "5", "--json"])
+    assert _predict_videos(args, StubPredictor(), [video], [], "model") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "model" and report["classes"] == ["a", "b"] and "photos" not in report
+    (item,) = report["videos"]
+    assert item["video"] == str(video) and item["error"] is None
+    assert [(f["frame"], f["time_s"], f["error"]) for f in item["frames"]] == [
+        (0, 0.0, None), (2, 0.2, None), (4, 0.4, "cannot be decoded; skipped"), (6, 0.6, None), (8, 0.8, None)]
+    assert [len(f["faces"]) for f in item["frames"]] == [1, 1, 0, 1, 1]
+    assert item["frames"][1]["faces"][0] == {"box": [2.0, 0.0, 10.0, 10.0], "detection_confidence": 0.9,
+                                             "predicted": "a", "probabilities": {"a": 0.75, "b": 0.25}}
 
 
 class FakeCapture:

@@ -1,5 +1,5 @@
-"""What `predict` prints and writes: text for people, CSV (one row per face) for folders, JSON for
-programs, and photos with each face's box and label drawn."""
+"""What `predict` prints and writes: text for people, CSV (one row per face) for folders and videos,
+JSON for programs (photos, and videos frame by frame), and photos with each face's box and label drawn."""
 from __future__ import annotations
 
 import csv
@@ -67,12 +67,24 @@ def csv_text(rows: list[list]) -> str:
     return out.getvalue()
 
 
-def json_report(results: list[PhotoResult], model: str, head: str, probabilities: str, classes: list[str]) -> str:
-    photos = [{"photo": str(r.path), "error": r.error,
-               "faces": [face_record(f) for f in r.faces]}
-              for r in results]
+def frame_record(result: PhotoResult) -> dict:
+    """One sampled video frame as the JSON output writes it: its index, time stamp (s), error and faces."""
+    return {"frame": result.frame, "time_s": result.time, "error": result.error,
+            "faces": [face_record(f) for f in result.faces]}
+
+
+def json_report(results: list[PhotoResult], model: str, head: str, probabilities: str, classes: list[str],
+                frames: dict[Path, list[dict]] | None = None) -> str:
+    """One JSON document: the model, head and classes, then each photo's faces; for videos (`frames`:
+    each video's frame records, in order) each video's error and sampled frames."""
+    if frames is None:
+        items = {"photos": [{"photo": str(r.path), "error": r.error, "faces": [face_record(f) for f in r.faces]}
+                            for r in results]}
+    else:
+        items = {"videos": [{"video": str(r.path), "error": r.error, "frames": frames.get(r.path, [])}
+                            for r in results]}
     return json.dumps({"model": model, "head": head, "probabilities": probabilities,
-                       "probabilities_note": PROBABILITY_NOTES[probabilities], "classes": classes, "photos": photos},
+                       "probabilities_note": PROBABILITY_NOTES[probabilities], "classes": classes, **items},
                       indent=2)
 
 

@@ -1,7 +1,8 @@
 """`python -m ferpipe predict PHOTO_OR_FOLDER_OR_VIDEO...`: the expression of every face in photos and videos, with the trained model.
 
 Each face's box, detection confidence, predicted class and the probabilities of all classes:
-as text (photos), as CSV with one row per face (when an input is a folder) or as JSON (`--json`);
+as text (photos), as CSV with one row per face (when an input is a folder) or as JSON (`--json`, one
+document; for videos one object per sampled frame);
 `--out DIR` writes each photo with its boxes and labels drawn, as DIR/<photo name>_faces.png; it never
 overwrites a file: when one of these names exists (an input photo too), predict stops before
 writing anything. A file that cannot be used (not an image, truncated) is reported on stderr and
@@ -18,7 +19,8 @@ with the `faces:` settings of params.yaml (`--params`).
 
 Videos (anything OpenCV reads: .mp4, .mov, .avi, .mkv, .webm...): frames are sampled at --fps a
 second of video (the first frame at or after 0, 1/fps, 2/fps... s) and printed as CSV, one row per
-face and frame with the frame's index and time stamp (`video, frame, time_s, face, x1, ...`);
+face and frame with the frame's index and time stamp (`video, frame, time_s, face, x1, ...`), or with
+--json as one document whose `videos` list each video's sampled frames (frame, time_s, error, faces);
 `--out DIR` writes DIR/<video name>_faces.mp4, the sampled frames with boxes and labels, at --fps
 frames a second. A video OpenCV cannot open is reported like an unusable photo; a frame it cannot
 decode is reported as a warning and skipped. Photos and videos go in separate runs.
@@ -62,7 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--params", default="params.yaml",
                         help="params file with the runtime.faces: settings, and for --engine keras the faces: settings and "
                              "backend (default: params.yaml; the onnx engine runs without one)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--json", action="store_true", help="print one JSON document (videos: one object per "
+                        "sampled frame, with its index and time stamp)")
     parser.add_argument("--out", type=Path, help="folder for the photos (<name>_faces.png) or videos (<name>_faces.mp4, "
                                                  "the sampled frames at --fps) with boxes and labels drawn; an existing "
                                                  "file there is never overwritten")
@@ -116,7 +119,6 @@ def predict(args: argparse.Namespace) -> int:
         raise FerpipeError(f"{', '.join(args.inputs)}: no files found")
     videos = [f for f in files if is_video(f)]
     require(not videos or len(videos) == len(files), "give photos and videos in separate runs of predict")
-    require(not (videos and args.json), "--json is for photos; a video's faces are printed as CSV rows")
     require(math.isfinite(args.fps) and args.fps > 0, f"--fps must be a finite number > 0, got {args.fps:g}")
     keras_files = args.model is not None or args.svm is not None
     require(not (keras_files and args.engine == "onnx"), "--model and --svm are the keras engine's; the onnx engine "
@@ -137,7 +139,7 @@ def predict(args: argparse.Namespace) -> int:
         _say(f"start-up: {time.perf_counter() - started:.2f} s (detector, {loaded})")
     model = args.export if engine == "onnx" else args.model
     if videos:
-        return _predict_videos(args, predictor, videos, missing)
+        return _predict_videos(args, predictor, videos, missing, str(model))
     return _predict_photos(args, predictor, files, missing, str(model))
 
 
@@ -194,25 +196,31 @@ def _predict_photos(args: argparse.Namespace, predictor, files: list[Path], resu
     return _summary(results, "photos")
 
 
-def _predict_videos(args: argparse.Namespace, predictor, videos: list[Path], results: list) -> int:
-    """One CSV row per face and sampled frame; a video OpenCV cannot open is reported and the others run."""
-    from ferpipe.apply.output import csv_text, video_csv_header
+def _predict_videos(args: argparse.Namespace, predictor, videos: list[Path], results: list, model: str) -> int:
+    """One CSV row per face and sampled frame (or, with --json, one JSON object per sampled frame, printed
+    as one document at the end); a video OpenCV cannot open is reported and the others run."""
+    from ferpipe.apply.output import csv_text, json_report, video_csv_header
     from ferpipe.apply.predict import PhotoResult
 
     outs = _drawn_videos(args.out, videos) if args.out else {}
     if args.out:
         _out_folder(args)
-    print(csv_text([video_csv_header(predictor.heads.classes)]), end="", flush=True)
+    classes = predictor.heads.classes
+    if not args.json:
+        print(csv_text([video_csv_header(classes)]), end="", flush=True)
     for result in results:
         _say(f"error: {result.path}: {result.error}")
+    frames: dict[Path, list[dict]] = {}
     for video in videos:
         result = PhotoResult(video)
         try:
-            _predict_video(args, predictor, video, outs.get(video), result)
+            _predict_video(args, predictor, video, outs.get(video), result, frames.setdefault(video, []))
         except FerpipeError as exc:
             result.error = str(exc).removeprefix(f"{video}: ")
             _say(f"error: {video}: {result.error}")
         results.append(result)
+    if args.json:
+        print(json_report(results, model, args.head, predictor.probability_method, classes, frames))
     return _summary(results, "videos")
 
 
@@ -226,12 +234,14 @@ def _drawn_videos(out_dir: Path, videos: list[Path]) -> dict[Path, Path]:
     return outs
 
 
-def _predict_video(args: argparse.Namespace, predictor, video: Path, out: Path | None, summary) -> None:
+def _predict_video(args: argparse.Namespace, predictor, video: Path, out: Path | None, summary,
+                   records: list[dict]) -> None:
+    """Runs one video: each sampled frame printed as CSV rows, or (--json) added to `records`."""
     import contextlib
 
     import cv2
 
-    from ferpipe.apply.output import csv_text, draw_faces, video_csv_rows
+    from ferpipe.apply.output import csv_text, draw_faces, frame_record, video_csv_rows
     from ferpipe.apply.video import opened, sampled_frames, video_writer
     from ferpipe.core.outputs import new_file
 
@@ -240,12 +250,15 @@ def _predict_video(args: argparse.Namespace, predictor, video: Path, out: Path |
         size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         writer = stack.enter_context(video_writer(stack.enter_context(new_file(out)), args.fps, *size)) if out else None
         for result in predictor.run(sampled_frames(video, capture, args.fps), keep_images=out is not None):
+            if args.json:  # a skipped frame too, with its error
+                records.append(frame_record(result))
             if result.error:
                 _say(f"warning: {video}: frame {result.frame} ({result.time:.2f} s): {result.error}")
                 continue
             frames += 1
             summary.faces += result.faces
-            print(csv_text(video_csv_rows(result)), end="", flush=True)
+            if not args.json:
+                print(csv_text(video_csv_rows(result)), end="", flush=True)
             if writer is not None:
                 writer.write(cv2.cvtColor(draw_faces(result), cv2.COLOR_RGB2BGR))
     if args.verbose:

@@ -22,6 +22,8 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from ferpipe.core.figures import save_png  # noqa: E402
+
 MAX_ITER = 5000
 
 
@@ -90,5 +92,4 @@ def plot_roc(path: Path, labels: np.ndarray, scores: dict[str, np.ndarray], titl
     ax.set_title(title, fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100, format="png")  # the staged path has no .png suffix
-    plt.close(fig)
+    save_png(fig, path, dpi=100)

@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ferpipe.core.figures import save_png  # noqa: E402
+
 
 @dataclass
 class Cell:
@@ -36,5 +38,4 @@ def save_image_grid(path: str | Path, rows: list[list[Cell]], row_labels: list[s
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     # Pass the format: the staged output path ends in a temporary suffix, not .png.
-    fig.savefig(path, format="png", dpi=80)
-    plt.close(fig)
+    save_png(fig, path, dpi=80)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.fixed_zip import save_npz
 
 KEYS = ("images", "labels", "ids", "classes")
 
@@ -24,10 +25,8 @@ def save_split(path: str | Path, images: np.ndarray, labels: np.ndarray, ids: np
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim != 3 or len(images) != len(labels) or len(labels) != len(ids):
         raise ValueError(f"inconsistent split arrays for {path}: images {images.shape}, labels {len(labels)}, ids {len(ids)}")
-    # np.savez appends .npz to a name without it; write through a file handle to keep the name exact.
-    with open(path, "wb") as fh:
-        np.savez(fh, images=images, labels=np.asarray(labels, dtype=np.int64),
-                 ids=np.asarray(ids, dtype=np.int64), classes=np.asarray(classes, dtype=str))
+    save_npz(path, {"images": images, "labels": np.asarray(labels, dtype=np.int64),
+                    "ids": np.asarray(ids, dtype=np.int64), "classes": np.asarray(classes, dtype=str)})
 
 
 def load_split(path: str | Path) -> dict[str, np.ndarray]:

@@ -12,6 +12,8 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from ferpipe.core.figures import save_png  # noqa: E402
+
 TSNE_INPUT_DIMS = 50  # t-SNE runs on the first principal components (the usual speed-up)
 
 
@@ -32,8 +34,7 @@ def plot_recall(path: Path, classes: list[str], recall: dict[str, dict[str, floa
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper center", ncol=len(names), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100, format="png")  # the staged path has no .png suffix
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 def project_2d(features: np.ndarray, method: str, seed: int) -> np.ndarray:
@@ -58,5 +59,4 @@ def plot_projection(path: Path, points: np.ndarray, labels: np.ndarray, classes:
     ax.set_title(title, fontsize=9)
     ax.legend(loc="best", fontsize=7, markerscale=1.5)
     fig.tight_layout()
-    fig.savefig(path, dpi=100, format="png")  # the staged path has no .png suffix
-    plt.close(fig)
+    save_png(fig, path, dpi=100)

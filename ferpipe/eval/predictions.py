@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import require
+from ferpipe.core.fixed_zip import save_npz
 from ferpipe.core.npz import read_arrays
 
 FIELDS = ("predicted", "labels", "ids", "classes")
@@ -21,8 +22,7 @@ def save_predictions(path: str | Path, predicted: np.ndarray, labels: np.ndarray
               "ids": np.asarray(ids, dtype=np.int64), "classes": np.asarray(classes, dtype=str)}
     if probabilities is not None:
         arrays["probabilities"] = np.asarray(probabilities, dtype=np.float32)
-    with open(path, "wb") as fh:  # a file handle keeps the name exact (np.savez would append .npz)
-        np.savez(fh, **arrays)
+    save_npz(path, arrays)
 
 
 def load_predictions(path: str | Path) -> dict[str, np.ndarray]:

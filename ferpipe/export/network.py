@@ -7,6 +7,8 @@ Normalization constants) as an input of the ONNX graph. torch: `torch.onnx.expor
 with a dynamic batch size, which Keras' export hands to the older TorchScript exporter, which fails
 on Keras' squeeze; the weights are frozen first, since exporting a Resizing layer followed by
 BatchNormalization with gradients on fails in torch's decomposition.
+
+Either way the file is written through `canonical`, so that the same model gives the same bytes.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from pathlib import Path
 
 import keras
 
+from ferpipe.export.canonical import canonical
 from ferpipe.export.card import CROPS, FEATURES, PROBABILITIES
 from ferpipe.nn.models import feature_model
 
 OPSET = 18
+GRAPH_NAME = "ferpipe_network"
 
 
 def two_outputs(model: keras.Model, feature_layer: str) -> keras.Model:
@@ -45,8 +49,9 @@ def _export_tensorflow(model: keras.Model, crop_size: int, path: Path) -> None:
     outputs = {tensor.name: name for name, tensor in concrete.structured_outputs.items()}
     patch_tf2onnx()  # Keras' fix of tf2onnx for numpy 2
     graph_def = tf_loader.from_function(concrete, [crops], list(outputs))
-    tf2onnx.convert.from_graph_def(graph_def, input_names=[crops], output_names=list(outputs), opset=OPSET,
-                                   tensors_to_rename={crops: CROPS, **outputs}, output_path=str(path))
+    onx, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=[crops], output_names=list(outputs), opset=OPSET,
+                                            tensors_to_rename={crops: CROPS, **outputs})
+    _save(onx, path)
 
 
 def _export_torch(model: keras.Model, crop_size: int, path: Path) -> None:
@@ -60,4 +65,8 @@ def _export_torch(model: keras.Model, crop_size: int, path: Path) -> None:
     program = torch.onnx.export(model, example, dynamo=True, opset_version=OPSET, input_names=[CROPS],
                                 output_names=outputs, dynamic_shapes=(({0: batch},),), verbose=False)
     program.optimize()
-    program.save(str(path))
+    _save(program.model_proto, path)
+
+
+def _save(onx, path: Path) -> None:
+    path.write_bytes(canonical(onx, GRAPH_NAME).SerializeToString())

@@ -12,6 +12,7 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType
 from sklearn.pipeline import Pipeline
 
+from ferpipe.export.canonical import canonical
 from ferpipe.export.card import FEATURES, SVM_LABEL, SVM_SCORES
 
 OPSETS = {"": 18, "ai.onnx.ml": 3}
@@ -22,7 +23,7 @@ def export_svm(svm: Pipeline, path: Path) -> None:
     onx = to_onnx(svm, initial_types=[(FEATURES, DoubleTensorType([None, svm.n_features_in_]))],
                   final_types=[(SVM_LABEL, Int64TensorType([None])), (SVM_SCORES, DoubleTensorType([None, classes]))],
                   target_opset=OPSETS, options={"zipmap": False})
-    path.write_bytes(onx.SerializeToString())
+    path.write_bytes(canonical(onx, "ferpipe_svm").SerializeToString())  # skl2onnx names the graph at random
 
 
 def as_svm_input(features: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import require
+from ferpipe.core.fixed_zip import save_npz
 from ferpipe.core.npz import read_arrays
 
 SPLITS = ("train", "val", "test")
@@ -20,9 +21,8 @@ FIELDS = ("features", "labels", "ids", "classes")
 
 def save_embeddings(path: str | Path, features: np.ndarray, labels: np.ndarray, ids: np.ndarray,
                     classes: list[str]) -> None:
-    with open(path, "wb") as fh:  # a file handle keeps the name exact (np.savez would append .npz)
-        np.savez(fh, features=np.asarray(features, dtype=np.float32), labels=np.asarray(labels, dtype=np.int64),
-                 ids=np.asarray(ids, dtype=np.int64), classes=np.asarray(classes, dtype=str))
+    save_npz(path, {"features": np.asarray(features, dtype=np.float32), "labels": np.asarray(labels, dtype=np.int64),
+                    "ids": np.asarray(ids, dtype=np.int64), "classes": np.asarray(classes, dtype=str)})
 
 
 def load_embeddings(path: str | Path) -> dict[str, np.ndarray]:

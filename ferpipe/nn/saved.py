@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.fixed_zip import write_fixed_zip
 from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, Sha256, read_record
 
 MODEL_FILE = "model.keras"
@@ -60,15 +61,17 @@ def save_model(model, path: Path) -> None:
     """
     raw = path.with_name(path.name + ".raw.keras")
     model.save(raw)
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "metadata.json":
-                meta = json.loads(data)
-                meta.pop("date_saved", None)
-                data = json.dumps(meta, sort_keys=True).encode()
-            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    with zipfile.ZipFile(raw) as src:
+        entries = [(name, _undated(src.read(name)) if name == "metadata.json" else src.read(name))
+                   for name in src.namelist()]
+    write_fixed_zip(path, entries)
     raw.unlink()
+
+
+def _undated(metadata: bytes) -> bytes:
+    meta = json.loads(metadata)
+    meta.pop("date_saved", None)
+    return json.dumps(meta, sort_keys=True).encode()
 
 
 def write_model_folder(folder: Path, model, info: ModelInfo) -> None:

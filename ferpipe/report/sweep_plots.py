@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ferpipe.core.figures import save_png  # noqa: E402
 from ferpipe.report import fmt  # noqa: E402
 from ferpipe.report.render import LABELS  # noqa: E402
 from ferpipe.report.sweep_table import SweepTable  # noqa: E402
@@ -52,5 +53,4 @@ def plot_table(table: SweepTable, path: str | Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=90)  # the staged path has a temporary suffix: name the format
-    plt.close(fig)
+    save_png(fig, path, dpi=90)

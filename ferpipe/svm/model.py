@@ -10,6 +10,9 @@ no pickle, no arbitrary code.
 """
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +23,14 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 
 from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.fixed_zip import write_fixed_zip
 
 SVM_BACKENDS = ("sklearnex", "sklearn")
 CACHE_MB = 1000  # kernel cache of each fit: speed only (scikit-learn's default of 200 MB slows large fits)
 # Private scikit-learn types of a probability-calibrated SVC, which skops does not trust by default.
 CALIBRATION_TYPES = ("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration")
 # Fitted state copied from a scikit-learn-intelex SVC as it is.
+SCHEMA = "schema.json"  # skops' description of the objects, which names the array files
 _SHARED_STATE = ("_gamma", "_sparse", "shape_fit_", "classes_", "class_weight_", "n_features_in_", "fit_status_")
 
 
@@ -109,9 +114,37 @@ def _pairwise_scores(svc: SVC, rows: np.ndarray) -> np.ndarray:
 
 
 def save_svm(model: Pipeline, path: Path) -> None:
+    """skops' file with the same bytes for the same model (DVC hashes it).
+
+    skops names each array's file in its zip after the array's memory address (`id()`), or a random
+    uuid, records every object's `id()` in schema.json (to rebuild shared objects once), and dates the
+    entries; here the ids and file names are numbered in the order schema.json first gives them, and
+    the zip is written with fixed dates (`write_fixed_zip`)."""
     import skops.io
 
-    skops.io.dump(model, path)
+    with zipfile.ZipFile(io.BytesIO(skops.io.dumps(model))) as src:
+        schema, files = json.loads(src.read(SCHEMA)), {name: src.read(name) for name in src.namelist()}
+    renamed: dict[object, object] = {}
+    _number_ids(schema, renamed, files)
+    write_fixed_zip(path, [(SCHEMA, json.dumps(schema, indent=2).encode()),
+                           *sorted((renamed[name], files[name]) for name in files if name != SCHEMA)])
+
+
+def _number_ids(state, renamed: dict, files: dict[str, bytes]) -> None:
+    """Replace, in place, every `__id__` of a skops state by its number in order of first appearance, and
+    every `file` naming a zip entry by `<number><suffix>`; `renamed` maps old to new."""
+    if isinstance(state, list):
+        for item in state:
+            _number_ids(item, renamed, files)
+    if not isinstance(state, dict):
+        return
+    for key, value in state.items():
+        if key == "__id__" and isinstance(value, int):
+            state[key] = renamed.setdefault(("id", value), len(renamed))
+        elif key == "file" and isinstance(value, str) and value in files:
+            state[key] = renamed.setdefault(value, f"{len(renamed)}{Path(value).suffix}")
+        else:
+            _number_ids(value, renamed, files)
 
 
 def load_svm(path: str | Path) -> Pipeline:

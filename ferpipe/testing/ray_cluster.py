@@ -1,5 +1,5 @@
 """A sweep on a Ray cluster, all on this machine, for the --ray tests and benchmark: the project with a
-4-experiment tiny sweep, a bare git repository as its git remote and a folder as its DVC remote; and two Ray
+4-experiment tiny sweep (and `tiny`, two of its experiments), a bare git repository as its git remote and a folder as its DVC remote; and two Ray
 nodes, each with one CPU, a custom resource naming it (node_a, node_b) and a work folder of its own
 (FERPIPE_RAY_WORKDIR), always stopped afterwards, also when a test fails."""
 from __future__ import annotations
@@ -28,17 +28,18 @@ TINY4 = {**TINY_SWEEP, "vary": {"lr": [0.1, 0.05, 0.02, 0.01]}}
 
 
 def sweep_project(root: Path) -> Path:
-    """root/driver: the project with sweep tiny4, its git remote `origin` (root/origin.git) and its DVC
+    """root/driver: the project with sweeps tiny4 and tiny, its git remote `origin` (root/origin.git) and its DVC
     default remote (root/dvc-store), committed."""
     driver = copy_repository(root / "driver", without=RUN_OUTPUTS)
     sweeps = yaml.safe_load((driver / "sweeps.yaml").read_text())
     sweeps["sweeps"]["tiny4"] = TINY4
+    sweeps["sweeps"]["tiny"] = TINY_SWEEP
     (driver / "sweeps.yaml").write_text(yaml.safe_dump(sweeps))
     run(["git", "init", "-q", "--bare", str(root / "origin.git")], root)
     run(["git", "remote", "add", "origin", str(root / "origin.git")], driver)
     run(["dvc", "remote", "add", "-d", "store", str(root / "dvc-store")], driver)
     run(["git", "add", "-A"], driver)
-    run(["git", "commit", "-qm", "tiny4 sweep, remotes"], driver)
+    run(["git", "commit", "-qm", "tiny4 and tiny sweeps, remotes"], driver)
     return driver
 
 

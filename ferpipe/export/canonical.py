@@ -1,0 +1,89 @@
+"""ONNX files with the same bytes for the same model (DVC hashes every output).
+
+The exporters name what they make after counters and ids that differ from run to run (tf2onnx's
+process-wide `__<n>` counter, in tensor, node and symbolic dimension names; skl2onnx's random graph
+name; the metadata torch's exporter may give each node), and may list the nodes in another valid
+order. `canonical` rewrites a model so that none of that is left: nodes in one topological order
+found from the graph's outputs alone (a depth-first walk through each node's inputs in order), every
+tensor but the graph's inputs and outputs named `_<n>` and every node `<op type>_<n>` in that order,
+initializers and shape annotations in that order, symbolic dimensions named `n<k>` in order, doc
+strings and node metadata dropped, the graph named by the caller. What the model computes is untouched.
+"""
+from __future__ import annotations
+
+import onnx
+
+
+def canonical(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
+    graph = model.graph
+    model.doc_string, graph.name, graph.doc_string = "", name, ""
+    del model.metadata_props[:]
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+        _strip(graph.node)  # a subgraph reads its outer graph's tensors by name: names and order are kept
+        return model
+    nodes = [graph.node[i] for i in _topological_order(graph)]
+    names = {v.name: v.name for v in (*graph.input, *graph.output)}
+    for node in nodes:
+        for tensor in (*node.input, *node.output):
+            if tensor and tensor not in names:
+                names[tensor] = f"_{len(names)}"
+    rank = {new: i for i, new in enumerate(names.values())}
+    renamed = []
+    for i, node in enumerate(nodes):
+        node = onnx.NodeProto.FromString(node.SerializeToString())
+        node.name = f"{node.op_type}_{i}"
+        node.input[:] = [names.get(t, t) for t in node.input]
+        node.output[:] = [names.get(t, t) for t in node.output]
+        renamed.append(node)
+    _strip(renamed)
+    del graph.node[:]
+    graph.node.extend(renamed)
+    for items in (graph.initializer, graph.value_info):
+        kept = sorted((item for item in items if item.name in names), key=lambda item: rank[names[item.name]])
+        for item in kept:
+            item.name = names[item.name]
+            item.doc_string = ""
+        copies = [type(item).FromString(item.SerializeToString()) for item in kept]
+        del items[:]
+        items.extend(copies)
+    _number_symbolic_dims(graph)
+    return model
+
+
+def _number_symbolic_dims(graph: onnx.GraphProto) -> None:
+    """Name the symbolic dimensions (tf2onnx's `unk__<counter>`) `n<k>` in order of appearance."""
+    names: dict[str, str] = {}
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                dim.dim_param = names.setdefault(dim.dim_param, f"n{len(names)}")
+
+
+def _strip(nodes) -> None:
+    for node in nodes:
+        node.doc_string = ""
+        del node.metadata_props[:]
+
+
+def _topological_order(graph: onnx.GraphProto) -> list[int]:
+    """Node indices, each after the nodes its inputs come from: a post-order walk from the graph's
+    outputs in order through each node's inputs in order (nodes no output needs follow, as listed)."""
+    producer = {tensor: i for i, node in enumerate(graph.node) for tensor in node.output if tensor}
+    order, seen = [], set()
+    for root in [producer[o.name] for o in graph.output if o.name in producer] + list(range(len(graph.node))):
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(graph.node[root].input))]
+        while stack:
+            index, inputs = stack[-1]
+            for tensor in inputs:
+                source = producer.get(tensor)
+                if source is not None and source not in seen:
+                    seen.add(source)
+                    stack.append((source, iter(graph.node[source].input)))
+                    break
+            else:
+                stack.pop()
+                order.append(index)
+    return order
