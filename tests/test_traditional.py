@@ -45,6 +45,7 @@ def test_the_three_way_table_pools_the_folds_and_pairs_the_images(tmp_path):
     assert table["n"] == 40 and table["files_per_pipeline"] == 2
     net = table["pipelines"]["network"]
     assert net["accuracy"] == pytest.approx(0.9) and net["per_file"] == pytest.approx([1.0, 0.8])
+    assert net["images_per_file"] == [20, 20]
     assert net["mean"] == pytest.approx(0.9) and net["sd"] == pytest.approx(np.std([1.0, 0.8], ddof=1))
     first = table["comparisons"][0]  # softmax before network, each against lbp
     assert (first["deep"], first["handcrafted"]) == ("softmax", "lbp")
@@ -87,8 +88,8 @@ def table_of(intervals: list[tuple[float, float]]) -> dict:
     ([(0.02, 0.1), (0.01, 0.05)], "resnet50", "holds: the network + SVM beats LBP and HOG"),
     ([(0.02, 0.1), (-0.02, 0.05)], "resnet50", "cannot be judged: a 95% interval holds no difference"),
     ([(0.02, 0.1), (-0.1, -0.01)], "resnet50", "does not hold: HOG beats the network + SVM"),
-    ([(0.02, 0.1), (0.01, 0.05)], "lenet", "holds: the network + SVM beats LBP and HOG, every 95% interval above 0 "
-                                           "(with LeNet features; the paper's network is ResNet-50)"),
+    ([(0.02, 0.1), (0.01, 0.05)], "lenet", "holds: the network + SVM beats LBP and HOG, every 95% interval above 0; "
+                                           "measured with LeNet features, not the paper's ResNet-50"),
 ])
 def test_the_table3_verdict(intervals, arch, verdict):
     claim = traditional_claim(PAPER, run_of("ckplus", arch, {}), table_of(intervals))

@@ -32,7 +32,7 @@ PIPELINES = {**DEEP, **HANDCRAFTED}
 
 
 def pooled(paths: list[Path]) -> dict[str, np.ndarray]:
-    """The predictions of every file in one (ids must not repeat across them), and each file's accuracy."""
+    """The predictions of every file in one (ids must not repeat across them), each file's accuracy and size."""
     parts = [load_predictions(path) for path in paths]
     for path, part in zip(paths[1:], parts[1:]):
         require(list(part["classes"]) == list(parts[0]["classes"]), f"{path}: its classes differ from those of {paths[0]}")
@@ -41,6 +41,7 @@ def pooled(paths: list[Path]) -> dict[str, np.ndarray]:
             f"{', '.join(map(str, paths))}: a test image is in two of the files (folds must be disjoint)")
     out["classes"] = parts[0]["classes"]
     out["accuracies"] = [float(np.mean(p["predicted"] == p["labels"])) for p in parts]
+    out["sizes"] = [len(p["labels"]) for p in parts]
     return out
 
 
@@ -58,7 +59,7 @@ def three_way(files: dict[str, list[Path]], settings: CompareSettings) -> dict:
         correct[name] = matched["predicted"] == reference["labels"]
         per_file = preds["accuracies"]
         pipelines[name] = {"label": PIPELINES[name], "accuracy": float(correct[name].mean()), "per_file": per_file,
-                           "mean": statistics.fmean(per_file),
+                           "images_per_file": preds["sizes"], "mean": statistics.fmean(per_file),
                            "sd": statistics.stdev(per_file) if len(per_file) >= 2 else None}
     comparisons = []
     for deep in (k for k in DEEP if k in files):

@@ -26,7 +26,7 @@ HOW = ("`python -m ferpipe sweep traditional` (or `embed.features: lbp` / `hog`)
 def _network_text(run: Run, paper: Paper) -> str:
     claimed = paper.claims["traditional"]["arch"]
     return "" if run.arch == claimed else \
-        f" (with {display_name(run.arch)} features; the paper's network is {display_name(claimed)})"
+        f"; measured with {display_name(run.arch)} features, not the paper's {display_name(claimed)}"
 
 
 def _judged(table: dict[str, Any]) -> list[dict[str, Any]]:
