@@ -52,7 +52,7 @@ def traditional_claim(paper: Paper, run: Run, table: dict[str, Any] | None) -> C
         verdict = f"{HOLDS}: the network + SVM beats {names}, every 95% interval above 0"
     elif any(c["ci95_high"] < 0 for c in comparisons):
         better = [pipelines[c["handcrafted"]]["label"] for c in comparisons if c["ci95_high"] < 0]
-        verdict = f"{FAILS}: {' and '.join(better)} beats the network + SVM (95% interval below 0)"
+        verdict = f"{FAILS}: the network + SVM is beaten by {' and '.join(better)} (95% interval below 0)"
     else:
         verdict = f"{UNJUDGED}: a 95% interval holds no difference (too few test images to tell)"
     return Claim("deep features + SVM beat traditional methods", claim["where"], claimed, measured, run.dataset,
