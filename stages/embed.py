@@ -1,7 +1,8 @@
-"""Stage `embed`: the trained network's deep features (its `features` layer) for train, val and test.
+"""Stage `embed`: the features the SVM is fitted on, for train, val and test.
 
-Reads data/model/ and the crops: train from data/faces/train.npz (`embed.train_source: original`)
-or data/augmented/train.npz (`augmented`), val and test from data/faces/. Writes
+`embed.features: network`, the trained network's deep features (its `features` layer), reads
+data/model/; `lbp` and `hog`, hand-crafted features (the traditional baselines), read no model.
+The crops: train from data/faces/train.npz (`embed.train_source: original`) or data/augmented/train.npz (`augmented`), val and test from data/faces/. Writes
 data/embeddings/{train,val,test}.npz (float32 features, labels, ids, classes) and
 plots/embeddings_2d.png (the test features projected to 2-D, coloured by class). Reads the
 `embed:` block and the top-level `backend` key.
@@ -34,12 +35,14 @@ def main(argv: list[str] | None = None) -> None:
         faces = Path(args.faces)
         split_files = {"train": faces / "train.npz" if settings.train_source == "original" else Path(args.augmented_train),
                        "val": faces / "val.npz", "test": faces / "test.npz"}
-        read_model_info(args.model)  # fail before the framework loads
-        select_backend(backend)
+        if settings.features == "network":
+            read_model_info(args.model)  # fail before the framework loads
+            select_backend(backend)
         out.mkdir()
-        embedded, classes = embed_splits(Path(args.model), split_files, out)
+        embedded, classes = embed_splits(settings, Path(args.model), split_files, out)
         test = embedded["test"]
-        title = f"test features ({test['features'].shape[1]}-d), {settings.projection.upper()} to 2-D, by true class"
+        kind = "" if settings.features == "network" else f"{settings.features.upper()} "
+        title = f"test {kind}features ({test['features'].shape[1]}-d), {settings.projection.upper()} to 2-D, by true class"
         plot_projection(plot, project_2d(test["features"], settings.projection, settings.seed), test["labels"],
                         classes, title)
         print("embed: " + ", ".join(f"{split} {data['features'].shape[0]} x {data['features'].shape[1]}"

@@ -1,8 +1,10 @@
 """Stage `report`: REPORT.md, the paper's claims beside this run's metrics and the sweep tables, with verdicts.
 
 Reads metrics/{data,train,softmax,svm,compare}.json, paper.yaml (the paper's own figures) and the
-sweep tables (sweeps/tables.json, written by `python -m ferpipe tables`); writes REPORT.md. Reads
-the parameters it describes the run with (ferpipe.report.inputs.REPORT_PARAMS).
+sweep tables (sweeps/tables.json, written by `python -m ferpipe tables`) and, where given with
+--traditional, the three-way table of `python -m ferpipe traditional` (deep against hand-crafted
+features on the same test images: the paper's Table 3 claim); writes REPORT.md. Reads the parameters
+it describes the run with (ferpipe.report.inputs.REPORT_PARAMS).
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tables", action="append", help="the sweep tables (python -m ferpipe tables; default "
                         "sweeps/tables.json); given again, the tables of another file join them (their plots stay in "
                         "the first file's folder)")
+    parser.add_argument("--traditional", help="the three-way table of `python -m ferpipe traditional` (none: the Table 3 "
+                                              "claim is left unjudged)")
     parser.add_argument("--out", default="REPORT.md")
     args = parser.parse_args(argv)
     args.tables = args.tables or ["sweeps/tables.json"]
@@ -34,7 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         metrics = {stem: read_json(getattr(args, stem), "run the stage that writes it (`dvc repro`)") for stem in METRICS}
         inputs = ReportInputs(params=params, metrics=metrics, paper=load_paper(args.paper),
                               tables=[t for path in args.tables for t in read_tables(path)],
-                              tables_dir=Path(args.tables[0]).parent, out=Path(args.out))
+                              tables_dir=Path(args.tables[0]).parent, out=Path(args.out),
+                              traditional=read_json(args.traditional, "it is written by `python -m ferpipe traditional`")
+                              if args.traditional else None)
         out_path.write_text(build_report(inputs))
         print(f"report: {args.out} ({metrics['data'].get('dataset')}, {len(inputs.tables)} sweep table(s))")
 

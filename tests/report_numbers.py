@@ -1,6 +1,6 @@
 """Checks that every number of a generated REPORT.md comes from its sources (metrics, params, tables, paper.yaml).
 
-A number in the report may be a source number as it is, as a percentage, as an error percentage
+A number in the report may be a source number as it is (to one or two decimals), as a percentage, as an error percentage
 (100 - accuracy %), as a signed difference, as a p-value, or a bound of the exact 95% interval of a
 proportion measured on n test images. The interval is recomputed here with scipy, independently of
 the report's code. Code spans (experiment names, commit hashes) and link targets are not numbers.
@@ -33,7 +33,7 @@ def leaves(value: Any) -> Iterable[float]:
 
 
 def renderings(x: float) -> set[str]:
-    out = {f"{x:.1f}", f"{100 * x:.1f}", f"{100 * (1 - x):.1f}", f"{100 - x:.1f}", f"{x:.3g}", f"{100 * x:.3g}"}
+    out = {f"{x:.1f}", f"{x:.2f}", f"{100 * x:.1f}", f"{100 * (1 - x):.1f}", f"{100 - x:.1f}", f"{x:.3g}", f"{100 * x:.3g}"}
     if float(x).is_integer():
         out.add(str(int(x)))
     return {s.lstrip("+-") for s in out}

@@ -1,5 +1,6 @@
 """The `embed`, `svm` and `compare` stage scripts end to end after a tiny LeNet (`train`,
-`evaluate_softmax`), the `embed` parameters and its clean failures."""
+`evaluate_softmax`), and on hand-crafted features without any model; the `embed` parameters and its
+clean failures."""
 from __future__ import annotations
 
 import json
@@ -9,18 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from stage_imports import REPO
 from stage_runs import run_in_process
 from svm_fixtures import COMPARE_PARAMS, SVM_PARAMS
 from train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.params import load_params
 from ferpipe.data.arrays import load_split, save_split
+from ferpipe.eval.predictions import save_predictions
 from ferpipe.features.extract import EmbedSettings
-from ferpipe.features.files import load_embeddings
+from ferpipe.features.files import load_embedding_splits, load_embeddings
 from ferpipe.eval.plots import project_2d
 from ferpipe.testing.train_params import train_params
 
-EMBED_PARAMS = {"train_source": "original", "projection": "pca", "seed": 0}
+EMBED_PARAMS = load_params(REPO / "params.yaml")["embed"]  # features: network
 
 
 def stage_args(tmp: Path) -> dict[str, list]:
@@ -91,6 +95,45 @@ def test_train_evaluate_embed_svm_compare(tmp_path):
 def test_embed_params_are_checked(overrides, message):
     with pytest.raises(FerpipeError, match=message):
         EmbedSettings.from_params({"embed": {**EMBED_PARAMS, **overrides}})
+
+
+def write_stripe_splits(folder: Path) -> None:
+    """Crops whose class is the direction of their stripes (horizontal, vertical, diagonal), at a random
+    phase, period and brightness, with noise: a texture that LBP and HOG tell apart."""
+    folder.mkdir(parents=True)
+    rows, cols = np.mgrid[0:32, 0:32]
+    for split, n, seed in (("train", 48, 1), ("val", 12, 2), ("test", 15, 3)):
+        rng = np.random.default_rng(seed)
+        labels = np.arange(n) % len(CLASSES)
+        images = []
+        for label in labels:
+            along = (rows, cols, rows + cols)[label]
+            wave = np.sin(2 * np.pi * along / rng.uniform(5, 8) + rng.uniform(0, 2 * np.pi))
+            images.append(np.clip(rng.uniform(60, 190) + 50 * wave + rng.normal(0, 8, (32, 32)), 0, 255))
+        save_split(folder / f"{split}.npz", np.array(images).astype(np.uint8), labels, np.arange(n) + 1000 * seed, CLASSES)
+
+
+@pytest.mark.parametrize("kind, dims", [("lbp", 6 * 6 * 59), ("hog", 3 * 3 * 2 * 2 * 9)])
+def test_handcrafted_features_need_no_model_and_svm_and_compare_run_on_them(tmp_path, kind, dims):
+    write_stripe_splits(tmp_path / "faces")
+    params = {"backend": "tensorflow", "embed": {**EMBED_PARAMS, "features": kind},
+              "svm": {**SVM_PARAMS, "C": [1, 10]}, "compare": COMPARE_PARAMS}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    for name in ("embed", "svm"):  # no model/ folder: with lbp or hog, embed reads none
+        done = stage(name, tmp_path)
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+    splits = load_embedding_splits(tmp_path / "embeddings")
+    assert {s: d["features"].shape for s, d in splits.items()} == {"train": (48, dims), "val": (12, dims),
+                                                                  "test": (15, dims)}
+    assert list(splits["test"]["classes"]) == CLASSES
+    assert json.loads((tmp_path / "svm.json").read_text())["accuracy"] >= 0.8  # chance: 1/3
+    # compare sets the SVM on these features against another classifier's predictions of the same images
+    test = load_split(tmp_path / "faces" / "test.npz")
+    save_predictions(tmp_path / "predictions" / "softmax_test.npz", np.zeros(15), test["labels"], test["ids"], CLASSES)
+    done = stage("compare", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "compare.json").read_text())
+    assert report["n"] == 15 and report["softmax_accuracy"] == pytest.approx(5 / 15)
 
 
 def test_embed_without_model_fails_cleanly_without_outputs(tmp_path):

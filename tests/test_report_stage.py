@@ -28,7 +28,8 @@ STEMS = ("data", "train", "softmax", "svm", "compare")
 def write_run(folder: Path) -> dict:
     """The experiment's params.yaml and metrics files, and the sweep tables of the whole file, in `folder`."""
     exp = next(e["revs"][0]["data"] for c in DOC for e in c.get("experiments") or [] if e["name"] == EXPERIMENT)
-    (folder / "params.yaml").write_text(yaml.safe_dump(exp["params"]["params.yaml"]["data"]))
+    params = exp["params"]["params.yaml"]["data"]
+    (folder / "params.yaml").write_text(yaml.safe_dump({**params, "embed": {**params["embed"], "features": "network"}}))
     metrics = {Path(path).stem: v["data"] for path, v in exp["metrics"].items()}
     for stem in STEMS:
         (folder / f"{stem}.json").write_text(json.dumps(metrics[stem]))
@@ -36,10 +37,10 @@ def write_run(folder: Path) -> dict:
     return metrics
 
 
-def run_report(folder: Path, tables: Path | None = None) -> subprocess.CompletedProcess:
+def run_report(folder: Path, tables: Path | None = None, extra: list[str] = ()) -> subprocess.CompletedProcess:
     args = [sys.executable, str(REPO / "stages" / "report.py"), "--params", str(folder / "params.yaml"),
             "--paper", str(REPO / "paper.yaml"), "--tables", str(tables or folder / "sweeps" / "tables.json"),
-            "--out", str(folder / "REPORT.md")]
+            "--out", str(folder / "REPORT.md"), *extra]
     for stem in STEMS:
         args += [f"--{stem}", str(folder / f"{stem}.json")]
     return subprocess.run(args, cwd=folder, capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": ""})
@@ -106,7 +107,7 @@ def test_a_missing_input_is_one_error_and_leaves_no_report(tmp_path, broken, mes
 
 
 def run_of(dataset: str, arch: str, metrics: dict) -> Run:
-    flat = {"dataset": dataset, "arch": arch, "epochs": 50, "train.steps_per_epoch": None}
+    flat = {"dataset": dataset, "arch": arch, "embed.features": "network", "epochs": 50, "train.steps_per_epoch": None}
     return Run.from_params(flat, {"data": {"dataset": dataset}, **metrics})
 
 

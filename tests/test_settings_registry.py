@@ -69,6 +69,9 @@ def _set(params: dict, dotted: str, value) -> dict:
     ("batch_size", "32", "batch_size must be an integer >= 1, got '32'"),
     ("train.nesterov", 1, "train.nesterov must be true or false, got 1"),
     ("svm.class_weight", "equal", "svm.class_weight must be null or balanced, got 'equal'"),
+    ("embed.features", "sift", "embed.features must be one of network, lbp, hog, got 'sift'"),
+    ("embed.lbp.radius", 0, "embed.lbp.radius must be a number in (0, 8], got 0"),
+    ("embed.hog.pixels_per_cell", 1.5, "embed.hog.pixels_per_cell must be an integer in [2, 64], got 1.5"),
 ])
 def test_a_bad_key_anywhere_is_one_line_naming_it(key, value, message):
     with pytest.raises(FerpipeError) as err:
@@ -90,6 +93,7 @@ def test_a_missing_key_is_an_error_not_a_default():
     ("train", "epochs", 0, "epochs must be an integer in [1, 10000], got 0"),
     ("evaluate_softmax", "backend", "jax", "backend must be one of tensorflow, torch, got 'jax'"),
     ("embed", "embed.seed", -1, "embed.seed must be an integer in [0, 4294967295], got -1"),
+    ("embed", "embed.lbp.points", 30, "embed.lbp.points must be an integer in [4, 24], got 30"),
     ("svm", "svm.C", [1, 1], "svm.C must be a list without repeated values"),
     ("compare", "compare.bootstrap", 10, "compare.bootstrap must be an integer in [100, 100000], got 10"),
     ("generalize", "generalize.folds", 1, "generalize.folds must be an integer in [2, 100], got 1"),

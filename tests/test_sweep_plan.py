@@ -30,7 +30,8 @@ def test_the_sweeps_file_holds_the_paper_grids_on_its_lenet():
     assert (SWEEPS["table5"].param, SWEEPS["table5"].values) == ("n_kerns", [[20, 50], [10, 30], [5, 10]])
     assert (SWEEPS["batch"].param, SWEEPS["batch"].values) == ("batch_size", [1, 2, 5, 10, 20, 56])
     assert (SWEEPS["kfold"].param, SWEEPS["kfold"].values) == ("fetch.fold", None)
-    for name in ("table4", "table5", "batch", "kfold"):
+    assert (SWEEPS["traditional"].param, SWEEPS["traditional"].values) == ("embed.features", ["network", "lbp", "hog"])
+    for name in ("table4", "table5", "batch", "kfold", "traditional"):
         assert SWEEPS[name].fixed["arch"] == "lenet" and SWEEPS[name].param not in SWEEPS[name].fixed
     # CK+'s two splits for the network params.yaml gives (the demo's ResNet-50)
     assert (SWEEPS["protocols"].param, SWEEPS["protocols"].values, SWEEPS["protocols"].fixed) == (

@@ -39,6 +39,7 @@ class Run:
     """What the report knows of one run: its setting and its metrics."""
     dataset: str
     arch: str
+    features: str  # what the SVM is fitted on: network, lbp or hog (embed.features)
     protocol: str
     budget: str
     shorter_than_paper: bool
@@ -48,8 +49,13 @@ class Run:
     def from_params(cls, flat: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> Run:
         """`flat`: the run's parameters, flattened (`train.steps_per_epoch`)."""
         return cls(dataset=metrics.get("data", {}).get("dataset", flat["dataset"]), arch=flat["arch"],
-                   protocol=protocol_text(flat), budget=budget_text(flat), shorter_than_paper=shorter_than_paper(flat),
-                   metrics=metrics)
+                   features=flat["embed.features"], protocol=protocol_text(flat), budget=budget_text(flat),
+                   shorter_than_paper=shorter_than_paper(flat), metrics=metrics)
+
+    @property
+    def handcrafted(self) -> str | None:
+        """LBP or HOG where the SVM is on hand-crafted features, not the network's; None otherwise."""
+        return None if self.features == "network" else self.features.upper()
 
 
 def proportion_interval(fraction: float, n: int) -> tuple[float, float]:
@@ -94,6 +100,8 @@ def accuracy_claim(paper: Paper, run: Run) -> Claim:
     claimed = float(claim["accuracy_percent"])
     if run.dataset != claim["dataset"]:
         verdict = _not_judged(f"on {display_name(run.dataset)}", display_name(claim["dataset"]))
+    elif run.handcrafted:
+        verdict = _not_judged(f"with {run.handcrafted} features", f"{display_name(claim['arch'])} features")
     elif run.arch != claim["arch"]:
         verdict = _not_judged(f"with {display_name(run.arch)} features", f"{display_name(claim['arch'])} features")
     elif "accuracy" not in svm:
@@ -120,7 +128,10 @@ def svm_vs_softmax_claim(paper: Paper, run: Run) -> Claim:
         diff, low, high = (100.0 * cmp[k] for k in ("accuracy_difference", "bootstrap_ci95_low", "bootstrap_ci95_high"))
         measured = (f"{fmt.points(diff)} points (95% interval {fmt.points(low)}..{fmt.points(high)}, "
                     f"McNemar p = {fmt.p_value(cmp['mcnemar_p_value'])})")
-        if run.arch != claim["arch"]:
+        if run.handcrafted:
+            verdict = _not_judged(f"with the SVM on {run.handcrafted} features",
+                                  "an SVM on the network's own features")
+        elif run.arch != claim["arch"]:
             verdict = _not_judged(f"with {display_name(run.arch)} features", f"{display_name(claim['arch'])} features")
         else:
             verdict = difference_verdict(claimed, low, high)

@@ -25,6 +25,7 @@ from ferpipe.report.protocols import protocols_section
 from ferpipe.report.render import LABELS, table_section
 from ferpipe.report.sweep_table import SweepTable
 from ferpipe.report.transfer import transfer_section
+from ferpipe.report.traditional import traditional_claim, traditional_section
 
 TITLE = ('S. Liu, "Face expression recognition based on residual network and support vector machine": '
          "reproduction report")
@@ -48,6 +49,7 @@ class ReportInputs:
     tables: list[SweepTable]
     tables_dir: Path  # where the sweep plots are
     out: Path  # REPORT.md: links are relative to its folder
+    traditional: dict[str, Any] | None = None  # the three-way table of `python -m ferpipe traditional`, if given
 
 
 def _link(inputs: ReportInputs, target: Path) -> str:
@@ -91,17 +93,25 @@ def _audit_section(inputs: ReportInputs) -> list[str]:
     return ["## Data audit (metrics/data.json)", "", fmt.md_table(["check", "count"], rows)]
 
 
-def _compare_section(inputs: ReportInputs) -> list[str]:
+def _compare_section(inputs: ReportInputs, run: Run) -> list[str]:
     cmp = inputs.metrics.get("compare")
     if not cmp:
         return ["## Softmax against SVM", "", "No comparison: metrics/compare.json is missing."]
+    if run.handcrafted:
+        title = f"## The network's softmax against the RBF SVM on {run.handcrafted} features (metrics/compare.json)"
+        svm_column = f"RBF SVM on {run.handcrafted} features"
+        words = [(f"The SVM here is fitted on hand-crafted {run.handcrafted} features (`embed.features: {run.features}`), "
+                  "not on the network's: this sets the deep network's softmax head against a traditional pipeline, "
+                  "not the softmax against an SVM on the same features."), ""]
+    else:
+        title = "## Softmax against SVM on the same test images (metrics/compare.json)"
+        svm_column, words = "RBF SVM on the features", []
     absent = cmp.get("classes_absent_from_test")
     pct = {k: fmt.percent(100.0 * cmp[k]) for k in ("softmax_accuracy", "svm_accuracy", "softmax_macro_f1", "svm_macro_f1")}
     rows = [["accuracy %", pct["softmax_accuracy"], pct["svm_accuracy"]],
             ["macro-F1 %", pct["softmax_macro_f1"], pct["svm_macro_f1"]],
             ["correct where the other is wrong", fmt.plain(cmp["softmax_only_correct"]), fmt.plain(cmp["svm_only_correct"])]]
-    return ["## Softmax against SVM on the same test images (metrics/compare.json)", "",
-            fmt.md_table(["", "softmax head", "RBF SVM on the features"], rows), "",
+    return [title, "", *words, fmt.md_table(["", "softmax head", svm_column], rows), "",
             (f"SVM − softmax: {fmt.points(100.0 * cmp['accuracy_difference'])} accuracy points on {cmp['n']} test images, "
             f"paired bootstrap 95% interval {fmt.points(100.0 * cmp['bootstrap_ci95_low'])}.."
             f"{fmt.points(100.0 * cmp['bootstrap_ci95_high'])} ({cmp['bootstrap_resamples']} resamples); exact McNemar "
@@ -143,7 +153,8 @@ def _kfold_section(inputs: ReportInputs, run: Run) -> list[str]:
 
 def build_report(inputs: ReportInputs) -> str:
     run = Run.from_params(inputs.params, inputs.metrics)
-    claims = [accuracy_claim(inputs.paper, run), svm_vs_softmax_claim(inputs.paper, run), data_claim(inputs.paper, run)]
+    claims = [accuracy_claim(inputs.paper, run), svm_vs_softmax_claim(inputs.paper, run), data_claim(inputs.paper, run),
+              traditional_claim(inputs.paper, run, inputs.traditional)]
     for table in inputs.tables:
         claims += sweep_claims(inputs.paper, table)
     parts = [f"# {TITLE}", "",
@@ -153,6 +164,7 @@ def build_report(inputs: ReportInputs) -> str:
     for section in (protocols_section(inputs.paper, inputs.tables), transfer_section(inputs.paper, inputs.tables),
                     _run_section(inputs, run), _claims_section(claims),
                     _table2_section(inputs), _audit_section(inputs),
-                    _compare_section(inputs), _sweeps_section(inputs), _kfold_section(inputs, run)):
+                    _compare_section(inputs, run), traditional_section(inputs.paper, run, inputs.traditional),
+                    _sweeps_section(inputs), _kfold_section(inputs, run)):
         parts += section + [""] if section else []
     return "\n".join(parts).rstrip() + "\n"

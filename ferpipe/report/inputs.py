@@ -26,10 +26,15 @@ class _ReportTrain(PartialSettings):
     schedule: Any
 
 
+class _ReportEmbed(PartialSettings):
+    features: Any
+
+
 class ReportParams(Settings):
     key = ""
     dataset: Any
     fetch: _ReportFetch
+    embed: _ReportEmbed
     arch: Any
     weights: Any
     lr: Any

@@ -8,6 +8,7 @@ LABELS = {"n_kerns": "n-kerns", "batch_size": "batch size", "pool_size": "pool s
 PAPER_COLUMNS = ("n_kerns", "batch_size", "pool_size", "lr")
 LENET_ONLY = ("n_kerns", "pool_size")  # the LeNet's layers; a ResNet-50 has none of them
 SWEPT = "value"  # a row's value of the swept parameter
+FEATURES = "embed.features"  # network, or hand-crafted features (lbp, hog) under the same SVM
 
 
 def settings_text(table: SweepTable) -> str:
@@ -74,6 +75,10 @@ def table_notes(table: SweepTable) -> list[str]:
     if table.superseded:
         notes.append("Older runs of a value shown by a newer one (left out): "
                      + ", ".join(f"`{n}`" for n in table.superseded))
+    handcrafted = [f"`{r['value']}`" for r in table.rows if table.param == FEATURES and r["value"] != "network"]
+    if handcrafted:
+        notes.append(f"Rows {', '.join(handcrafted)}: the SVM is on hand-crafted features, so their SVM − softmax sets "
+                     "that traditional pipeline against the network's softmax head, not two heads on the same features.")
     if table.aggregate is not None and table.aggregate["folds_done"] != table.aggregate["k"]:
         notes.append(f"Incomplete: {table.aggregate['folds_done']} of {table.aggregate['k']} folds finished, "
                      "so the mean covers only those.")
