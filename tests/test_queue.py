@@ -103,7 +103,7 @@ def test_an_interrupted_sweep_takes_its_experiments_out_of_the_queue(monkeypatch
     and kills its running one, and leaves the other's alone."""
     states = {"other-1": "Running", "mine-1": "Queued", "mine-2": "Queued"}
     calls = []
-    monkeypatch.setattr(queue, "queue", lambda name, overrides: calls.append(("queue", name)))
+    monkeypatch.setattr(queue, "queue", lambda name, overrides, target: calls.append(("queue", name)))
     monkeypatch.setattr(queue, "queue_statuses", lambda: (dict(states), 1))
     monkeypatch.setattr(queue, "start_queue", lambda jobs: states.update({"mine-1": "Running"}))
     monkeypatch.setattr(queue.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(interruption()))
@@ -114,3 +114,12 @@ def test_an_interrupted_sweep_takes_its_experiments_out_of_the_queue(monkeypatch
     out, err = capsys.readouterr()
     assert "waiting behind 1 experiment(s) already in DVC's queue (other-1)" in out
     assert "1 queued removed, 1 running killed" in err
+
+
+def test_until_queues_each_experiment_up_to_that_stage(monkeypatch):
+    calls = []
+    monkeypatch.setattr(queue, "run_dvc", lambda *args: calls.append(args))
+    queue.queue("mine-1", ["lr=0.1"], "compare")
+    queue.queue("mine-2", ["lr=0.2"])
+    assert calls == [("exp", "run", "--queue", "-n", "mine-1", "-S", "lr=0.1", "compare"),
+                     ("exp", "run", "--queue", "-n", "mine-2", "-S", "lr=0.2")]

@@ -120,7 +120,7 @@ def test_train_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_pat
     ({"lr": 0}, "params.yaml: lr must be a number > 0"),
     ({"arch": "alexnet"}, "params.yaml: arch must be one of"),
     ({"pool_size": [30, 30]}, "params.yaml: pool_size=[30, 30] is larger than the 28x28 feature map"),
-    ({"arch": "resnet50", "weights": "missing.h5"}, "params.yaml: weights must be imagenet, none or the path of an existing"),
+    ({"arch": "resnet50", "weights": "missing.h5"}, "params.yaml: weights must be imagenet, none, the path of an existing weights file or of a ferpipe model folder"),
     ({"train_momentun": 0.9}, "params.yaml: unknown parameter train.momentun (did you mean train.momentum?)"),
 ])
 def test_bad_input_fails_cleanly_without_outputs(tmp_path, overrides, message):
