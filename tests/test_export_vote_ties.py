@@ -2,19 +2,16 @@
 other way: those, and only those, with a one-vs-one decision value within VOTE_MARGIN of 0."""
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 from svm_fixtures import SVM_PARAMS, blobs
 
 from ferpipe.export.run import VOTE_MARGIN, near_vote_tie
 from ferpipe.svm.fit import SvmSettings, fit_final
+from ferpipe.svm.model import pairwise_scores
 
 
 def one_vs_one(svm, x: np.ndarray) -> np.ndarray:
-    svc = copy.copy(svm.steps[-1][1])
-    svc.decision_function_shape = "ovo"
-    return svc.decision_function(svm[:-1].transform(x))
+    return pairwise_scores(svm[-1], svm[:-1].transform(x))
 
 
 def on_the_boundary(svm, a: np.ndarray, b: np.ndarray) -> np.ndarray:

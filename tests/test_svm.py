@@ -17,7 +17,7 @@ from svm_fixtures import blobs, params, write_blob_embeddings
 from ferpipe.core.errors import FerpipeError
 from ferpipe.features.files import save_embeddings
 from ferpipe.svm.fit import SvmSettings, best_point, fit_final, search_grid
-from ferpipe.svm.model import _pairwise_scores, load_svm, make_svc, portable
+from ferpipe.svm.model import pairwise_scores, load_svm, make_svc, portable
 
 OUTPUTS = ("model.skops", "svm.json", "grid.json", "confusion.json", "predictions.npz")
 
@@ -90,10 +90,10 @@ def test_sklearnex_svc_becomes_a_plain_sklearn_svc_that_decides_alike(classes):
     rows, _ = blobs(60, classes, 6, seed=2, spread=3.0)
     fitted = Pipeline([("svc", make_svc("sklearnex", 1.0, "scale", "balanced"))]).fit(x, y)
     rows = rows.astype(np.float64)  # on float32 rows oneDAL computes in float32 (the test below)
-    before = _pairwise_scores(fitted[-1], rows)
+    before = pairwise_scores(fitted[-1], rows)
     plain = portable(fitted, rows)
     assert type(plain[-1]) is SVC
-    np.testing.assert_allclose(_pairwise_scores(plain[-1], rows), before, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(pairwise_scores(plain[-1], rows), before, rtol=1e-9, atol=1e-9)
 
 
 def rows_on_pair_boundaries(model, centres: np.ndarray) -> np.ndarray:
@@ -103,7 +103,7 @@ def rows_on_pair_boundaries(model, centres: np.ndarray) -> np.ndarray:
     for pair, (i, j) in enumerate(combinations(range(len(centres)), 2)):
         def score(t):
             row = (centres[i] + t * (centres[j] - centres[i]))[None].astype(np.float32).astype(np.float64)
-            return np.sign(_pairwise_scores(model[-1], model[:-1].transform(row))[0, pair])
+            return np.sign(pairwise_scores(model[-1], model[:-1].transform(row))[0, pair])
 
         low, high = 0.0, 1.0
         if score(low) == score(high):
@@ -127,10 +127,10 @@ def test_a_float32_fit_converts_though_rounding_flips_votes_of_rows_on_a_boundar
     rows = rows_on_pair_boundaries(fitted, np.array([x[y == c].mean(0) for c in range(7)], dtype=np.float64))
     assert len(rows) >= 10
     scaled = fitted[:-1].transform(rows.astype(np.float64))
-    before = _pairwise_scores(fitted[-1], scaled)
+    before = pairwise_scores(fitted[-1], scaled)
     plain = portable(fitted, rows)
     assert type(plain[-1]) is SVC
-    np.testing.assert_allclose(_pairwise_scores(plain[-1], scaled), before, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(pairwise_scores(plain[-1], scaled), before, rtol=1e-6, atol=1e-6)
 
 
 def off_by_one_intercept(plain):

@@ -16,7 +16,6 @@ comparison when its probabilities are the softmax of the decision values.
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from ferpipe.export.svm import as_svm_input, export_svm
 from ferpipe.faces.settings import FaceSettings
 from ferpipe.nn.models import as_model_input, feature_model, predict_batched
 from ferpipe.nn.saved import load_model
-from ferpipe.svm.model import load_svm
+from ferpipe.svm.model import final_svc, load_svm, pairwise_scores
 
 PROBABILITY_TOLERANCE = 1e-4
 VOTE_MARGIN = 1e-3  # |one-vs-one decision value| within which ONNX's float32 SVM may cast a vote the other way
@@ -84,14 +83,9 @@ def parity(session, svm_session, model, features_of, svm, crops: np.ndarray, whe
 
 def near_vote_tie(svm, features: np.ndarray) -> np.ndarray:
     """Rows with a one-vs-one decision value of the skops SVM within VOTE_MARGIN of 0."""
-    *steps, (_, svc) = svm.steps
-    x = features
-    for _, step in steps:
-        x = step.transform(x)
-    ovo = copy.copy(svc)  # the fitted SVC, asked for its one-vs-one values (shared arrays, nothing refitted)
-    ovo.decision_function_shape = "ovo"
-    values = ovo.decision_function(x)
-    return (np.abs(values.reshape(len(x), -1)) < VOTE_MARGIN).any(axis=1)
+    x = svm[:-1].transform(features) if len(svm) > 1 else features
+    values = pairwise_scores(final_svc(svm), x)
+    return (np.abs(values.reshape(len(features), -1)) < VOTE_MARGIN).any(axis=1)
 
 
 def _agreement(found: np.ndarray, expected: np.ndarray) -> tuple[float, bool]:

@@ -88,7 +88,7 @@ def portable(model: Pipeline, check_rows: np.ndarray) -> Pipeline:
     # one-vs-rest scores count votes, which a pair scored near zero flips by rounding alone.
     rows, preprocessing = np.asarray(check_rows, dtype=np.float64), model[:-1]
     rows = preprocessing.transform(rows) if len(preprocessing) else rows
-    before, after = _pairwise_scores(fitted, rows), _pairwise_scores(plain, rows)
+    before, after = pairwise_scores(fitted, rows), pairwise_scores(plain, rows)
     if not np.allclose(before, after, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(before).max(initial=0.0)))):
         worst = float(np.abs(before - after).max())
         raise NotPortable(f"svm.backend=sklearnex: the fitted SVC did not convert to a scikit-learn SVC that "
@@ -103,7 +103,7 @@ def portable(model: Pipeline, check_rows: np.ndarray) -> Pipeline:
     return model
 
 
-def _pairwise_scores(svc: SVC, rows: np.ndarray) -> np.ndarray:
+def pairwise_scores(svc: SVC, rows: np.ndarray) -> np.ndarray:
     """The one-vs-one decision values of `svc` on already preprocessed rows."""
     shape = svc.decision_function_shape
     svc.decision_function_shape = "ovo"
