@@ -17,6 +17,7 @@ from ferpipe.augment.transforms import AugmentSettings
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.settings import Settings, params_keys, validate
 from ferpipe.data.fetch import FetchSettings
+from ferpipe.data.sources.download import check_source
 from ferpipe.eval.compare import CompareSettings
 from ferpipe.features.extract import EmbedSettings
 from ferpipe.svm.fit import SvmSettings
@@ -86,3 +87,13 @@ def check_all(params: dict[str, Any], params_file: str = "params.yaml") -> None:
     check_unknown(params, params_file)
     for model in all_models():
         validate(model, params, params_file)
+
+
+def check_stage_params(params: dict[str, Any], params_file: str) -> None:
+    """Run every stage's parameter checks (the ones the stages themselves run, generalize's included) and the
+    whole-file check for unknown keys on `params`; a local source of a dataset in use must exist.
+    `params_file` is the params file (and overrides) the values come from, named in messages."""
+    check_all(params, params_file)
+    in_use = {params["dataset"]} - {"demo"} | ({"genki4k"} if params["generalize"]["target"] == "genki4k" else set())
+    for dataset in sorted(in_use):
+        check_source(dataset, params["sources"], params_file)

@@ -14,13 +14,12 @@ from model_fixtures import EXPORT_ARGS, write_svm
 from stage_runs import expect_error, run_in_child, run_in_process, stage_result
 from svm_fixtures import blobs
 
-from ferpipe.apply.heads import svm_probabilities, svm_probability_method
-from ferpipe.apply.onnx_heads import svm_probabilities_of_scores
 from ferpipe.eval.predictions import load_predictions
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.export.card import CARD_FILE
 from ferpipe.export.svm import export_svm
 from ferpipe.features.files import load_embeddings
+from ferpipe.heads.probabilities import svm_probabilities, svm_probabilities_of_scores, svm_probability_method
 from ferpipe.svm.model import load_svm
 
 TOLERANCE = 1e-4

@@ -16,6 +16,7 @@ from ferpipe.experiments.overrides import apply_overrides, override
 from ferpipe.experiments.queue import preflight
 from ferpipe.experiments.plan import plan
 from ferpipe.experiments.sweeps import experiment_names, load_sweeps, sweep_of
+from ferpipe.registry import check_stage_params
 
 SWEEPS = load_sweeps(REPO / "sweeps.yaml")
 
@@ -56,7 +57,7 @@ def test_a_missing_or_unreadable_params_file_is_one_error(tmp_path, content, mes
 
 
 def test_a_plan_is_the_sweeps_set_then_the_typed_overrides_then_the_value(in_repo):
-    points = plan(SWEEPS["table4"], ["epochs=1", "train.steps_per_epoch=2"])
+    points = plan(SWEEPS["table4"], ["epochs=1", "train.steps_per_epoch=2"], check_stage_params)
     assert [p[-1] for p in points] == ["lr=0.1", "lr=0.01", "lr=0.05"]
     for overrides in points:
         params = apply_overrides("params.yaml", overrides)
@@ -68,7 +69,7 @@ TINY_DEMO = ["fetch.demo.per_class=5", "fetch.demo.size=32"]  # k-fold plans loa
 
 
 def test_a_kfold_plan_runs_every_fold_of_the_typed_k(in_repo):
-    points = plan(SWEEPS["kfold"], ["fetch.folds=3", *TINY_DEMO])
+    points = plan(SWEEPS["kfold"], ["fetch.folds=3", *TINY_DEMO], check_stage_params)
     assert [p[-1] for p in points] == ["fetch.fold=0", "fetch.fold=1", "fetch.fold=2"]
 
 
@@ -94,7 +95,7 @@ def test_bad_values_are_refused_before_queueing(in_repo, monkeypatch, sweep, ext
     for dataset in ("FER2013", "CKPLUS", "GENKI4K"):
         monkeypatch.delenv(f"FERPIPE_SOURCE_{dataset}", raising=False)
     with pytest.raises(FerpipeError, match=re.escape(message)) as err:
-        plan(SWEEPS[sweep], extra)
+        plan(SWEEPS[sweep], extra, check_stage_params)
     assert "\n" not in str(err.value)
 
 

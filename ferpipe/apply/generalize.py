@@ -89,7 +89,8 @@ def _rounded(values: dict) -> dict:
 def measure(target: TargetCrops, model_dir: Path, svm_path: Path | None, s: GeneralizeSettings, plot_path: Path
             ) -> dict:
     """Zero-shot and frozen-feature measures; keras must already run on the chosen backend."""
-    from ferpipe.apply.heads import Heads, svm_probabilities, svm_probability_method
+    from ferpipe.apply.heads import Heads
+    from ferpipe.heads.probabilities import svm_probabilities, svm_probability_method
 
     heads = Heads(model_dir, svm_path)
     column = smile_column(heads.info, model_dir)

@@ -11,26 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.special import softmax
 
-from ferpipe.apply.head_kinds import SOFTMAX, SVM_DECISION_SOFTMAX, SVM_PLATT
 from ferpipe.core.errors import require
+from ferpipe.heads.kinds import SOFTMAX
+from ferpipe.heads.probabilities import svm_probabilities, svm_probability_method
 from ferpipe.svm.model import load_svm
-
-
-def svm_probability_method(svm) -> str:
-    """How `svm_probabilities` obtains a fitted SVM pipeline's probabilities (a PROBABILITY_NOTES key)."""
-    return SVM_PLATT if hasattr(svm, "predict_proba") else SVM_DECISION_SOFTMAX  # only a calibrated SVM has it
-
-
-def svm_probabilities(svm, features: np.ndarray) -> np.ndarray:
-    """(N, K) class probabilities of a fitted SVM pipeline (see `svm_probability_method`)."""
-    if svm_probability_method(svm) == SVM_PLATT:
-        return svm.predict_proba(features)
-    scores = svm.decision_function(features)
-    if scores.ndim == 1:  # two classes: one signed value, positive for the second class
-        scores = np.stack([-scores, scores], axis=1)
-    return softmax(scores, axis=1)
 
 
 class Heads:

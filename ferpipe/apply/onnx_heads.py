@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.apply.head_kinds import SOFTMAX, SVM_PLATT
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.export.card import CROPS, FEATURES, PROBABILITIES, SVM_LABEL, SVM_SCORES, read_card
+from ferpipe.heads.kinds import SOFTMAX
+from ferpipe.heads.probabilities import svm_probabilities_of_scores
 
 
 def _session(model: bytes, path: Path):
@@ -34,19 +35,6 @@ def _require_signature(session, path: Path, inputs: dict[str, tuple], outputs: d
     require(found_in == inputs and all(found_out.get(k) == v for k, v in outputs.items()),
             f"{path}: an ONNX model of another network: it takes {found_in} and gives {found_out}, the model card "
             f"describes {inputs} -> {outputs}; rerun the export stage")
-
-
-def svm_probabilities_of_scores(scores: np.ndarray, method: str) -> np.ndarray:
-    """The SVM head's (N, K) probabilities from the exported SVM's scores, as `heads.svm_probabilities`
-    gives them: Platt probabilities as they are; else the softmax of the decision values. For two classes
-    skl2onnx gives [d, -d], d > 0 meaning the second class (the reverse of the class order); scikit-learn's
-    single d is read as [-d, d]. The export stage checks that both agree on the test crops."""
-    if method == SVM_PLATT:
-        return scores
-    if scores.shape[1] == 2:
-        scores = scores[:, ::-1]
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 class OnnxHeads:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ferpipe.apply.head_kinds import PROBABILITY_NOTES
+from ferpipe.heads.kinds import PROBABILITY_NOTES
 from ferpipe.apply.predict import FaceResult, PhotoResult
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.outputs import new_file

@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from ferpipe.apply.head_kinds import HEADS, PROBABILITY_NOTES
+from ferpipe.heads.kinds import HEADS, PROBABILITY_NOTES
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.params import load_params

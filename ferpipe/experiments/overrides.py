@@ -1,6 +1,6 @@
-"""`-S key=value` overrides as `dvc exp run` applies them, checked by every stage's own parameter
-checks before anything is queued, so a bad value (`-S lr=abc`) is one clear error up front rather
-than a failed experiment in the queue."""
+"""`-S key=value` overrides as `dvc exp run` applies them, so that a sweep can check the parameters
+they give (`ferpipe.registry.check_stage_params`) before anything is queued: a bad value (`-S lr=abc`)
+is one clear error up front rather than a failed experiment in the queue."""
 from __future__ import annotations
 
 import re
@@ -76,16 +76,3 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
                 cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
                 raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
         return load_params(copy)
-
-
-def check_stage_params(params: dict[str, Any], params_file: str) -> None:
-    """Run every stage's parameter checks (the ones the stages themselves run, generalize's included) and the
-    whole-file check for unknown keys on `params`; a local source of a dataset in use must exist.
-    `params_file` is the params file (and overrides) the values come from, named in messages."""
-    from ferpipe.data.sources.download import check_source
-    from ferpipe.registry import check_all
-
-    check_all(params, params_file)
-    in_use = {params["dataset"]} - {"demo"} | ({"genki4k"} if params["generalize"]["target"] == "genki4k" else set())
-    for dataset in sorted(in_use):
-        check_source(dataset, params["sources"], params_file)

@@ -2,13 +2,12 @@
 parameter checks before anything runs, so that a bad value is one error up front, not a failed experiment."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ferpipe.core.errors import require
 from ferpipe.experiments.overrides import (
     apply_overrides,
     check_single_values,
-    check_stage_params,
     override,
     override_key,
 )
@@ -27,9 +26,10 @@ def check_folds_fit(params: dict[str, Any], params_file: str) -> None:
     apply_folds(settings, records, classes)
 
 
-def plan(sweep: Sweep, extra: list[str]) -> list[list[str]]:
+def plan(sweep: Sweep, extra: list[str], check: Callable[[dict[str, Any], str], None]) -> list[list[str]]:
     """The overrides of each experiment of the sweep (its `set`, then `extra`, then the swept value), every
-    one checked; raises FerpipeError on the first bad one."""
+    one's parameters checked by `check(params, params_file)` (the stages' checks:
+    `ferpipe.registry.check_stage_params`); raises FerpipeError on the first bad one."""
     check_single_values(extra)
     typed = {override_key(t) for t in extra}
     require(sweep.param not in typed,
@@ -39,7 +39,7 @@ def plan(sweep: Sweep, extra: list[str]) -> list[list[str]]:
     points = [base + [override(sweep.param, value)] for value in sweep.grid(apply_overrides(PARAMS_FILE, base))]
     for overrides in points:
         params = apply_overrides(PARAMS_FILE, overrides)
-        check_stage_params(params, f"{params_file} ({overrides[-1]})")
+        check(params, f"{params_file} ({overrides[-1]})")
     if sweep.is_kfold:
         check_folds_fit(params, params_file)
     return points

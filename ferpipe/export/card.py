@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import NonNegativeInt, model_validator
 
-from ferpipe.apply.head_kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
 from ferpipe.core.errors import require
 from ferpipe.core.records import ClassNames, FileName, Name, PositiveInt, Record, Sha256, read_record, validated
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.core.textfile import read_bytes
+from ferpipe.heads.kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
 
 CARD_FILE = "model_card.json"
 NETWORK_FILE = "network.onnx"
@@ -77,9 +77,10 @@ class Parity(Record):
     probability_tolerance: float
     argmax_agrees: bool
     svm_labels_agree: bool
-    max_svm_probability_difference: float  # over the crops not near a one-vs-one vote tie
+    max_svm_probability_difference: float | None  # over the crops not near a one-vs-one vote tie; None: no such crop
     max_feature_difference: float
-    svm_crops_near_a_vote_tie: int = 0  # left out of the SVM's comparison (ferpipe.export.run.VOTE_MARGIN)
+    svm_crops_near_a_vote_tie: NonNegativeInt = 0  # checked by whole votes instead (ferpipe.export.run.VOTE_MARGIN)
+    svm_crops_a_vote_apart: NonNegativeInt = 0  # of those, where ONNX's float32 SVM cast a vote the other way
 
 
 class ModelCard(Record):

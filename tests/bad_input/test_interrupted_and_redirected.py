@@ -30,7 +30,12 @@ def interrupted_stage(signum: int, outputs: list[Path]):
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_ends_a_stage_with_one_line_and_no_outputs(tmp_path, signum, code):
     outputs = [tmp_path / "metrics.json", tmp_path / "out" / "data.npz"]
-    done = run_main(lambda argv: run_stage(interrupted_stage(signum, outputs), argv), [], tmp_path)
+    # Python's own SIGINT handler, as in a terminal: a test run started as a shell's background job ignores it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        done = run_main(lambda argv: run_stage(interrupted_stage(signum, outputs), argv), [], tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert done.returncode == code and done.stderr.splitlines() == ["interrupted"], done.stderr
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or signum == signal.SIGINT

@@ -22,6 +22,7 @@ from ferpipe.experiments.queue import dvc_stages, error_line, preflight, run_que
 from ferpipe.experiments.ray_runner import LOCAL, RayOptions, run_on_ray
 from ferpipe.experiments.results import sweep_experiments
 from ferpipe.experiments.sweeps import SWEEPS_FILE, experiment_names, load_sweeps
+from ferpipe.registry import check_stage_params
 from ferpipe.report.tables_command import TABLES_DIR, summary, write_tables
 
 
@@ -55,7 +56,7 @@ def _main(argv: list[str] | None) -> None:
     require(args.ray is None or args.jobs is None,
             "--jobs is for DVC's queue; with --ray the cluster's free resources decide how many run at once")
     sweep = sweeps[args.name]
-    points = plan(sweep, args.overrides)
+    points = plan(sweep, args.overrides, check_stage_params)
     commit = preflight(PARAMS_FILE)
     experiments = dict(zip(experiment_names(sweep.name, len(points)), points))
     if args.ray is None:

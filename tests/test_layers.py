@@ -1,0 +1,67 @@
+"""Each folder of the package uses only the folders below it (imports inside functions included), so that
+code two parts share lives low enough for both: the order of the method, from files to the report."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from stage_imports import REPO
+
+PACKAGE = REPO / "ferpipe"
+# Lowest first; a folder may import its own modules and those of the folders of lower lines only.
+LAYERS = [
+    {"core"},
+    {"data"},
+    {"faces", "augment", "nn"},
+    {"features", "eval", "heads"},
+    {"svm"},
+    {"export"},
+    {"apply"},
+    {"experiments"},
+    {"report"},
+]
+LEVEL = {folder: level for level, folders in enumerate(LAYERS) for folder in folders}
+TOP = len(LAYERS)  # the package's own modules (__main__, the registry, the commands) and ferpipe.testing
+
+
+def level_of(part: str) -> int:
+    return LEVEL.get(part, TOP)
+
+
+def imported_parts(path: Path) -> set[str]:
+    """The first part under ferpipe of every ferpipe module `path` imports (`ferpipe.svm.fit` -> svm)."""
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+        parts.update(n.split(".")[1] for n in names if n.startswith("ferpipe.") and n.count(".") >= 1)
+    return parts
+
+
+def folders() -> list[str]:
+    return sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+
+
+def test_every_folder_has_a_place():
+    assert sorted(set(folders()) - {"testing"}) == sorted(LEVEL)
+
+
+@pytest.mark.parametrize("folder", sorted(LEVEL))
+def test_a_folder_uses_only_those_below_it(folder):
+    upward = {f"{path.relative_to(PACKAGE)} -> {part}"
+              for path in sorted((PACKAGE / folder).rglob("*.py"))
+              for part in imported_parts(path) if part != folder and level_of(part) >= LEVEL[folder]}
+    assert not upward, sorted(upward)
+
+
+def test_nothing_in_the_package_uses_its_test_support():
+    users = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+             if "testing" in imported_parts(p) and p.parent.name != "testing"]
+    assert not users
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from ferpipe.apply.heads import Heads\n")
+    assert imported_parts(module) == {"apply"} and level_of("apply") > LEVEL["export"]
