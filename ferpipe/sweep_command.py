@@ -34,7 +34,7 @@ def _main(argv: list[str] | None) -> None:
                         help="a parameter for every experiment of the sweep, as in `dvc exp run -S` (repeatable)")
     parser.add_argument("-j", "--jobs", type=int, help="experiments run at once by DVC's queue (default: 1)")
     parser.add_argument("--until", metavar="STAGE", help="run each experiment up to this stage of dvc.yaml only (e.g. "
-                        "compare: what the tables read, without export, generalize and report); DVC's queue only")
+                        "compare: what the tables read, without export, generalize and report)")
     parser.add_argument("--out", default=TABLES_DIR, help=f"where the tables go (default: {TABLES_DIR})")
     cluster = parser.add_argument_group("on a Ray cluster (docs/cluster.md)")
     cluster.add_argument("--ray", nargs="?", const=LOCAL, metavar="ADDRESS",
@@ -52,7 +52,6 @@ def _main(argv: list[str] | None) -> None:
             "--gpus-per-experiment, --cpus-per-experiment and --git-remote go with --ray")
     require(args.until is None or args.until in dvc_stages(), f"--until {args.until}: not a stage of dvc.yaml "
             f"({', '.join(dvc_stages())})")
-    require(args.ray is None or args.until is None, "--until is for DVC's queue; a Ray task runs the whole pipeline")
     require(args.ray is None or args.jobs is None,
             "--jobs is for DVC's queue; with --ray the cluster's free resources decide how many run at once")
     sweep = sweeps[args.name]
@@ -66,7 +65,7 @@ def _main(argv: list[str] | None) -> None:
     else:
         cpus = 1.0 if args.cpus_per_experiment is None else args.cpus_per_experiment
         options = RayOptions(address=args.ray, gpus=args.gpus_per_experiment, cpus=cpus,
-                             git_remote=args.git_remote or "origin")
+                             git_remote=args.git_remote or "origin", until=args.until)
         failures = {name: f"failed: {result.error}" for name, result in
                     run_on_ray(experiments, commit, options).items() if result.status != "Success"}
     for name, why in failures.items():

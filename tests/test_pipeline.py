@@ -5,9 +5,9 @@ not ignored: what a fresh clone has, plus local edits) whether dvc.lock still ma
 command, code and params, in a second. The other tests are slow and read one run: the copy, without the
 committed metrics and report, runs `make repro` with the default params once; they check that the
 committed dvc.lock matches the run, that a second `dvc repro` does nothing, that the metrics and
-REPORT.md come from the run, that a sweep's table holds its experiments (a tiny LeNet sweep on a small
-demo), that a forced rerun of one of them gives its metrics again, and that `dvc exp run -S ...` reruns
-exactly the stages that read the parameter.
+REPORT.md come from the run, and that `dvc exp run -S ...` reruns exactly the stages that read the
+parameter. A sweep's table and the same metrics from two runs of the same params: tests/test_ray_sweep.py
+(a tiny sweep on DVC's queue against the same on Ray, each from scratch).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import pytest
 import yaml
 from report_numbers import allowed_numbers, untraced_numbers
 
-from ferpipe.testing.project_copy import REPO, RUN_OUTPUTS, TINY_SWEEP, copy_repository, run
+from ferpipe.testing.project_copy import REPO, RUN_OUTPUTS, copy_repository, run
 
 
 def stale_lock_entries(status: dict) -> dict[str, list[str]]:
@@ -49,10 +49,6 @@ def test_the_committed_lock_is_current(tmp_path):
 def clone(tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("clone") / "ferpipe"
     copy_repository(dest, without=RUN_OUTPUTS)
-    sweeps = yaml.safe_load((dest / "sweeps.yaml").read_text())
-    sweeps["sweeps"]["tiny"] = TINY_SWEEP
-    (dest / "sweeps.yaml").write_text(yaml.safe_dump(sweeps))
-    run(["git", "commit", "-qam", "a tiny sweep"], dest)
     venv = Path(sys.executable).parent.parent
     # The README's command; -o: the test's environment is installed already, never reinstall it here.
     run(["make", "repro", f"VENV={venv}", "-o", f"{venv}/.installed"], dest, venv_on_path=False)
@@ -131,50 +127,6 @@ def test_the_report_is_written_from_the_metrics(clone):
                yaml.safe_load((clone / "paper.yaml").read_text())]
     assert f"{100 * svm['accuracy']:.1f}" in report
     assert untraced_numbers(report, allowed_numbers(sources, [(svm["accuracy"], svm["n"])])) == []
-
-
-def experiments_of(doc: list, prefix: str) -> dict[str, dict]:
-    return {e["name"]: e["revs"][0]["data"] for commit in doc for e in commit.get("experiments") or []
-            if e["name"].startswith(prefix)}
-
-
-@pytest.mark.slow
-def test_a_sweep_table_holds_both_experiments_with_their_params_and_metrics(clone):
-    out = run([sys.executable, "-m", "ferpipe", "sweep", "tiny"], clone)
-    assert "tables:" in out
-    experiments = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], clone)), "tiny-")
-    assert len(experiments) == 2
-    tables = json.loads((clone / "sweeps" / "tables.json").read_text())["tables"]
-    assert [t["sweep"] for t in tables] == ["tiny"]
-    rows = {row["experiment"]: row for row in tables[0]["rows"]}
-    assert set(rows) == set(experiments)
-    for name, exp in experiments.items():
-        params = exp["params"]["params.yaml"]["data"]
-        softmax = exp["metrics"]["metrics/softmax.json"]["data"]
-        assert params["arch"] == "lenet" and rows[name]["lr"] == params["lr"]
-        assert rows[name]["test_error"] == pytest.approx(100 * (1 - softmax["accuracy"]), abs=0.051)
-    assert sorted(row["lr"] for row in rows.values()) == [0.01, 0.1]
-
-
-def as_exp_show(value):
-    """`value` without nulls and lists, which `dvc exp show --json` leaves out."""
-    if isinstance(value, dict):
-        return {k: as_exp_show(v) for k, v in value.items() if v is not None and not isinstance(v, list)}
-    return value
-
-
-@pytest.mark.slow
-def test_a_forced_rerun_gives_identical_metrics(clone):
-    """`dvc exp run -f` reruns every stage, fetch included, with the params of one sweep experiment
-    (tiny, so cheap): its metrics must equal those the queued experiment recorded."""
-    experiments = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], clone)), "tiny-")
-    recorded = next(e for e in experiments.values() if e["params"]["params.yaml"]["data"]["lr"] == 0.1)
-    overrides = [f"{key}={json.dumps(value)}" for key, value in TINY_SWEEP["set"].items()] + ["lr=0.1"]
-    with committed_run_restored(clone):
-        out = run(["dvc", "exp", "run", "-f", *(arg for o in overrides for arg in ("-S", o))], clone)
-        assert "fetch" in stages_run(out) and "train" in stages_run(out)
-        for path, value in recorded["metrics"].items():
-            assert as_exp_show(json.loads((clone / path).read_text())) == as_exp_show(value["data"]), path
 
 
 def pending(clone: Path) -> set[str]:

@@ -6,7 +6,8 @@ A 4-experiment sweep of a tiny LeNet on 7 x 10 demo faces runs on both nodes wit
 second node is killed in its second experiment, which is retried on the first: all four pushed, each once
 (one sweep for both, to keep `make test` short). A third clone that only fetches from the remotes shows
 the four, two of them (lr 0.1 and 0.01: the sweep `tiny`) with the metrics the same params give on DVC's
-queue here. Each bad input of the preflight is one
+queue here, each run from scratch (fetch included): the same params give the same metrics; the queue's
+sweep table holds both experiments with their params and metrics. Each bad input of the preflight is one
 error line with nothing scheduled.
 """
 from __future__ import annotations
@@ -18,15 +19,16 @@ import time
 from pathlib import Path
 
 import pytest
-from test_pipeline import as_exp_show, experiments_of
 
-from ferpipe.testing.project_copy import run, user_env
+from ferpipe.testing.project_copy import TINY_SWEEP, run, user_env
 from ferpipe.testing.ray_cluster import NODES, kill_node, nodes_by_id, sweep_project, two_node_cluster
 
 pytestmark = pytest.mark.slow
 
-SWEEP = [sys.executable, "-m", "ferpipe", "sweep", "tiny4"]
-QUEUED = [sys.executable, "-m", "ferpipe", "sweep", "tiny"]  # two of tiny4's experiments, on DVC's queue
+# Up to compare (what the tables read): export, generalize and report add nothing to what is checked here and
+# are run end to end by tests/test_pipeline.py.
+SWEEP = [sys.executable, "-m", "ferpipe", "sweep", "tiny4", "--until", "compare"]
+QUEUED = [sys.executable, "-m", "ferpipe", "sweep", "tiny", "--until", "compare"]  # two of tiny4's, on DVC's queue
 
 
 @pytest.fixture(scope="module")
@@ -114,15 +116,43 @@ def test_a_third_clone_shows_them_with_the_metrics_of_the_queue(ray_sweep, proje
     assert queued.returncode == 0, queued.stdout[-4000:] + queued.stderr[-3000:]
     on_queue = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], project)), "tiny-")
     assert len(on_queue) == 2
+    check_the_table_of(project, "tiny", on_queue)
 
     # Equal but for the last printed digit of a float: an SVM threshold was 0.051241 on Ray and 0.05124 on the
     # queue (Ray runs a task's stages with OMP_NUM_THREADS set to its CPUs, 1 here).
     ray_values, queue_values = flat_metrics(on_ray), flat_metrics(on_queue)
     assert {path.split("/")[0] for path in queue_values} == {"lr=0.1", "lr=0.01"}
     assert set(queue_values) <= set(ray_values)
+    assert not [p for p in ray_values if "metrics/generalize.json" in p]  # --until compare: generalize never ran
     for path, value in queue_values.items():
         exact = isinstance(value, (bool, str, int))
         assert ray_values[path] == (value if exact else pytest.approx(value, rel=1e-4)), path
+
+
+def check_the_table_of(project: Path, sweep: str, experiments: dict[str, dict]) -> None:
+    """The sweep's table (sweeps/tables.json, written by the sweep command) holds each experiment once, with
+    its swept lr and its test error from metrics/softmax.json."""
+    tables = {t["sweep"]: t for t in json.loads((project / "sweeps" / "tables.json").read_text())["tables"]}
+    rows = {row["experiment"]: row for row in tables[sweep]["rows"]}
+    assert set(rows) == set(experiments)
+    for name, exp in experiments.items():
+        params = exp["params"]["params.yaml"]["data"]
+        softmax = exp["metrics"]["metrics/softmax.json"]["data"]
+        assert params["arch"] == "lenet" and rows[name]["lr"] == params["lr"]
+        assert rows[name]["test_error"] == pytest.approx(100 * (1 - softmax["accuracy"]), abs=0.051)
+    assert sorted(row["lr"] for row in rows.values()) == sorted(TINY_SWEEP["vary"]["lr"])
+
+
+def experiments_of(doc: list, prefix: str) -> dict[str, dict]:
+    return {e["name"]: e["revs"][0]["data"] for commit in doc for e in commit.get("experiments") or []
+            if e["name"].startswith(prefix)}
+
+
+def as_exp_show(value):
+    """`value` without nulls and lists, which `dvc exp show --json` leaves out."""
+    if isinstance(value, dict):
+        return {k: as_exp_show(v) for k, v in value.items() if v is not None and not isinstance(v, list)}
+    return value
 
 
 def flat_metrics(experiments: dict) -> dict[str, object]:

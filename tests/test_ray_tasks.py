@@ -54,6 +54,12 @@ def test_an_experiment_runs_in_a_fresh_clone_and_is_pushed(monkeypatch, tmp_path
     assert Path(clone).parent == tmp_path / "ferpipe-ray" and not Path(clone).exists()  # removed once pushed
 
 
+def test_an_experiment_with_until_runs_up_to_that_stage(monkeypatch, tmp_path):
+    node = Node(monkeypatch, tmp_path)
+    ray_tasks.experiment(CHECKOUT, "tiny-1", ["lr=0.1"], until="compare")
+    assert [*DVC, "exp", "run", "--pull", "--allow-missing", "-n", "tiny-1", "-S", "lr=0.1", "compare"] in node.commands
+
+
 def test_an_experiment_the_remote_holds_already_is_neither_run_nor_pushed_again(monkeypatch, tmp_path):
     node = Node(monkeypatch, tmp_path, pushed={"tiny-1"})
     result = ray_tasks.experiment(CHECKOUT, "tiny-1", ["lr=0.1"])

@@ -17,13 +17,9 @@ import numpy as np
 from pydantic import Field
 
 from ferpipe.apply.target import SMILE_EXPRESSION, TARGET_CLASSES, DemoTarget, Genki4kSource, load_target
-from ferpipe.apply.transfer import frozen_features, plot_roc, zero_shot
 from ferpipe.core.errors import require
 from ferpipe.core.settings import MAX_SEED, Settings
 from ferpipe.data.dataset import Dataset, write_dataset
-from ferpipe.faces.crop import crop_dataset
-from ferpipe.faces.detector import FaceDetector
-from ferpipe.faces.summary import detection_report
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.nn.saved import ModelInfo
 
@@ -63,6 +59,10 @@ class TargetCrops:
 
 def crop_target(records, s: GeneralizeSettings, faces: FaceSettings, runtime: FaceRuntime) -> TargetCrops:
     """Every target photo cropped exactly as the faces stage crops a dataset (no-face policy included)."""
+    from ferpipe.faces.crop import crop_dataset  # torch and MTCNN: not for the registry, which imports this module
+    from ferpipe.faces.detector import FaceDetector
+    from ferpipe.faces.summary import detection_report
+
     # Each MTCNN worker process starts by importing torch, which takes seconds: a pool pays only on large
     # targets, and the worker count never changes a crop.
     workers = max(1, min(runtime.workers, len(records) // IMAGES_PER_WORKER))
@@ -90,6 +90,7 @@ def measure(target: TargetCrops, model_dir: Path, svm_path: Path | None, s: Gene
             ) -> dict:
     """Zero-shot and frozen-feature measures; keras must already run on the chosen backend."""
     from ferpipe.apply.heads import Heads
+    from ferpipe.apply.transfer import frozen_features, plot_roc, zero_shot
     from ferpipe.heads.probabilities import svm_probabilities, svm_probability_method
 
     heads = Heads(model_dir, svm_path)

@@ -69,10 +69,15 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "params.yaml"
         copy.write_text(params_text)
-        for text in overrides:  # one by one, so that an error names its override
-            try:
-                dvc_apply(copy, [text])
-            except InvalidArgumentError as exc:
-                cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
-                raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
+        try:
+            dvc_apply(copy, overrides)  # at once: DVC parses and rewrites the file for each call
+        except InvalidArgumentError:
+            copy.write_text(params_text)
+            for text in overrides:  # one by one, so that the error names its override
+                try:
+                    dvc_apply(copy, [text])
+                except InvalidArgumentError as exc:
+                    cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
+                    raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
+            raise
         return load_params(copy)

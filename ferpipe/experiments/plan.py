@@ -37,9 +37,9 @@ def plan(sweep: Sweep, extra: list[str], check: Callable[[dict[str, Any], str], 
     base = [override(k, v) for k, v in sweep.fixed.items() if k not in typed] + list(extra)
     params_file = f"{PARAMS_FILE} with the overrides of sweep {sweep.name}"
     points = [base + [override(sweep.param, value)] for value in sweep.grid(apply_overrides(PARAMS_FILE, base))]
-    for overrides in points:
+    for i, overrides in enumerate(points):
         params = apply_overrides(PARAMS_FILE, overrides)
         check(params, f"{params_file} ({overrides[-1]})")
-    if sweep.is_kfold:
-        check_folds_fit(params, params_file)
+        if i == 0 and sweep.is_kfold:  # k is the same for every fold: before the other k - 1 points
+            check_folds_fit(params, params_file)
     return points

@@ -35,6 +35,7 @@ class RayOptions:
     gpus: float | None  # per experiment; None: 1 where the cluster has GPUs, else 0
     cpus: float
     git_remote: str
+    until: str | None = None  # run each experiment up to this stage of dvc.yaml only; None: the whole pipeline
 
 
 def check_reachable(address: str) -> None:
@@ -112,8 +113,9 @@ def _shared_on_node(checkout: Checkout, label: str, overrides: list[str]) -> Tas
     return ray_tasks.shared_stages(checkout, label, overrides, node=_node_id())
 
 
-def _experiment_on_node(checkout: Checkout, name: str, overrides: list[str], shared: TaskResult) -> TaskResult:
-    return ray_tasks.experiment(checkout, name, overrides, node=_node_id(), shared=shared)
+def _experiment_on_node(checkout: Checkout, name: str, overrides: list[str], shared: TaskResult,
+                        until: str | None) -> TaskResult:
+    return ray_tasks.experiment(checkout, name, overrides, node=_node_id(), shared=shared, until=until)
 
 
 def _report(result: TaskResult) -> None:
@@ -139,7 +141,7 @@ def run_on_ray(experiments: dict[str, list[str]], commit: str, options: RayOptio
             shared = shared_task.remote(checkout, label, experiments[group[0]])
             pending[shared] = f"shared stages of {label}"
             for name in group:
-                pending[experiment_task.remote(checkout, name, experiments[name], shared)] = name
+                pending[experiment_task.remote(checkout, name, experiments[name], shared, options.until)] = name
                 print(f"scheduled {name}: -S " + " -S ".join(experiments[name]), flush=True)
         results: dict[str, TaskResult] = {}
         while pending:

@@ -127,9 +127,10 @@ def shared_stages(checkout: Checkout, label: str, overrides: list[str], node: st
 
 
 def experiment(checkout: Checkout, name: str, overrides: list[str], node: str = "",
-               shared: TaskResult | None = None) -> TaskResult:
-    """`dvc exp run --pull --allow-missing -n NAME -S ...` in a fresh clone, then `dvc exp push`; nothing
-    when the git remote has the experiment already (an earlier attempt pushed it) or its shared stages failed."""
+               shared: TaskResult | None = None, until: str | None = None) -> TaskResult:
+    """`dvc exp run --pull --allow-missing -n NAME -S ... [UNTIL]` in a fresh clone (UNTIL: the stage it stops
+    after), then `dvc exp push`; nothing when the git remote has the experiment already (an earlier attempt
+    pushed it) or its shared stages failed."""
     result = TaskResult(name=name, status="Success", node=node)
     if shared is not None and shared.status != "Success":
         result.status, result.error = "Failed", f"its shared stages failed: {shared.error}"
@@ -138,7 +139,7 @@ def experiment(checkout: Checkout, name: str, overrides: list[str], node: str = 
         result.pushed_before, result.log = True, f"{name}: already on {checkout.git_url}, not run again\n"
         return result
     clone = Clone(checkout, result, slug=name)
-    sets = [arg for text in overrides for arg in ("-S", text)]
+    sets = [arg for text in overrides for arg in ("-S", text)] + ([until] if until else [])
     if (clone.make() and clone.dvc("exp", "run", "--pull", "--allow-missing", "-n", name, *sets)
             and clone.dvc("exp", "push", "origin", name)):
         clone.remove()
