@@ -1,5 +1,15 @@
+import os
+
+# An xdist worker's share of the cores, before torch or TensorFlow starts a thread pool (the stages it runs
+# inherit it): two workers of two threads each on two cores made OpenMP spin-wait, one torch training test
+# took 178 s beside a copy of itself instead of 18 s with one thread each (docs/development.md).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+if _WORKERS:
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ.setdefault(_name, str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
 # Before any test module imports TensorFlow (see the function's docstring).
-from ferpipe.nn.backend import load_torch_before_tensorflow
+from ferpipe.nn.backend import load_torch_before_tensorflow  # noqa: E402
 
 load_torch_before_tensorflow()
 
