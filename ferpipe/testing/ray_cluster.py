@@ -1,7 +1,8 @@
-"""A sweep on a Ray cluster, all on this machine, for the --ray tests and benchmark: the project with a
-4-experiment tiny sweep (and `tiny`, two of its experiments), a bare git repository as its git remote and a folder as its DVC remote; and two Ray
-nodes, each with one CPU, a custom resource naming it (node_a, node_b) and a work folder of its own
-(FERPIPE_RAY_WORKDIR), always stopped afterwards, also when a test fails."""
+"""A sweep on a Ray cluster, all on this machine, for the --ray tests and benchmark: the project with tiny
+sweeps of 3 and 4 experiments (and `tiny`, two of their experiments), a bare git repository as its git remote
+and a folder as its DVC remote; and a Ray cluster of a head that runs no task and two worker nodes, each with
+one CPU, a custom resource naming it (node_a, node_b) and a work folder of its own (FERPIPE_RAY_WORKDIR), so
+that either worker can be killed while the cluster lives on; always stopped afterwards, also when a test fails."""
 from __future__ import annotations
 
 import contextlib
@@ -24,14 +25,16 @@ NODES = ("node_a", "node_b")
 OBJECT_STORE_BYTES = 100 * 1024 * 1024  # the tasks pass only small results: keep shared memory small
 
 
+TINY3 = {**TINY_SWEEP, "vary": {"lr": [0.1, 0.05, 0.01]}}
 TINY4 = {**TINY_SWEEP, "vary": {"lr": [0.1, 0.05, 0.02, 0.01]}}
 
 
 def sweep_project(root: Path) -> Path:
-    """root/driver: the project with sweeps tiny4 and tiny, its git remote `origin` (root/origin.git) and its DVC
+    """root/driver: the project with sweeps tiny3, tiny4 and tiny, its git remote `origin` (root/origin.git) and its DVC
     default remote (root/dvc-store), committed."""
     driver = copy_repository(root / "driver", without=RUN_OUTPUTS)
     sweeps = yaml.safe_load((driver / "sweeps.yaml").read_text())
+    sweeps["sweeps"]["tiny3"] = TINY3
     sweeps["sweeps"]["tiny4"] = TINY4
     sweeps["sweeps"]["tiny"] = TINY_SWEEP
     (driver / "sweeps.yaml").write_text(yaml.safe_dump(sweeps))
@@ -39,7 +42,7 @@ def sweep_project(root: Path) -> Path:
     run(["git", "remote", "add", "origin", str(root / "origin.git")], driver)
     run(["dvc", "remote", "add", "-d", "store", str(root / "dvc-store")], driver)
     run(["git", "add", "-A"], driver)
-    run(["git", "commit", "-qm", "tiny4 and tiny sweeps, remotes"], driver)
+    run(["git", "commit", "-qm", "tiny3, tiny4 and tiny sweeps, remotes"], driver)
     return driver
 
 
@@ -50,13 +53,15 @@ def free_port() -> int:
 
 
 def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
+    """The head (`node` "head": no CPU, so that it runs no task) or a worker node of one CPU named `node`."""
     where = ["--head", f"--port={head_port}", "--include-dashboard=false"] if head else [
         f"--address=127.0.0.1:{head_port}"]
+    cpus, resources = (0, {}) if head else (1, {node: 1})
     # RAY_AUTH_MODE: a local `ray.init()` leaves a token in ~/.ray that a later head would require and a
     # worker node would not send; a cluster on loopback only needs none.
     env = dict(os.environ, **{WORKDIR_ENV: str(workdir / node)}, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
-    proc = subprocess.run(["nice", "-n", "10", RAY, "start", *where, "--num-cpus=1", "--num-gpus=0",
-                           f"--object-store-memory={OBJECT_STORE_BYTES}", f"--resources={json.dumps({node: 1})}",
+    proc = subprocess.run(["nice", "-n", "10", RAY, "start", *where, f"--num-cpus={cpus}", "--num-gpus=0",
+                           f"--object-store-memory={OBJECT_STORE_BYTES}", f"--resources={json.dumps(resources)}",
                            "--disable-usage-stats"], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"ray start for {node} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -64,11 +69,12 @@ def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
 
 @contextlib.contextmanager
 def two_node_cluster(workdir: Path) -> Iterator[str]:
-    """The head's address while both nodes run; `ray stop --force` after."""
+    """The head's address while both worker nodes run; `ray stop --force` after."""
     port = free_port()
     try:
-        start_node(NODES[0], workdir, port, head=True)
-        start_node(NODES[1], workdir, port, head=False)
+        start_node("head", workdir, port, head=True)
+        for node in NODES:
+            start_node(node, workdir, port, head=False)
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([RAY, "stop", "--force"], check=False, capture_output=True)
