@@ -1,10 +1,9 @@
 """The trained network, loaded once, and the SVM on its features: class probabilities of grey crops.
 
 The softmax head gives the network's own probabilities. The SVM head runs the saved SVM pipeline
-(data/svm/model.skops) on the network's `features` layer; its probabilities are Platt-calibrated
-where the svm stage fitted them (`svm.probability: true`), else the softmax of the SVC's
-one-vs-rest decision values, which sum to 1 and rank the classes as the SVC does but are not
-calibrated. `Heads` imports keras: create it only after `ferpipe.nn.backend.select_backend`.
+(data/svm/model.skops) on the network's `features` layer, its probabilities as
+`ferpipe.heads.probabilities` makes them. `Heads` imports keras: create it only after
+`ferpipe.nn.backend.select_backend`.
 """
 from __future__ import annotations
 

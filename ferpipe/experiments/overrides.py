@@ -79,5 +79,5 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
                 except InvalidArgumentError as exc:
                     cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
                     raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
-            raise
+            raise FerpipeError(f"-S {' -S '.join(overrides)}: DVC refuses them together, though not one by one")
         return load_params(copy)
