@@ -24,7 +24,7 @@ repro: setup
 # module on one worker, the end-to-end test_pipeline.py on the other, the rest around them) and the files
 # of the shared LeNet fixtures on one worker: tests/xdist_order.py. `pytest tests/test_x.py` alone still
 # runs in one process.
-XDIST := -n 2 --dist loadfile
+XDIST := -n 3 --dist loadfile
 
 test: setup
 	$(PY) -m pytest $(XDIST)

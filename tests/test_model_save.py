@@ -1,6 +1,7 @@
 """Saved models are byte-identical for identical weights, so DVC's hashes only move when weights do."""
 import datetime
 import os
+import re
 import time
 import zipfile
 from types import SimpleNamespace
@@ -48,3 +49,31 @@ def test_same_weights_same_bytes_and_the_model_reloads(tmp_path, clock):
     model.layers[0].kernel.assign(model.layers[0].kernel + 1.0)
     save_model(model, tmp_path / "c.keras")
     assert (tmp_path / "c.keras").read_bytes() != (tmp_path / "a.keras").read_bytes()
+
+
+def two_layer_net() -> keras.Model:
+    """A functional network whose two layers share one dtype policy object (a `shared_object_id` in config.json),
+    as the layers of ferpipe's networks share the global precision policy."""
+    keras.utils.set_random_seed(0)
+    policy = keras.DTypePolicy("float32")
+    inputs = keras.Input((4,), name="x")  # named as the pipeline's networks are: Keras numbers unnamed ones per process
+    hidden = keras.layers.Dense(3, name="hidden", dtype=policy)(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2, name="out", dtype=policy)(hidden), name="net")
+
+
+def test_the_same_network_built_twice_saves_to_the_same_bytes(tmp_path):
+    first, second = two_layer_net(), two_layer_net()  # alike, their shared objects at other addresses
+    for name, model in (("a", first), ("b", second)):
+        model.save(tmp_path / f"plain_{name}.keras")
+        save_model(model, tmp_path / f"{name}.keras")
+
+    def config(name: str) -> bytes:
+        with zipfile.ZipFile(tmp_path / name) as archive:
+            return archive.read("config.json")
+
+    assert b"shared_object_id" in config("plain_a.keras") and config("plain_a.keras") != config("plain_b.keras")
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    assert set(re.findall(rb'"shared_object_id": (\d+)', config("a.keras"))) == {b"0"}
+    x = np.ones((2, 4), dtype=np.float32)
+    reloaded = keras.saving.load_model(tmp_path / "b.keras")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), first.predict(x, verbose=0))

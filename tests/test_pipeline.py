@@ -5,21 +5,26 @@ not ignored: what a fresh clone has, plus local edits) whether dvc.lock still ma
 command, code and params, in a second. The other tests are slow and read one run: the copy, without the
 committed metrics and report, runs `make repro` with the default params once; they check that the
 committed dvc.lock matches the run, that a second `dvc repro` does nothing, that the metrics and
-REPORT.md come from the run, and that `dvc exp run -S ...` reruns exactly the stages that read the
+REPORT.md come from the run, that the demo's ResNet-50 trained, evaluated and exported on TensorFlow, and that `dvc exp run -S ...` reruns exactly the stages that read the
 parameter. A sweep's table and the same metrics from two runs of the same params: tests/test_ray_sweep.py
 (a tiny sweep on DVC's queue against the same on Ray, each from scratch).
 """
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from report_numbers import allowed_numbers, untraced_numbers
 
+from ferpipe.core.sha256 import sha256_of
+from ferpipe.eval.predictions import load_predictions
+from ferpipe.export.card import CARD_FILE
 from ferpipe.testing.project_copy import REPO, RUN_OUTPUTS, copy_repository, run
 
 
@@ -80,6 +85,36 @@ def test_committed_lock_matches_a_fresh_repro(clone):
     assert set(fresh["stages"]) == set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
 
+def curve(clone: Path, name: str) -> list[float]:
+    with open(clone / "plots" / "train" / "plots" / "metrics" / f"{name}.tsv") as fh:
+        return [float(row[name.split("/")[-1]]) for row in csv.DictReader(fh, delimiter="\t")]
+
+
+@pytest.mark.slow
+def test_the_default_resnet50_trains_evaluates_and_exports_on_tensorflow(clone):
+    """The demo's own network (ResNet-50, Keras on TensorFlow) through train, evaluate_softmax and export; the
+    same stages on torch: tests/test_train_stages.py and test_export.py."""
+    train = json.loads((clone / "metrics" / "train.json").read_text())
+    assert (train["arch"], train["backend"]) == ("resnet50", "tensorflow") and 1 <= train["best_epoch"] <= train["epochs"]
+    assert len(curve(clone, "train/loss")) == len(curve(clone, "val/accuracy")) == train["epochs"]
+    assert not (clone / "data" / "checkpoints" / "train").exists()
+    classes = json.loads((clone / "data" / "model" / "model.json").read_text())["classes"]
+    predictions = load_predictions(clone / "data" / "predictions" / "softmax_test.npz")
+    softmax = json.loads((clone / "metrics" / "softmax.json").read_text())
+    assert predictions["probabilities"].shape == (softmax["n"], len(classes)) == (softmax["n"], 7)
+    np.testing.assert_allclose(predictions["probabilities"].sum(axis=1), 1, rtol=1e-4)
+    assert softmax["accuracy"] == pytest.approx(float((predictions["predicted"] == predictions["labels"]).mean()))
+    card = json.loads((clone / "data" / "export" / CARD_FILE).read_text())
+    assert card["classes"] == classes and card["network"]["arch"] == "resnet50"
+    assert card["network"]["exported_on"] == "tensorflow"
+    assert card["network"]["outputs"] == {"probabilities": 7, "features": 2048}
+    parity = card["parity"]
+    assert parity["crops"] == softmax["n"] and parity["argmax_agrees"] and parity["svm_labels_agree"]
+    assert parity["max_probability_difference"] <= parity["probability_tolerance"]
+    for part in ("network", "svm"):
+        assert sha256_of(clone / "data" / "export" / card[part]["file"]) == card[part]["sha256"]
+
+
 @contextlib.contextmanager
 def committed_run_restored(clone: Path):
     """Back to the committed run after an experiment in the workspace, even a failed one: its files
@@ -114,7 +149,7 @@ def test_metrics_come_from_the_run(clone):
     counts = metrics["data"]["counts"]
     assert counts["val"]["total"] >= 70 and counts["test"]["total"] >= 70
     assert metrics["softmax"]["n"] == metrics["svm"]["n"] == metrics["compare"]["n"] == counts["test"]["total"]
-    # The demo must learn (chance is 1/7): 0.94 test accuracy measured, the bound leaves room for other CPUs.
+    # The demo must learn (chance is 1/7): 0.79 and 0.83 test accuracy measured (6 epochs; two threads, one), the bound leaves room for other CPUs.
     assert metrics["softmax"]["accuracy"] >= 0.6
 
 

@@ -6,8 +6,9 @@ A 3-experiment sweep of a tiny LeNet on 7 x 10 demo faces, up to compare, runs o
 `faces` run once, and the node that starts a second experiment first is killed in it, which is retried on the
 other: all three pushed, each once (one sweep for both, to keep `make test` short). A third clone that only
 fetches from the remotes shows the three, two of them (lr 0.1 and 0.01: the sweep `tiny`) with the metrics
-the same params give on DVC's queue here, each run from scratch (fetch included): the same params give the
-same metrics; the queue's sweep table holds both experiments with their params and metrics. Each bad input
+the same params give on DVC's queue in another copy of the project (run beside the Ray sweep), each run from
+scratch (fetch included): the same params give the same metrics; the queue's sweep table holds both
+experiments with their params and metrics. Each bad input
 of the preflight is one error line with nothing scheduled.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -43,9 +45,9 @@ def cluster(project) -> tuple[str, dict[str, str]]:
         yield address, nodes_by_id(address)
 
 
-def sweep(project: Path, *args: str, command: list[str] = SWEEP) -> subprocess.CompletedProcess:
+def sweep(project: Path, *args: str) -> subprocess.CompletedProcess:
     """The sweep command, its failure returned rather than asserted."""
-    return subprocess.run(["nice", "-n", "10", *command, *args], cwd=project, env=user_env(project),
+    return subprocess.run([*SWEEP, *args], cwd=project, env=user_env(project),
                           capture_output=True, text=True)
 
 
@@ -67,12 +69,29 @@ def experiment_clones(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def ray_sweep(project, cluster) -> tuple[str, str | None, str | None]:
+def queue_sweep(tmp_path_factory) -> Iterator[tuple[Path, subprocess.Popen, Path]]:
+    """The sweep `tiny` on DVC's queue in a project of its own, started first and left to run beside the Ray
+    sweep (both wait on processes more than they compute): the project, the sweep, its log."""
+    queued = sweep_project(tmp_path_factory.mktemp("queue"))
+    log = queued.parent / "queue_sweep.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([*QUEUED, "-j", "2"], cwd=queued, env=user_env(queued),
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield queued, proc, log
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ray_sweep(queue_sweep, project, cluster) -> tuple[str, str | None, str | None]:
     """The sweep on the cluster, with the worker node that starts a second experiment first killed (every one of
     its processes) a few seconds into it; its output, that experiment and that node (None: no node got two)."""
     log = project.parent / "ray_sweep.log"  # a file, not a pipe nobody reads while it runs
     with log.open("w") as out:
-        proc = subprocess.Popen(["nice", "-n", "10", *SWEEP, "--ray", cluster[0]], cwd=project,
+        proc = subprocess.Popen([*SWEEP, "--ray", cluster[0]], cwd=project,
                                 env=user_env(project), stdout=out, stderr=subprocess.STDOUT)
     seen: dict[str, list[str]] = {node: [] for node in NODES}
     killed_in = killed_node = None
@@ -108,18 +127,17 @@ def test_the_experiment_of_the_killed_node_was_retried_on_the_other(ray_sweep, c
     assert (status, cluster[1][node]) == ("Success", next(n for n in NODES if n != killed_node))
 
 
-def test_a_third_clone_shows_them_with_the_metrics_of_the_queue(ray_sweep, project):
+def test_a_third_clone_shows_them_with_the_metrics_of_the_queue(ray_sweep, project, queue_sweep):
     third = project.parent / "third"
     run(["git", "clone", "-q", "-b", "main", str(project.parent / "origin.git"), str(third)], project.parent)
     run(["dvc", "exp", "pull", "--no-cache", "origin"], third)
     on_ray = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], third)), "tiny3-")
     assert len(on_ray) == 3
-    run(["git", "commit", "-qam", "the tables of the Ray sweep", "--allow-empty"], project)  # tables.json: an input
-    queued = sweep(project, "-j", "2", command=QUEUED)
-    assert queued.returncode == 0, queued.stdout[-4000:] + queued.stderr[-3000:]
-    on_queue = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], project)), "tiny-")
+    queued, proc, log = queue_sweep
+    assert proc.wait(timeout=1800) == 0, log.read_text()[-6000:]
+    on_queue = experiments_of(json.loads(run(["dvc", "exp", "show", "--json"], queued)), "tiny-")
     assert len(on_queue) == 2
-    check_the_table_of(project, "tiny", on_queue)
+    check_the_table_of(queued, "tiny", on_queue)
 
     # Equal but for the last printed digit of a float: an SVM threshold was 0.051241 on Ray and 0.05124 on the
     # queue (Ray runs a task's stages with OMP_NUM_THREADS set to its CPUs, 1 here).

@@ -106,7 +106,7 @@ class TrainConfig(Settings):
                                               "paper Table 2: 56")
     epochs: int = Field(ge=1, le=10_000,
                         description="passes over the training set (capped by train.steps_per_epoch); paper "
-                                    "Table 2: 50 (`dvc exp run -S epochs=50`); the demo's 10 keep it CPU-sized")
+                                    "Table 2: 50 (`dvc exp run -S epochs=50`); the demo's 6 keep it CPU-sized")
     n_kerns: Pair = Field(description="lenet: filters of its two 5x5 conv layers (paper Table 2)")
     pool_size: Pair = Field(description="lenet: max-pool window after each conv layer (paper Table 2)")
     train: TrainBlock = Field(description="the rest of the training recipe")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.core.fixed_zip import write_fixed_zip
+from ferpipe.core.fixed_zip import number_in_order, write_fixed_zip
 from ferpipe.core.records import ClassNames, Name, PositiveInt, Record, Sha256, read_record
 
 MODEL_FILE = "model.keras"
@@ -55,15 +55,17 @@ def read_model_info(folder: str | Path) -> ModelInfo:
 
 
 def save_model(model, path: Path) -> None:
-    """Save in Keras' format with the same bytes for the same weights (DVC hashes the file).
+    """Save in Keras' format with the same bytes for the same network and weights (DVC hashes the file).
 
-    Keras stamps the save time into the archive's entries and metadata.json; those are fixed here.
+    Keras stamps the save time into the archive's entries and metadata.json, and writes the memory
+    address (`id()`) of each object several layers share (their dtype policy) into config.json as its
+    `shared_object_id`; the dates are fixed here and the ids numbered in order of first appearance.
     """
     raw = path.with_name(path.name + ".raw.keras")
     model.save(raw)
+    fixed = {"metadata.json": _undated, "config.json": _numbered_shared_objects}
     with zipfile.ZipFile(raw) as src:
-        entries = [(name, _undated(src.read(name)) if name == "metadata.json" else src.read(name))
-                   for name in src.namelist()]
+        entries = [(name, fixed.get(name, bytes)(src.read(name))) for name in src.namelist()]
     write_fixed_zip(path, entries)
     raw.unlink()
 
@@ -72,6 +74,16 @@ def _undated(metadata: bytes) -> bytes:
     meta = json.loads(metadata)
     meta.pop("date_saved", None)
     return json.dumps(meta, sort_keys=True).encode()
+
+
+def _numbered_shared_objects(config: bytes) -> bytes:
+    state, numbers = json.loads(config), {}
+
+    def number(key: str, value):
+        return numbers.setdefault(value, len(numbers)) if key == "shared_object_id" else None
+
+    number_in_order(state, number)
+    return json.dumps(state).encode()
 
 
 def write_model_folder(folder: Path, model, info: ModelInfo) -> None:

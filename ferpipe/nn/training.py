@@ -87,8 +87,10 @@ def compile_for_phase(model: keras.Model, cfg: TrainConfig, lr: float, phase_ste
     """SGD from `lr` (decaying to 0 over `phase_steps` with the cosine schedule)."""
     if cfg.train.schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(phase_steps, 1))
+    # named: Keras numbers each unnamed optimizer of a process (sgd, sgd_1 after a second phase or a second
+    # run), and the name is saved with the model, whose bytes would then depend on what ran before
     optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=cfg.train.momentum, nesterov=cfg.train.nesterov,
-                                     weight_decay=cfg.train.weight_decay or None)
+                                     weight_decay=cfg.train.weight_decay or None, name="sgd")
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 

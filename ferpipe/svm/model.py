@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.core.fixed_zip import write_fixed_zip
+from ferpipe.core.fixed_zip import number_in_order, write_fixed_zip
 
 SVM_BACKENDS = ("sklearnex", "sklearn")
 CACHE_MB = 1000  # kernel cache of each fit: speed only (scikit-learn's default of 200 MB slows large fits)
@@ -130,21 +130,17 @@ def save_svm(model: Pipeline, path: Path) -> None:
                            *sorted((renamed[name], files[name]) for name in files if name != SCHEMA)])
 
 
-def _number_ids(state, renamed: dict, files: dict[str, bytes]) -> None:
-    """Replace, in place, every `__id__` of a skops state by its number in order of first appearance, and
+def _number_ids(schema: dict, renamed: dict, files: dict[str, bytes]) -> None:
+    """Replace, in place, every `__id__` of a skops schema by its number in order of first appearance, and
     every `file` naming a zip entry by `<number><suffix>`; `renamed` maps old to new."""
-    if isinstance(state, list):
-        for item in state:
-            _number_ids(item, renamed, files)
-    if not isinstance(state, dict):
-        return
-    for key, value in state.items():
+    def number(key: str, value):
         if key == "__id__" and isinstance(value, int):
-            state[key] = renamed.setdefault(("id", value), len(renamed))
-        elif key == "file" and isinstance(value, str) and value in files:
-            state[key] = renamed.setdefault(value, f"{len(renamed)}{Path(value).suffix}")
-        else:
-            _number_ids(value, renamed, files)
+            return renamed.setdefault(("id", value), len(renamed))
+        if key == "file" and isinstance(value, str) and value in files:
+            return renamed.setdefault(value, f"{len(renamed)}{Path(value).suffix}")
+        return None
+
+    number_in_order(schema, number)
 
 
 def load_svm(path: str | Path) -> Pipeline:
