@@ -20,10 +20,10 @@ repro: setup
 	$(PY) -m ferpipe params check
 	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 
-# Two pytest workers (pytest-xdist), one test file at a time each, the longest files first (the Ray sweep
-# module on one worker, the end-to-end test_pipeline.py on the other, the rest around them) and the files
-# of the shared LeNet fixtures on one worker: tests/xdist_order.py. `pytest tests/test_x.py` alone still
-# runs in one process.
+# Three pytest workers (pytest-xdist) on two cores, one test file at a time each, the longest files first
+# (the Ray sweep module on one worker, the end-to-end test_pipeline.py on another, the rest around them)
+# and the files of the shared LeNet fixtures on one worker: tests/xdist_order.py (measured: docs/development.md).
+# `pytest tests/test_x.py` alone still runs in one process.
 XDIST := -n 3 --dist loadfile
 
 test: setup

@@ -1,4 +1,4 @@
-"""The order and units in which `make test`'s two xdist workers get the test files (tests/xdist_order.py)."""
+"""The order and units in which `make test`'s xdist workers get the test files (tests/xdist_order.py)."""
 from __future__ import annotations
 
 import re

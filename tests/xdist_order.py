@@ -1,12 +1,14 @@
-"""How `make test` shares the test files out between its two pytest-xdist workers (`-n 2 --dist loadfile`).
+"""How `make test` shares the test files out between its pytest-xdist workers (`-n 3 --dist loadfile`).
 
 xdist's loadfile hands a worker one file at a time, by default the files with the most tests first; the
 two end-to-end files have few tests and the longest run (the Ray sweep module's cluster and sweeps, the
 `make repro` of test_pipeline.py), so they came last, each alone on a worker while the other sat idle.
 Here the files go out longest first (the longest-processing-time rule: the two long ones start at once,
-one on each worker, and the short files fill in around them), and the files that read the session-scoped
-LeNet fixtures (`demo_lenet`, `demo_export` in conftest.py) go to one worker as one unit, so that the
-LeNet is trained and exported once, not once on each worker.
+one on each of two workers, and the short files fill in around them on the third), and the files that
+read the session-scoped LeNet fixtures (`demo_lenet`, `demo_export` in conftest.py) go to one worker as
+one unit, so that the LeNet is trained and exported once, not once on each worker. Three workers on two
+cores: the two end-to-end files wait on their subprocesses (dvc, git, Ray) much of the time, and the
+third worker fills those waits.
 """
 from __future__ import annotations
 
