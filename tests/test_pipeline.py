@@ -5,8 +5,8 @@ not ignored: what a fresh clone has, plus local edits) whether dvc.lock still ma
 command, code and params, in a second. The other tests are slow and read one run: the copy, without the
 committed metrics and report, runs `make repro` with the default params once; they check that the
 committed dvc.lock matches the run, that a second `dvc repro` does nothing, that the metrics and
-REPORT.md come from the run, that the demo's ResNet-50 trained, evaluated and exported on TensorFlow, and that `dvc exp run -S ...` reruns exactly the stages that read the
-parameter. A sweep's table and the same metrics from two runs of the same params: tests/test_ray_sweep.py
+REPORT.md come from the run, that the demo's ResNet-50 trained, evaluated and exported on TensorFlow,
+and that `dvc exp run -S ...` reruns exactly the stages that read the parameter. A sweep's table and the same metrics from two runs of the same params: tests/test_ray_sweep.py
 (a tiny sweep on DVC's queue against the same on Ray, each from scratch).
 """
 from __future__ import annotations

@@ -60,7 +60,7 @@ def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
     # RAY_AUTH_MODE: a local `ray.init()` leaves a token in ~/.ray that a later head would require and a
     # worker node would not send; a cluster on loopback only needs none.
     # RAY_worker_niceness: Ray starts its task processes at nice 15, where the experiments starved beside
-    # the other test workers (at 0) and the sweep module ran last and alone (852 s instead of about 300).
+    # the other test workers (at 0): the sweep module's fixture took 852 s, 410 s at nice 0.
     env = dict(os.environ, **{WORKDIR_ENV: str(workdir / node)}, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled",
                RAY_worker_niceness="0")
     proc = subprocess.run([RAY, "start", *where, f"--num-cpus={cpus}", "--num-gpus=0",
