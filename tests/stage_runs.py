@@ -9,6 +9,7 @@ mid-run, a Keras backend other than this process's.
 from __future__ import annotations
 
 import contextlib
+import csv
 import importlib.util
 import io
 import os
@@ -88,3 +89,9 @@ def python_child(args: list, cwd: Path, **popen) -> subprocess.CompletedProcess 
     if popen:
         return subprocess.Popen(cmd, cwd=cwd, env=env, **popen)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
+
+
+def curve(live: Path, name: str) -> list[float]:
+    """The values of one metric, an epoch each, that the train stage's dvclive folder `live` logged."""
+    with open(live / "plots" / "metrics" / f"{name}.tsv") as fh:
+        return [float(row[name.split("/")[-1]]) for row in csv.DictReader(fh, delimiter="\t")]

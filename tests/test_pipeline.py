@@ -12,7 +12,6 @@ and that `dvc exp run -S ...` reruns exactly the stages that read the parameter.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 from report_numbers import allowed_numbers, untraced_numbers
+from stage_runs import curve
 
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.eval.predictions import load_predictions
@@ -85,18 +85,14 @@ def test_committed_lock_matches_a_fresh_repro(clone):
     assert set(fresh["stages"]) == set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
 
-def curve(clone: Path, name: str) -> list[float]:
-    with open(clone / "plots" / "train" / "plots" / "metrics" / f"{name}.tsv") as fh:
-        return [float(row[name.split("/")[-1]]) for row in csv.DictReader(fh, delimiter="\t")]
-
-
 @pytest.mark.slow
 def test_the_default_resnet50_trains_evaluates_and_exports_on_tensorflow(clone):
     """The demo's own network (ResNet-50, Keras on TensorFlow) through train, evaluate_softmax and export; the
     same stages on torch: tests/test_train_stages.py and test_export.py."""
     train = json.loads((clone / "metrics" / "train.json").read_text())
     assert (train["arch"], train["backend"]) == ("resnet50", "tensorflow") and 1 <= train["best_epoch"] <= train["epochs"]
-    assert len(curve(clone, "train/loss")) == len(curve(clone, "val/accuracy")) == train["epochs"]
+    live = clone / "plots" / "train"
+    assert len(curve(live, "train/loss")) == len(curve(live, "val/accuracy")) == train["epochs"]
     assert not (clone / "data" / "checkpoints" / "train").exists()
     classes = json.loads((clone / "data" / "model" / "model.json").read_text())["classes"]
     predictions = load_predictions(clone / "data" / "predictions" / "softmax_test.npz")

@@ -8,8 +8,8 @@ other: all three pushed, each once (one sweep for both, to keep `make test` shor
 fetches from the remotes shows the three, two of them (lr 0.1 and 0.01: the sweep `tiny`) with the metrics
 the same params give on DVC's queue in another copy of the project (run beside the Ray sweep), each run from
 scratch (fetch included): the same params give the same metrics; the queue's sweep table holds both
-experiments with their params and metrics. Each bad input
-of the preflight is one error line with nothing scheduled.
+experiments with their params and metrics. Each bad input of the preflight is one error line with nothing
+scheduled.
 """
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 architectures (tiny inputs, a few steps), a resume after a SIGKILL, and their clean failures on bad input."""
 from __future__ import annotations
 
-import csv
 import json
 import signal
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from stage_runs import run_in_child, run_in_process
+from stage_runs import curve, run_in_child, run_in_process
 from train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.testing.train_params import train_params
@@ -43,11 +42,6 @@ def setup(tmp: Path, n_train: int = 48, **overrides) -> Path:
     write_toy_splits(tmp / "augmented", n_train=n_train)
     (tmp / "params.yaml").write_text(yaml.safe_dump(train_params(**overrides)))
     return tmp
-
-
-def curve(live: Path, name: str) -> list[float]:
-    with open(live / "plots" / "metrics" / f"{name}.tsv") as fh:
-        return [float(row[name.split("/")[-1]]) for row in csv.DictReader(fh, delimiter="\t")]
 
 
 @pytest.mark.slow
