@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.dataset import SPLITS
 from ferpipe.data.sources import demo
-from ferpipe.data.sources.demo_faces import DEMO_CLASSES, MAX_SUBJECTS, generate_demo
+from ferpipe.data.sources.demo_faces import DEMO_CLASSES, MAX_SUBJECTS, demo_faces_at, generate_demo
 
 FETCH = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())["fetch"]
 
@@ -67,6 +67,14 @@ def test_same_seed_same_pixels_and_different_seed_different_pixels():
     assert np.array_equal(_pixels(a), _pixels(b))
     assert [x[1:] for x in a] == [x[1:] for x in b]
     assert all(not np.array_equal(x[0], y[0]) for x, y in zip(a, c))
+
+
+def test_some_images_alone_are_those_of_the_whole_demo():
+    whole = generate_demo(3, 4, 64)
+    some = demo_faces_at(3, 4, 64, [27, 0, 13])
+    assert sorted(some) == [0, 13, 27]
+    for i, (image, label, subject) in some.items():
+        assert np.array_equal(image, whole[i][0]) and (label, subject) == whole[i][1:]
 
 
 def test_shapes_labels_and_class_balance():

@@ -21,7 +21,7 @@ from pydantic import Field
 from ferpipe.core.settings import MAX_SEED, Settings, subset
 from ferpipe.data.dataset import Record
 from ferpipe.data.sources import genki4k
-from ferpipe.data.sources.demo_faces import DEMO_CLASSES, generate_demo
+from ferpipe.data.sources.demo_faces import DEMO_CLASSES, demo_faces_at
 from ferpipe.data.sources.download import materialize
 from ferpipe.data.sources.settings import Sha256s, Sources
 from ferpipe.data.splits import stratified_split
@@ -72,11 +72,12 @@ def demo_photo(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def demo_records(target: DemoTarget) -> list[Record]:
     """Every rendered smile and as many non-smiles, dealt round-robin over the six other expressions."""
-    rendered = generate_demo(target.seed, target.per_class, target.size)  # class by class, per_class each
     smile = DEMO_CLASSES.index(SMILE_EXPRESSION)
     others = [c for c in range(len(DEMO_CLASSES)) if c != smile]
+    # indices of generate_demo's images, which come class by class, per_class each
     smiles = [smile * target.per_class + i for i in range(target.per_class)]
     non_smiles = [c * target.per_class + i for i in range(target.per_class) for c in others][:target.per_class]
+    rendered = demo_faces_at(target.seed, target.per_class, target.size, smiles + non_smiles)
     rng = np.random.default_rng([target.seed, 1])  # the canvas draws, apart from the renderer's
     records = []
     for i in sorted(smiles + non_smiles):

@@ -1,5 +1,5 @@
 """A sweep on a Ray cluster, all on this machine, for the --ray tests and benchmark: the project with tiny
-sweeps of 3 and 4 experiments (and `tiny`, two of their experiments), a bare git repository as its git remote
+sweeps of 3 and 4 experiments (and `tiny`, the first of them alone), a bare git repository as its git remote
 and a folder as its DVC remote; and a Ray cluster of a head that runs no task and two worker nodes, each with
 one CPU, a custom resource naming it (node_a, node_b) and a work folder of its own (FERPIPE_RAY_WORKDIR), so
 that either worker can be killed while the cluster lives on; always stopped afterwards, also when a test fails."""

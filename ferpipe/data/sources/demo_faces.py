@@ -15,6 +15,7 @@ colour skin on a coloured background helps MTCNN.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 import cv2
@@ -481,6 +482,12 @@ def generate_demo(seed: int, per_class: int, size: int) -> list[tuple[np.ndarray
     (the pool holds min(per_class, MAX_SUBJECTS) subjects; image i of each class shows subject
     i mod pool size).
     """
+    return list(demo_faces_at(seed, per_class, size, range(len(DEMO_CLASSES) * per_class)).values())
+
+
+def demo_faces_at(seed: int, per_class: int, size: int, indices: Iterable[int]) -> dict[int, tuple[np.ndarray, int, str]]:
+    """Image i -> generate_demo(seed, per_class, size)[i], for `indices` only: each image has a seed of its own,
+    so the others need not be drawn."""
     require(isinstance(seed, (int, np.integer)) and seed >= 0,
             f"fetch.seed must be a non-negative integer, got {seed!r}")
     require(isinstance(per_class, (int, np.integer)) and per_class >= 1,
@@ -492,12 +499,12 @@ def generate_demo(seed: int, per_class: int, size: int) -> list[tuple[np.ndarray
     subject_rng = np.random.default_rng(subject_seq)
     subjects = [_sample_subject(subject_rng) for _ in range(n_subjects)]
     render_size = size * _RENDER_SCALE
-    out = []
-    for label in range(len(DEMO_CLASSES)):
-        for i in range(per_class):
-            rng = np.random.default_rng(image_seqs[label * per_class + i])
-            k = i % n_subjects
-            expr = _sample_expression(label, rng)
-            img = _render(subjects[k], expr, rng, render_size)
-            out.append((_camera_finish(img, rng, size, _metered_gain(subjects[k].skin)), label, f"s{k:03d}"))
+    out = {}
+    for index in sorted(indices):
+        label, i = divmod(index, per_class)
+        rng = np.random.default_rng(image_seqs[index])
+        k = i % n_subjects
+        expr = _sample_expression(label, rng)
+        img = _render(subjects[k], expr, rng, render_size)
+        out[index] = (_camera_finish(img, rng, size, _metered_gain(subjects[k].skin)), label, f"s{k:03d}")
     return out
