@@ -10,7 +10,7 @@ epochs, timed in the same run.
 
     python benchmarks/gpu_fer2013.py pack                  # FER-2013's 35,887 JPEGs -> .gpu/fer2013.npz (43 MiB)
     python benchmarks/gpu_fer2013.py run                   # on a GPU machine: one table, log in benchmarks/results/
-    python benchmarks/gpu_fer2013.py run --smoke           # the same code on the CPU, 20 images a class and split
+    python benchmarks/gpu_fer2013.py run --smoke           # the same code on the CPU, 10 images a class and split
 
 On a GPU machine without the project's environment, keras, namex, optree, facenet-pytorch, skops,
 prettytable and wcwidth can be installed from wheels downloaded beforehand (docs/gpu.md gives the
@@ -48,7 +48,7 @@ PRESET = REPO / "presets" / "fer2013_gpu.args"
 SMOKE = {"batch_size": 8, "lr": 0.01, "epochs": 2, "train.steps_per_epoch": 2, "train.input_size": 32,
          "runtime.faces.batch_size": 32, "runtime.faces.workers": 1, "augment.factor": 2, "svm.backend": "sklearn",
          "train.loop": "keras", "train.mixed_precision": "float32"}  # the GPU's loop, at the CPU's own precision
-SMOKE_IMAGES_PER_CLASS_AND_SPLIT = 20
+SMOKE_IMAGES_PER_CLASS_AND_SPLIT = 10
 # scikit-learn-intelex (daal + tbb: ~40 MB of wheels) does not fit beside the data in one call's 64 MiB:
 # where it is missing, the svm stage runs scikit-learn's single-core SVC, after PCA to keep it short.
 SVM_WITHOUT_SKLEARNEX = {"svm.backend": "sklearn", "svm.pca": 256}

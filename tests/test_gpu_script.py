@@ -42,4 +42,4 @@ def test_smoke_run_prints_every_row_of_its_table(tmp_path):
     lines = table.strip().splitlines()
     assert [line[:28].strip() for line in lines] == list(gpu_fer2013.TABLE_ROWS)
     assert "train (keras)" in log.read_text() and log.read_text().rstrip().endswith(lines[-1])
-    assert "420 images unpacked" in table  # 20 a class and split
+    assert "210 images unpacked" in table  # 10 a class and split
