@@ -77,7 +77,8 @@ def fit_one(args: argparse.Namespace) -> None:
     """One variant in this (child) process, with the svm stage's own code: the grid (when it has more
     than one point) on --grid-rows training rows, scored on val; the chosen point refitted on all of
     train and scored on test. Prints one `FIT {json}` line."""
-    from ferpipe.svm.fit import SvmSettings, best_point, fit_final, grid_rows, search_grid
+    from ferpipe.svm.fit import best_point, fit_final, grid_rows, search_grid
+    from ferpipe.svm.settings import SvmSettings
     from ferpipe.svm.model import final_svc
 
     _, parts = load_features(args.cache)

@@ -18,9 +18,9 @@ from ferpipe.core.errors import FerpipeError
 from ferpipe.core.settings import Settings, params_keys, validate
 from ferpipe.data.fetch import FetchSettings
 from ferpipe.data.sources.download import check_source
-from ferpipe.eval.compare import CompareSettings
+from ferpipe.eval.settings import CompareSettings
 from ferpipe.features.extract import EmbedSettings
-from ferpipe.svm.fit import SvmSettings
+from ferpipe.svm.settings import SvmSettings
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.nn.config import Backend, TrainConfig
 from ferpipe.report.inputs import ReportParams

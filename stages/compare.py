@@ -12,7 +12,8 @@ from pathlib import Path
 from ferpipe.core.cli import run_stage, stage_parser
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
-from ferpipe.eval.compare import CompareSettings, compare, write_compare
+from ferpipe.eval.compare import compare, write_compare
+from ferpipe.eval.settings import CompareSettings
 
 
 def main(argv: list[str] | None = None) -> None:

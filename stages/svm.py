@@ -13,7 +13,8 @@ from pathlib import Path
 from ferpipe.core.cli import run_stage, stage_parser
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
-from ferpipe.svm.fit import SvmSettings, run_svm
+from ferpipe.svm.fit import run_svm
+from ferpipe.svm.settings import SvmSettings
 
 
 def main(argv: list[str] | None = None) -> None:

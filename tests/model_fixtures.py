@@ -12,7 +12,8 @@ from stage_runs import run_in_process
 from svm_fixtures import SVM_PARAMS, blobs
 
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES
-from ferpipe.svm.fit import SvmSettings, fit_final
+from ferpipe.svm.fit import fit_final
+from ferpipe.svm.settings import SvmSettings
 from ferpipe.svm.model import save_svm
 from ferpipe.testing.train_params import train_params
 

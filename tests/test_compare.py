@@ -15,7 +15,8 @@ from svm_fixtures import COMPARE_PARAMS
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.eval import compare as compare_module
-from ferpipe.eval.compare import CompareSettings, bootstrap_interval, compare, mcnemar_exact, write_compare
+from ferpipe.eval.compare import bootstrap_interval, compare, mcnemar_exact, write_compare
+from ferpipe.eval.settings import CompareSettings
 from ferpipe.eval.predictions import save_predictions
 
 CLASSES = ["a", "b", "c"]

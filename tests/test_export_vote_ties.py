@@ -13,7 +13,8 @@ from svm_fixtures import SVM_PARAMS, blobs
 from ferpipe.core.errors import FerpipeError
 from ferpipe.export.run import VOTE_MARGIN, near_vote_tie, svm_parity
 from ferpipe.export.svm import export_svm
-from ferpipe.svm.fit import SvmSettings, fit_final
+from ferpipe.svm.fit import fit_final
+from ferpipe.svm.settings import SvmSettings
 from ferpipe.svm.model import pairwise_scores
 
 

@@ -16,7 +16,8 @@ from svm_fixtures import blobs, params, write_blob_embeddings
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.features.files import save_embeddings
-from ferpipe.svm.fit import SvmSettings, best_point, fit_final, search_grid
+from ferpipe.svm.fit import best_point, fit_final, search_grid
+from ferpipe.svm.settings import SvmSettings
 from ferpipe.svm.model import pairwise_scores, load_svm, make_svc, portable
 
 OUTPUTS = ("model.skops", "svm.json", "grid.json", "confusion.json", "predictions.npz")

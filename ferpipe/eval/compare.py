@@ -10,24 +10,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 from scipy.stats import binom
 
 from ferpipe.core.errors import require
-from ferpipe.core.settings import MAX_SEED, Settings
 from ferpipe.eval.metrics import classification_metrics
 from ferpipe.eval.plots import plot_recall
 from ferpipe.eval.predictions import load_predictions
-
-MIN_RESAMPLES = 100
-
-
-class CompareSettings(Settings):
-    """The softmax head against the SVM on the same test images."""
-    key = "compare"
-    bootstrap: int = Field(ge=MIN_RESAMPLES, le=100_000, description="paired bootstrap resamples of the test set (95% interval of "
-                                                         "the accuracy difference)")
-    seed: int = Field(ge=0, le=MAX_SEED, description="of the bootstrap resamples")
+from ferpipe.eval.settings import CompareSettings
 
 
 def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> dict:

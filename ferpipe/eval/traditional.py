@@ -23,7 +23,8 @@ import numpy as np
 from ferpipe.core.errors import require
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
-from ferpipe.eval.compare import CompareSettings, aligned, bootstrap_interval, mcnemar_exact
+from ferpipe.eval.compare import aligned, bootstrap_interval, mcnemar_exact
+from ferpipe.eval.settings import CompareSettings
 from ferpipe.eval.predictions import load_predictions
 
 DEEP = {"softmax": "network softmax", "network": "network + SVM"}

@@ -25,7 +25,6 @@ from sklearn.exceptions import NotFittedError
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.fixed_zip import number_in_order, write_fixed_zip
 
-SVM_BACKENDS = ("sklearnex", "sklearn")
 CACHE_MB = 1000  # kernel cache of each fit: speed only (scikit-learn's default of 200 MB slows large fits)
 # Private scikit-learn types of a probability-calibrated SVC, which skops does not trust by default.
 CALIBRATION_TYPES = ("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration")
