@@ -7,7 +7,9 @@ order. `canonical` rewrites a model so that none of that is left: nodes in one t
 found from the graph's outputs alone (a depth-first walk through each node's inputs in order), every
 tensor but the graph's inputs and outputs named `_<n>` and every node `<op type>_<n>` in that order,
 initializers and shape annotations in that order, symbolic dimensions named `n<k>` in order, doc
-strings and node metadata dropped, the graph named by the caller. What the model computes is untouched.
+strings and node metadata dropped, the graph named by the caller, the opset imports in order of domain
+(skl2onnx lists them in a set's order, which changes with each process's string hash seed). What the
+model computes is untouched.
 """
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ def canonical(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
     graph = model.graph
     model.doc_string, graph.name, graph.doc_string = "", name, ""
     del model.metadata_props[:]
+    opsets = [onnx.OperatorSetIdProto.FromString(o.SerializeToString())
+              for o in sorted(model.opset_import, key=lambda o: (o.domain, o.version))]
+    del model.opset_import[:]
+    model.opset_import.extend(opsets)
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
         _strip(graph.node)  # a subgraph reads its outer graph's tensors by name: names and order are kept
         return model
