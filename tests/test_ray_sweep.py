@@ -141,8 +141,8 @@ def test_a_third_clone_shows_them_with_the_metrics_of_the_queue(ray_sweep, proje
     assert len(on_queue) == 1
     check_the_table_of(queued, "tiny", on_queue, TINY_SWEEP["vary"]["lr"])
 
-    # Equal but for the last printed digit of a float: an SVM threshold was 0.051241 on Ray and 0.05124 on the
-    # queue (Ray runs a task's stages with OMP_NUM_THREADS set to its CPUs, 1 here).
+    # Floats equal but for their last printed digit (a metric of the SVM, when the sweep ran it, was 0.051241 on
+    # Ray and 0.05124 on the queue: Ray runs a task's stages with OMP_NUM_THREADS set to its CPUs, 1 here).
     ray_values, queue_values = flat_metrics(on_ray), flat_metrics(on_queue)
     assert {path.split("/")[0] for path in queue_values} == {"lr=0.1"}
     assert set(queue_values) <= set(ray_values)

@@ -16,9 +16,9 @@ from __future__ import annotations
 SHARED_MODEL = "shared LeNet fixtures"
 SHARED_MODEL_FILES = {f"tests/{name}.py" for name in (
     "test_export", "test_generalize", "test_predict", "test_predict_onnx", "test_predict_video", "test_same_bytes")}
-# Units, longest first (the order of `--durations` of earlier runs: the Ray sweep module about 9 minutes, the
-# `make repro` fixture about 5, the shared LeNet's files, then the files that train or run MTCNN); the other
-# files follow in their collection order.
+# Units, longest first (from `--durations` of full runs: the `make repro` fixture 10-12 minutes beside the rest,
+# the Ray sweep module 4-5, the shared LeNet's files 3, then the files that train or run MTCNN; the first three
+# start together); the other files follow in their collection order.
 LONGEST_FIRST = ["tests/test_ray_sweep.py", "tests/test_pipeline.py", SHARED_MODEL, "tests/test_train_stages.py",
                  "tests/test_training.py", "tests/test_torch_loop.py", "tests/test_faces.py", "tests/test_demo_faces.py",
                  "tests/test_fer2013_real.py", "tests/test_ckplus_real.py", "tests/test_evaluate_stage.py",
