@@ -24,8 +24,8 @@ from ferpipe.core.errors import require
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
 from ferpipe.eval.compare import aligned, bootstrap_interval, mcnemar_exact
-from ferpipe.eval.settings import CompareSettings
 from ferpipe.eval.predictions import load_predictions
+from ferpipe.eval.settings import CompareSettings
 
 DEEP = {"softmax": "network softmax", "network": "network + SVM"}
 HANDCRAFTED = {"lbp": "LBP + SVM", "hog": "HOG + SVM"}
