@@ -143,3 +143,40 @@ def test_the_default_resnet50_exports_on_torch(demo_export, tmp_path):
     card = json.loads((tmp_path / "export" / CARD_FILE).read_text())
     assert card["network"]["exported_on"] == "torch" and card["network"]["arch"] == "resnet50" and card["network"]["outputs"] == {"probabilities": 7, "features": 2048}
     assert card["parity"]["max_probability_difference"] <= TOLERANCE and card["parity"]["svm_labels_agree"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_a_network_of_16_bit_compute_exports_in_float32(demo_export, tmp_path, policy):
+    """The demo's trained LeNet rebuilt under a mixed policy (mixed_bfloat16: `auto` on a CPU with native bf16;
+    mixed_float16: on a GPU): tf2onnx's file of its 16-bit layers did not load in ONNX Runtime; the export
+    writes the network with float32 layers, checked against it, and says in the card how it was trained."""
+    import keras
+
+    from ferpipe.nn.config import train_config
+    from ferpipe.nn.models import build_model
+    from ferpipe.nn.saved import ModelInfo, load_model, write_model_folder
+
+    folder = demo_export.parent
+    trained, info = load_model(folder / "model")
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        config = train_config(yaml.safe_load((folder / "params.yaml").read_text()))
+        mixed = build_model(config, info.crop_size, len(info.classes))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    mixed.set_weights(trained.get_weights())
+    write_model_folder(tmp_path / "model", mixed, info.model_copy(update={"precision": policy}))
+    for name in ("params.yaml", "augmented", "data.json", "svm.skops", "softmax.json", "svm.json"):
+        (tmp_path / name).symlink_to(folder / name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        code, lines = stage_result("export", "--params", "params.yaml", *EXPORT_ARGS)
+    assert code == 0, "\n".join(lines[-20:])
+    card = json.loads((tmp_path / "export" / CARD_FILE).read_text())
+    assert card["network"]["trained_precision"] == policy and card["parity"]["max_probability_difference"] <= TOLERANCE
+    crops = np.load(folder / "augmented" / "test.npz")["images"].astype(np.float32)[..., None]
+    probabilities = session(tmp_path / "export" / "network.onnx").run(["probabilities"], {"crops": crops})[0]
+    assert probabilities.dtype == np.float32
+    assert np.abs(probabilities - keras.ops.convert_to_numpy(trained(crops))).max() <= TOLERANCE
+    assert np.abs(probabilities - keras.ops.convert_to_numpy(mixed(crops))).max() <= 0.05  # 16-bit rounding only

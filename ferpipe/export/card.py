@@ -46,6 +46,7 @@ class NetworkEntry(Record):
     outputs: NetworkOutputs
     arch: Name | None
     exported_on: Name
+    trained_precision: Name | None = None  # its training's dtype policy; the ONNX file computes in float32
 
 
 class SvmOutputs(Record):

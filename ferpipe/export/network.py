@@ -16,6 +16,7 @@ from pathlib import Path
 
 import keras
 
+from ferpipe.core.fixed_zip import number_in_order
 from ferpipe.export.canonical import canonical
 from ferpipe.export.card import CROPS, FEATURES, PROBABILITIES
 from ferpipe.nn.models import feature_model
@@ -35,6 +36,30 @@ def export_network(model: keras.Model, feature_layer: str, crop_size: int, path:
         _export_torch(exported, crop_size, path)
     else:
         _export_tensorflow(exported, crop_size, path)
+
+
+def in_float32(model: keras.Model) -> keras.Model:
+    """`model` itself if it computes in float32, else a copy of it that does, with the same weights.
+
+    A network trained under a mixed policy (`mixed_bfloat16` on a CPU with native bf16, `mixed_float16` on
+    a GPU) keeps float32 weights but computes in 16 bits, and tf2onnx writes its casts as ops that ONNX
+    Runtime refuses to load (a `Min` bound to float16 and float). Only the layers' dtype policies change.
+    """
+    config, mixed = model.get_config(), []
+
+    def float32_policy(key: str, value):
+        if key == "dtype" and isinstance(value, dict) and value.get("class_name") == "DTypePolicy" \
+                and value["config"]["name"].startswith("mixed_"):
+            mixed.append(value["config"]["name"])
+            return {**value, "config": {**value["config"], "name": "float32"}}
+        return None
+
+    number_in_order(config, float32_policy)
+    if not mixed:
+        return model
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _export_tensorflow(model: keras.Model, crop_size: int, path: Path) -> None:

@@ -3,9 +3,10 @@ from on the test crops, and the model card.
 
 Parity, checked here on every export (the stage fails otherwise) and written into the card: ONNX
 Runtime's probabilities within PROBABILITY_TOLERANCE of the Keras model's, the same most probable
-class for every crop; on every crop's Keras features, the ONNX SVM's label equal to the skops SVM's,
-and the SVM head's probabilities as `predict` reads them from the ONNX scores within the same
-tolerance of those it gives with the skops model, with the same most probable class. One exception,
+class for every crop (the Keras model in float32, as exported: see `in_float32` for a network trained
+under a mixed bf16 or float16 policy); on every crop's Keras features, the ONNX SVM's label equal to
+the skops SVM's, and the SVM head's probabilities as `predict` reads them from the ONNX scores within
+the same tolerance of those it gives with the skops model, with the same most probable class. One exception,
 counted in the card: ONNX-ML's SVMClassifier holds the support vectors and coefficients as float32,
 which moves a one-vs-one decision value by about 1e-5 on a large SVM (23,528 support vectors on
 FER-2013). Where one of a crop's values lies within VOTE_MARGIN of 0, that vote can go the other way
@@ -28,7 +29,7 @@ from ferpipe.core.textfile import read_text
 from ferpipe.data.arrays import load_split
 from ferpipe.export.card import (CROPS, FEATURES, NETWORK_FILE, PROBABILITIES, SVM_FILE, SVM_LABEL, SVM_SCORES,
                                  file_entry, write_card)
-from ferpipe.export.network import export_network
+from ferpipe.export.network import export_network, in_float32
 from ferpipe.export.svm import as_svm_input, export_svm
 from ferpipe.faces.settings import FaceSettings
 from ferpipe.heads.kinds import SVM_DECISION_SOFTMAX
@@ -119,6 +120,7 @@ def run_export(model_dir: Path, svm_path: Path, test_path: Path, data_metrics: P
     accuracy = {"softmax": read_metrics(softmax_metrics, ("accuracy",), "evaluate_softmax")["accuracy"],
                 "svm": read_metrics(svm_metrics, ("accuracy",), "svm")["accuracy"]}
     model, info = load_model(model_dir)
+    model = in_float32(model)  # what the ONNX file computes in, and what it is checked against
     svm = load_svm(svm_path)
     test = load_split(test_path)
     info.check_crops(test["images"], str(test_path))
@@ -133,7 +135,8 @@ def run_export(model_dir: Path, svm_path: Path, test_path: Path, data_metrics: P
     card = {
         "classes": info.classes, "crop_size": info.crop_size, "preprocessing": PREPROCESSING,
         "network": file_entry(out / NETWORK_FILE, input=CROPS, outputs={PROBABILITIES: len(info.classes),
-                              FEATURES: width}, arch=info.config.get("arch"), exported_on=backend),
+                              FEATURES: width}, arch=info.config.get("arch"), exported_on=backend,
+                              trained_precision=info.precision),
         "svm": file_entry(out / SVM_FILE, input=FEATURES, outputs={SVM_LABEL: 1, SVM_SCORES: len(info.classes)},
                           probabilities=svm_probability_method(svm)),
         "faces": faces.model_dump(mode="json"),
