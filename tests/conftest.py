@@ -13,11 +13,21 @@ from ferpipe.nn.backend import load_torch_before_tensorflow  # noqa: E402
 
 load_torch_before_tensorflow()
 
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from model_fixtures import export_demo_lenet, train_demo_lenet  # noqa: E402
 from xdist_order import longest_first, make_scheduler  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def float32_afterwards():
+    """Keras' global dtype policy back to float32 after each test: a training run in this process sets it
+    (`auto`: mixed_bfloat16 on a CPU with native bf16), and a later test's network would be built under it."""
+    yield
+    if "keras" in sys.modules:
+        sys.modules["keras"].mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture(scope="session")

@@ -31,12 +31,6 @@ from ferpipe.nn.training import choose_precision, epoch_batches, start_phase  # 
 from ferpipe.testing.train_params import train_params  # noqa: E402
 
 
-@pytest.fixture
-def float32_afterwards():
-    yield
-    keras.mixed_precision.set_global_policy("float32")
-
-
 def test_lenet_layers_follow_the_paper():
     model = build_model(train_config(train_params(n_kerns=[20, 50])), 48, 7)
     assert [model.get_layer(n).filters for n in ("conv1", "conv2")] == [20, 50]
@@ -283,7 +277,7 @@ def test_two_phase_fine_tuning_freezes_then_fine_tunes(tmp_path, monkeypatch, pr
     ("float32", False, {"avx512_bf16"}, "float32"),  # an explicit choice holds on any machine
     ("mixed_bfloat16", False, {"avx2"}, "mixed_bfloat16"),
 ])
-def test_the_auto_precision_follows_the_hardware(monkeypatch, float32_afterwards, setting, gpu, flags, policy):
+def test_the_auto_precision_follows_the_hardware(monkeypatch, setting, gpu, flags, policy):
     monkeypatch.setattr(training, "gpu_available", lambda: gpu)
     monkeypatch.setattr(training, "cpu_flags", lambda: frozenset(flags))
     cfg = train_config(train_params(epochs=1, train_mixed_precision=setting))
@@ -292,7 +286,7 @@ def test_the_auto_precision_follows_the_hardware(monkeypatch, float32_afterwards
 
 @pytest.mark.slow
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
-def test_the_keras_loop_trains_under_the_policy_chosen(tmp_path, float32_afterwards, policy):
+def test_the_keras_loop_trains_under_the_policy_chosen(tmp_path, policy):
     result = run(tmp_path, train_config(train_params(epochs=1, train_mixed_precision=policy)))
     compute = {"float32": "float32", "mixed_bfloat16": "bfloat16"}[policy]
     assert result.precision == policy and result.loop == "keras"
