@@ -85,6 +85,34 @@ def test_canonical_onnx_is_the_same_for_other_names_and_orders_and_computes_the_
     assert np.allclose(y, expected)
 
 
+def conv_graph(no_op_reshapes: int) -> onnx.ModelProto:
+    """x (N, 2, 1, 1) -> Conv 1x1 -> Relu -> y (N, 2): the Relu's output flattened by a Reshape to (-1, 2),
+    after `no_op_reshapes` Reshapes of the Conv's output to (-1, 2, 1, 1), the shape it has (as tf2onnx
+    leaves one in some runs and not in others)."""
+    nodes, last = [helper.make_node("Conv", ["x", "w"], ["c0"])], "c0"
+    for i in range(no_op_reshapes):
+        nodes.append(helper.make_node("Reshape", [last, "same"], [f"r{i}"]))
+        last = f"r{i}"
+    nodes += [helper.make_node("Relu", [last], ["relu"]), helper.make_node("Reshape", ["relu", "flat"], ["y"])]
+    weights = [helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [1.0, -2.0, 0.5, 3.0]),
+               helper.make_tensor("same", TensorProto.INT64, [4], [-1, 2, 1, 1]),
+               helper.make_tensor("flat", TensorProto.INT64, [2], [-1, 2])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2, 1, 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])], initializer=weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def test_canonical_onnx_drops_reshapes_to_the_shape_a_tensor_has():
+    files = {canonical(conv_graph(n), "net").SerializeToString() for n in range(3)}
+    assert len(files) == 1
+    (data,) = files
+    model = onnx.ModelProto.FromString(data)
+    assert [n.op_type for n in model.graph.node] == ["Conv", "Relu", "Reshape"]  # the one that flattens is kept
+    x = np.asarray([[[[1.0]], [[-2.0]]], [[[0.5]], [[4.0]]]], np.float32)
+    (y,) = onnxruntime.InferenceSession(data).run(["y"], {"x": x})
+    assert np.array_equal(y, onnxruntime.InferenceSession(conv_graph(2).SerializeToString()).run(["y"], {"x": x})[0])
+
+
 def test_a_png_names_no_renderer_version(tmp_path):
     import matplotlib.pyplot as plt
 

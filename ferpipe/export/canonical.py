@@ -8,12 +8,15 @@ found from the graph's outputs alone (a depth-first walk through each node's inp
 tensor but the graph's inputs and outputs named `_<n>` and every node `<op type>_<n>` in that order,
 initializers and shape annotations in that order, symbolic dimensions named `n<k>` in order, doc
 strings and node metadata dropped, the graph named by the caller, the opset imports in order of domain
-(skl2onnx lists them in a set's order, which changes with each process's string hash seed). What the
-model computes is untouched.
+(skl2onnx lists them in a set's order, which changes with each process's string hash seed). A Reshape
+to the shape its input already has is removed first: tf2onnx left one such Reshape of the ResNet-50's
+in about one run of 15 and not in the others, with the same hash seed. What the model computes is
+untouched.
 """
 from __future__ import annotations
 
 import onnx
+from onnx import numpy_helper
 
 
 def canonical(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
@@ -27,6 +30,7 @@ def canonical(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
         _strip(graph.node)  # a subgraph reads its outer graph's tensors by name: names and order are kept
         return model
+    _remove_no_op_reshapes(model)
     nodes = [graph.node[i] for i in _topological_order(graph)]
     names = {v.name: v.name for v in (*graph.input, *graph.output)}
     for node in nodes:
@@ -54,6 +58,38 @@ def canonical(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
         items.extend(copies)
     _number_symbolic_dims(graph)
     return model
+
+
+def _remove_no_op_reshapes(model: onnx.ModelProto) -> None:
+    """Drop each Reshape whose target (a constant) is the static shape its input already has, the batch
+    dimension (symbolic in the input, -1 or the same symbol's size in the target) aside; its readers read
+    its input instead. A Reshape that gives a graph output is kept."""
+    graph = model.graph
+    shapes = {value.name: [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+              for value in (*onnx.shape_inference.infer_shapes(model).graph.value_info, *graph.input)}
+    targets = {init.name: numpy_helper.to_array(init).tolist() for init in graph.initializer
+               if init.data_type == onnx.TensorProto.INT64 and len(init.dims) == 1}
+    outputs = {value.name for value in graph.output}
+    replaced: dict[str, str] = {}
+    kept = []
+    for node in graph.node:
+        node.input[:] = [replaced.get(t, t) for t in node.input]
+        if node.op_type == "Reshape" and node.output[0] not in outputs and _same_shape(
+                shapes.get(node.input[0]), targets.get(node.input[1])):
+            replaced[node.output[0]] = node.input[0]
+            continue
+        kept.append(node)
+    if replaced:
+        copies = [onnx.NodeProto.FromString(node.SerializeToString()) for node in kept]
+        del graph.node[:]
+        graph.node.extend(copies)
+
+
+def _same_shape(shape: list[int | None] | None, target: list[int] | None) -> bool:
+    """Whether reshaping a tensor of `shape` (None: unknown) to `target` leaves it as it is."""
+    if not shape or target is None or len(shape) != len(target) or None in shape[1:] or shape[1:] != target[1:]:
+        return False
+    return target[0] == -1 or target[0] == shape[0]
 
 
 def _number_symbolic_dims(graph: onnx.GraphProto) -> None:
