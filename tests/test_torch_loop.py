@@ -92,3 +92,77 @@ def test_keeps_the_best_epoch_resumes_a_killed_run_and_returns_that_keras_model(
     xv, yv = toy_split(12, seed=2)  # the returned Keras model is the best epoch's, BatchNorm statistics included
     accuracy = float((predict_probabilities(uninterrupted.model, xv).argmax(1) == yv).mean())
     assert accuracy == pytest.approx(best["val/accuracy"], abs=1 / 12 + 1e-9)
+
+
+def test_the_learning_rate_warms_up_then_follows_keras_cosine_decay():
+    """The PyTorch loop's rate at every step is the one Keras' CosineDecay (with its warm-up) gives the Keras
+    loop, for both schedules and with two-phase fine-tuning's second phase."""
+    from ferpipe.nn.training import learning_rate, phase_plan
+
+    for overrides in ({"train_schedule": "cosine"}, {"train_schedule": "constant"},
+                      {"train_schedule": "cosine", "train_head_epochs": 1}):
+        cfg = resnet_cfg(lr=0.1, epochs=3, train_warmup_epochs=1.5, **overrides)
+        epoch = cfg.train.head_epochs
+        plan = phase_plan(cfg, epoch, n_train=40)  # 5 batches of 8 an epoch
+        assert plan.warmup_steps == round(1.5 * 5) and plan.steps == 5 * (3 - epoch)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=plan.steps - plan.warmup_steps, warmup_target=plan.lr, warmup_steps=plan.warmup_steps,
+            alpha=0.0 if cfg.train.schedule == "cosine" else 1.0)
+        ours = [learning_rate(plan, cfg.train.schedule, step) for step in range(plan.steps + 2)]
+        theirs = [float(keras.ops.convert_to_numpy(schedule(step))) for step in range(plan.steps + 2)]
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9)
+        assert ours[0] == 0 and max(ours) == pytest.approx(plan.lr)
+
+
+def test_without_warm_up_the_rate_is_the_cosine_decay_of_before():
+    from ferpipe.nn.training import learning_rate, phase_plan
+
+    plan = phase_plan(resnet_cfg(lr=0.1, epochs=2, train_schedule="cosine"), 0, n_train=40)
+    assert plan.warmup_steps == 0
+    assert [learning_rate(plan, "cosine", s) for s in (0, 5, 10, 11)] == pytest.approx([0.1, 0.05, 0.0, 0.0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [{"train_label_smoothing": 0.1}, {"train_mixup": 0.4},
+                                       {"train_mixup": 0.4, "train_label_smoothing": 0.1}])
+def test_label_smoothing_and_mixup_change_the_step_and_are_drawn_the_same_again(overrides):
+    """Each setting changes what one step learns; two loops of the same seed draw the same blends (a
+    resumed run draws what it would have drawn: the draw depends on the seed, the phase and the step)."""
+    def weights_after_two_steps(**settings):
+        backend.seed_everything(0)
+        x, y = toy_split(8, seed=4)
+        loop = TorchLoop(resnet_cfg(lr=0.05, train_schedule="constant", **settings), "float32", x, y, x, y,
+                         len(CLASSES))
+        loop.start_phase(0)
+        loss = loop.fit_epoch([np.arange(8), np.arange(8)], "step")["loss"]
+        return loss, loop.net.head.weight.detach().clone()
+
+    plain_loss, plain = weights_after_two_steps()
+    loss, first = weights_after_two_steps(**overrides)
+    again_loss, again = weights_after_two_steps(**overrides)
+    assert loss != plain_loss and not torch.equal(first, plain)
+    assert loss == again_loss and torch.equal(first, again)
+
+
+def test_mixup_blends_inputs_and_targets_by_one_beta_draw():
+    x, y = toy_split(8, seed=4)
+    loop = TorchLoop(resnet_cfg(train_mixup=0.4), "float32", x, y, x, y, len(CLASSES))
+    loop.start_phase(0)
+    weights = []
+    for step in range(200):
+        loop.step = step
+        weight, partner = loop._mixup_draw(8)
+        assert sorted(partner.tolist()) == list(range(8))
+        weights.append(weight)
+    # Beta(0.4, 0.4): U-shaped on [0, 1], mean 1/2
+    assert 0 <= min(weights) and max(weights) <= 1 and abs(np.mean(weights) - 0.5) < 0.1
+    assert np.mean([(w < 0.1) or (w > 0.9) for w in weights]) > 0.3
+
+
+def test_the_keras_loop_refuses_what_only_the_pytorch_loop_trains():
+    from ferpipe.nn.training import KerasLoop
+
+    x, y = toy_split(8, seed=4)
+    cfg = resnet_cfg(train_loop="auto", train_label_smoothing=0.1)  # auto resolves to keras on a GPU
+    with pytest.raises(FerpipeError, match=r"train\.label_smoothing=0\.1 needs the PyTorch loop"):
+        KerasLoop(cfg, x, y, x, y, len(CLASSES))

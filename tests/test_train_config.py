@@ -59,6 +59,13 @@ def test_the_pipeline_params_parse():
     ({"train_loop": "jax"}, "train.loop"),
     ({"train_loop": "torch"}, "train.loop"),  # the PyTorch loop trains resnet50 only
     ({"train_seed": None}, "train.seed"),
+    ({"train_warmup_epochs": -1}, "train.warmup_epochs"),
+    ({"train_warmup_epochs": 4}, "train.warmup_epochs"),  # longer than the run's 3 epochs
+    ({"arch": "resnet50", "epochs": 3, "train_head_epochs": 1, "train_warmup_epochs": 2.5}, "train.warmup_epochs"),
+    ({"train_label_smoothing": 1.0}, "train.label_smoothing"),
+    ({"train_label_smoothing": 0.1}, "train.label_smoothing"),  # lenet: the Keras loop has no label smoothing
+    ({"arch": "resnet50", "train_loop": "keras", "train_mixup": 0.2}, "train.mixup"),
+    ({"arch": "resnet50", "train_mixup": -0.2}, "train.mixup"),
 ])
 def test_bad_value_names_the_file_and_parameter(overrides, named):
     with pytest.raises(FerpipeError, match=rf"^my/params\.yaml: {named}\b"):

@@ -23,6 +23,7 @@ LOOPS = ("auto", "keras", "torch")
 PRETRAINED_BATCHNORM = ("frozen", "train")
 RESNET50_MIN_INPUT = 32  # keras.applications.ResNet50 refuses smaller inputs without its top
 LENET_KERNEL = 5
+TORCH_LOOP_ONLY = ("label_smoothing", "mixup")  # train.* keys that only the PyTorch loop (resnet50) implements
 WEIGHTS = "imagenet, none, the path of an existing weights file or of a ferpipe model folder"
 
 
@@ -74,6 +75,15 @@ class TrainBlock(Settings):
     nesterov: bool = Field(description="Nesterov momentum")
     weight_decay: float = Field(ge=0, description="SGD weight decay (0: none)")
     schedule: Literal[SCHEDULES] = Field(description="learning rate: cosine (decays to 0 over the run) | constant")
+    warmup_epochs: float = Field(ge=0, description="the learning rate rises linearly from 0 to lr over this many "
+                                                   "epochs' batches (a fraction is fine), then follows `schedule` over "
+                                                   "the rest (0: no warm-up); with two-phase fine-tuning, phase 2's")
+    label_smoothing: float = Field(ge=0, lt=1, description="the training loss's targets: 1 - s on the true class, s "
+                                                           "spread evenly over all classes (0: plain cross-entropy; "
+                                                           "the val loss stays plain; PyTorch loop only)")
+    mixup: float = Field(ge=0, le=10, description="mixup's Beta(a, a) parameter a: each training batch is blended "
+                                                  "with a shuffled copy of itself, inputs and targets alike, by one "
+                                                  "weight drawn from Beta(a, a) (0: off; PyTorch loop only)")
     steps_per_epoch: int | None = Field(ge=1, description="cap on the batches of an epoch (null: the whole training set "
                                                           "each epoch); 58 x 32 = a quarter of the demo's x12 training "
                                                           "set per epoch, so the best epoch is picked among 10")
@@ -136,6 +146,13 @@ class TrainConfig(Settings):
         if self.arch != "resnet50" and t.head_epochs:
             raise invalid("train.head_epochs", f"must be 0 for arch={self.arch} (two-phase fine-tuning applies to "
                                                f"arch=resnet50 only), got {t.head_epochs}")
+        for key in TORCH_LOOP_ONLY:
+            if getattr(t, key) and (t.loop == "keras" or self.arch != "resnet50"):
+                raise invalid(f"train.{key}", f"must be 0 with arch={self.arch} and train.loop={t.loop}: only the "
+                                              f"PyTorch loop of resnet50 trains with it, got {getattr(t, key)}")
+        if t.warmup_epochs and t.warmup_epochs > self.epochs - t.head_epochs:
+            raise invalid("train.warmup_epochs", f"must be at most the {self.epochs - t.head_epochs} epochs of the "
+                                                 f"phase it warms up, got {t.warmup_epochs}")
         if t.loop == "torch" and self.arch != "resnet50":
             raise invalid("train.loop", f"must be auto or keras for arch={self.arch} (the PyTorch loop trains "
                                         f"resnet50 only), got 'torch'")

@@ -83,12 +83,19 @@ class ResNet50(nn.Module):
 
     def features(self, crops: torch.Tensor) -> torch.Tensor:
         """The 2,048-d pooled output (the Keras model's `features` layer)."""
-        x = F.relu(self.bn1(self.conv1(self.inputs(crops))))
+        return self.features_of_inputs(self.inputs(crops))
+
+    def features_of_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled output of the network's float input (`inputs`' output, or a blend of such)."""
+        x = F.relu(self.bn1(self.conv1(x)))
         x = F.max_pool2d(x, 3, stride=2, padding=1)  # Keras pads with zeros after a ReLU: the same maximum
         return self.blocks(x).mean(dim=(2, 3))
 
+    def logits_of_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features_of_inputs(x)))
+
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(crops)))
+        return self.logits_of_inputs(self.inputs(crops))
 
     def backbone_modules(self):
         """(module, Keras layer name) of every layer with weights inside Keras' `resnet50` sub-model."""

@@ -12,8 +12,6 @@ epoch. Measured against Keras' own loop in docs/benchmarks.md.
 """
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import torch
@@ -25,7 +23,7 @@ from ferpipe.nn.checkpoints import ModelFormat
 from ferpipe.nn.config import TrainConfig
 from ferpipe.nn.models import build_model
 from ferpipe.nn.torch_resnet50 import from_keras, into_keras
-from ferpipe.nn.training import phase_plan
+from ferpipe.nn.training import PhasePlan, learning_rate, phase_plan
 
 TORCH_FORMAT = ModelFormat(".pt", lambda checkpoint, path: torch.save(checkpoint, path),
                            lambda path: torch.load(path, weights_only=True))
@@ -72,7 +70,7 @@ class TorchLoop:
 
     def _set_phase(self, epoch: int) -> None:
         plan = phase_plan(self.cfg, epoch, self.n_train)
-        self.phase_epoch, self.base_lr, self.phase_steps = epoch, plan.lr, plan.steps
+        self.phase_epoch, self.plan = epoch, plan
         batchnorm = [m for m, _ in self.net.backbone_modules() if isinstance(m, torch.nn.BatchNorm2d)]
         backbone = [p for m, _ in self.net.backbone_modules() for p in m.parameters()]
         if plan.head_only:
@@ -88,10 +86,8 @@ class TorchLoop:
         self.params = trainable
 
     def lr(self) -> float:
-        """keras.optimizers.schedules.CosineDecay (to 0 over the phase) or a constant rate, at this step."""
-        if self.cfg.train.schedule != "cosine":
-            return self.base_lr
-        return self.base_lr * 0.5 * (1 + math.cos(math.pi * min(self.step, self.phase_steps) / max(self.phase_steps, 1)))
+        """The phase's rate at this step, as Keras' CosineDecay (or a constant rate) with its warm-up gives it."""
+        return learning_rate(self.plan, self.cfg.train.schedule, self.step)
 
     def _update(self, lr: float) -> None:
         t, grads = self.cfg.train, [p.grad for p in self.params]
@@ -113,17 +109,36 @@ class TorchLoop:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             return self.net(crops).float()
 
+    def _logits_of_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.net.logits_of_inputs(inputs).float()
+
+    def _mixup_draw(self, n: int) -> tuple[float, torch.Tensor]:
+        """The blend weight ~ Beta(a, a) and the partner of each image, drawn from (seed, step) alone,
+        so a resumed run draws what it would have drawn."""
+        rng = np.random.default_rng([self.cfg.train.seed, self.phase_epoch, self.step])
+        alpha = self.cfg.train.mixup
+        return float(rng.beta(alpha, alpha)), torch.from_numpy(rng.permutation(n)).to(self.device)
+
     def fit_epoch(self, batches: list[np.ndarray], desc: str) -> dict[str, float]:
         self.net.train()
         for module in self.frozen_batchnorm:  # Keras runs a frozen BatchNorm layer in inference mode
             module.eval()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         hits = torch.zeros((), dtype=torch.int64, device=self.device)
+        smoothing = self.cfg.train.label_smoothing
         for batch in tqdm(batches, desc=desc, unit="batch"):
             index = torch.from_numpy(batch).to(self.device)
             y = self.y[index]
-            logits = self._logits(self.x[index])
-            loss = F.cross_entropy(logits, y)
+            if self.cfg.train.mixup:
+                weight, partner = self._mixup_draw(len(batch))
+                inputs = self.net.inputs(self.x[index])
+                logits = self._logits_of_inputs(weight * inputs + (1 - weight) * inputs[partner])
+                loss = (weight * F.cross_entropy(logits, y, label_smoothing=smoothing)
+                        + (1 - weight) * F.cross_entropy(logits, y[partner], label_smoothing=smoothing))
+            else:
+                logits = self._logits(self.x[index])
+                loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
             for p in self.params:
                 p.grad = None
             loss.backward()

@@ -22,6 +22,7 @@ Import only after `ferpipe.nn.backend.select_backend` (this module imports keras
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from tqdm import tqdm
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.nn.backend import gpu_available, seed_everything, torch_sees_cuda, warn_if_gpu_left_unused
 from ferpipe.nn.checkpoints import KERAS_FORMAT, Checkpoints, fingerprint
-from ferpipe.nn.config import TrainConfig
+from ferpipe.nn.config import TORCH_LOOP_ONLY, TrainConfig
 from ferpipe.nn.models import as_model_input, build_model, set_backbone_trainable, to_model_input
 from ferpipe.nn.precision import cpu_flags, resolve_loop, resolve_precision
 from ferpipe.nn.torch_cuda import speed_up_keras_on_cuda
@@ -83,10 +84,17 @@ def fit_epoch(model: keras.Model, x, y, batches: list[np.ndarray], desc: str) ->
     return {key: float(values[-1]) for key, values in history.history.items()}
 
 
-def compile_for_phase(model: keras.Model, cfg: TrainConfig, lr: float, phase_steps: int) -> None:
-    """SGD from `lr` (decaying to 0 over `phase_steps` with the cosine schedule)."""
-    if cfg.train.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(phase_steps, 1))
+def compile_for_phase(model: keras.Model, cfg: TrainConfig, plan: PhasePlan) -> None:
+    """SGD at the phase's rate: a linear warm-up from 0 over its first `plan.warmup_steps` batches, then
+    constant or decaying to 0 over the rest with the cosine schedule."""
+    lr = plan.lr
+    decay_steps = max(plan.steps - plan.warmup_steps, 1)
+    if plan.warmup_steps:  # alpha 1: a cosine "decay" to the rate itself is the constant schedule
+        lr = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=decay_steps, warmup_target=plan.lr,
+                                                    warmup_steps=plan.warmup_steps,
+                                                    alpha=0.0 if cfg.train.schedule == "cosine" else 1.0)
+    elif cfg.train.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps)
     # named: Keras numbers each unnamed optimizer of a process (sgd, sgd_1 after a second phase or a second
     # run), and the name is saved with the model, whose bytes would then depend on what ran before
     optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=cfg.train.momentum, nesterov=cfg.train.nesterov,
@@ -97,23 +105,37 @@ def compile_for_phase(model: keras.Model, cfg: TrainConfig, lr: float, phase_ste
 @dataclass(frozen=True)
 class PhasePlan:
     head_only: bool  # phase 1 of two-phase fine-tuning: only the new head trains
-    lr: float  # the phase's starting rate
-    steps: int  # its batches, over which the cosine schedule decays
+    lr: float  # the phase's rate, reached after the warm-up
+    steps: int  # its batches, over which the cosine schedule decays (after the warm-up)
+    warmup_steps: int  # its first batches, over which the rate rises linearly from 0
 
 
 def phase_plan(cfg: TrainConfig, epoch: int, n_train: int) -> PhasePlan:
-    """What trains from `epoch` (0-based) to the end of its phase, and at which rate."""
+    """What trains from `epoch` (0-based) to the end of its phase, and at which rate. The warm-up
+    (`train.warmup_epochs`) is the phase's that trains every layer: the first batches of its first epochs."""
     head_only = epoch < cfg.train.head_epochs
     lr = cfg.lr * (cfg.train.finetune_lr_factor if cfg.train.head_epochs and not head_only else 1.0)
     end = cfg.train.head_epochs if head_only else cfg.epochs
-    return PhasePlan(head_only, lr, sum(len(epoch_batches(n_train, cfg, e)) for e in range(epoch, end)))
+    steps = sum(len(epoch_batches(n_train, cfg, e)) for e in range(epoch, end))
+    warmup = 0 if head_only else round(cfg.train.warmup_epochs * len(epoch_batches(n_train, cfg, epoch)))
+    return PhasePlan(head_only, lr, steps, min(warmup, steps))
+
+
+def learning_rate(plan: PhasePlan, schedule: str, step: int) -> float:
+    """The rate at the phase's `step` (0-based) as Keras' CosineDecay (with its warm-up) computes it."""
+    if step < plan.warmup_steps:
+        return plan.lr * step / plan.warmup_steps
+    if schedule != "cosine":
+        return plan.lr
+    decay_steps = max(plan.steps - plan.warmup_steps, 1)
+    return plan.lr * 0.5 * (1 + math.cos(math.pi * min(step - plan.warmup_steps, decay_steps) / decay_steps))
 
 
 def start_phase(model: keras.Model, cfg: TrainConfig, epoch: int, n_train: int) -> None:
     """Set what trains from `epoch` (0-based) to the end of its phase, at which rate, and compile."""
     plan = phase_plan(cfg, epoch, n_train)
     set_backbone_trainable(model, not plan.head_only, cfg.batchnorm_frozen)
-    compile_for_phase(model, cfg, plan.lr, plan.steps)
+    compile_for_phase(model, cfg, plan)
 
 
 def choose_precision(cfg: TrainConfig) -> str:
@@ -128,6 +150,11 @@ class KerasLoop:
     model_format = KERAS_FORMAT
 
     def __init__(self, cfg: TrainConfig, x_train, y_train, x_val, y_val, num_classes: int):
+        for key in TORCH_LOOP_ONLY:
+            value = getattr(cfg.train, key)
+            if value:
+                raise FerpipeError(f"train.{key}={value} needs the PyTorch loop (train.loop: torch or auto, resnet50 "
+                                   f"on a CPU); this run resolved to the Keras loop: set train.{key}: 0")
         self.cfg, self.num_classes, self.crop_size, self.n_train = cfg, num_classes, x_train.shape[1], len(x_train)
         self.x_val, self.y_val = as_model_input(x_val), y_val
         self.x, self.y = keras.ops.convert_to_tensor(x_train), keras.ops.convert_to_tensor(y_train)

@@ -9,6 +9,7 @@ TRAIN_PARAMS = {
     "n_kerns": [4, 8], "pool_size": [2, 2],
     "train": {"input_size": 32, "head_epochs": 0, "finetune_lr_factor": 0.1, "pretrained_batchnorm": "frozen",
               "dropout": 0.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "schedule": "constant",
+              "warmup_epochs": 0, "label_smoothing": 0.0, "mixup": 0.0,
               "steps_per_epoch": None, "mixed_precision": "auto", "loop": "auto", "seed": 0},
 }
 
