@@ -63,7 +63,7 @@ def shipped(demo_export, tmp_path_factory) -> Path:
     astronaut_photos(work / "photos")
     code, lines = result_of(ship_main, "--export", str(demo_export), "--test",
                             str(demo_export.parent / "augmented" / "test.npz"), "--out", str(work / "model"),
-                            "--recipe", str(work / "recipe.args"), "--commit", "abc1234")
+                            "--recipe", str(work / "recipe.args"), "--commit", "abc1234", "--max-drop", "0.05")
     assert code == 0, lines
     return work
 
@@ -77,7 +77,7 @@ def test_the_shipped_network_is_a_quarter_the_size_and_scores_as_its_source(ship
     source_card, _ = read_card(demo_export)
     assert card.shipped.source_network_sha256 == source_card.network.sha256
     assert card.shipped.source_test_accuracy == pytest.approx(source_card.test_accuracy.softmax, abs=1e-6)
-    assert abs(card.test_accuracy.softmax - card.shipped.source_test_accuracy) <= 0.02
+    assert card.test_accuracy.softmax >= card.shipped.source_test_accuracy - 0.05
     assert card.shipped.same_class_share >= 0.95 and card.test_accuracy.svm is None
     assert (shipped / "model" / NETWORK_FILE).stat().st_size < 0.35 * (demo_export / NETWORK_FILE).stat().st_size
     assert card.classes == source_card.classes and card.dataset == source_card.dataset
