@@ -26,6 +26,7 @@ from ferpipe.heads.kinds import HEADS
 from ferpipe.serve.limits import RETRY_AFTER_S, BadUpload, Capacity, Limits
 
 STATIC = Path(__file__).parent / "static"
+ONE_FILE = "a multipart/form-data upload must hold one file (e.g. curl -F file=@photo.jpg)"
 log = logging.getLogger("ferpipe.serve")
 
 
@@ -90,10 +91,12 @@ async def _one_file(request: Request, body: bytes) -> tuple[bytes, str, str]:
     try:
         form = await parser.parse()
     except MultiPartException as exc:
+        if exc.message.startswith("Too many files"):
+            raise BadUpload(400, ONE_FILE) from exc
         raise BadUpload(400, f"malformed multipart/form-data upload ({exc.message})") from exc
     files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
     if len(files) != 1:
-        raise BadUpload(400, "a multipart/form-data upload must hold one file (e.g. curl -F file=@photo.jpg)")
+        raise BadUpload(400, ONE_FILE)
     data = await files[0].read()
     return data, files[0].filename or "upload", files[0].content_type or ""
 

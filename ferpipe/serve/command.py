@@ -77,6 +77,10 @@ def url_of(sock: socket.socket) -> str:
 
 def serve(args: argparse.Namespace) -> None:
     started = time.perf_counter()
+    if args.host not in LOCAL_HOSTS:  # said before the model loads, where it cannot be missed
+        print(f"warning: --host {args.host}: listening beyond this machine: anyone who can reach it can use the "
+              "page and the API (no login, plain HTTP; browsers allow the webcam only on localhost or HTTPS)",
+              flush=True)
     import torch
 
     from ferpipe.serve.engine import Engine, default_export
@@ -97,10 +101,6 @@ def serve(args: argparse.Namespace) -> None:
                             limit_concurrency=max(32, 4 * (capacity.workers + capacity.queue)))
     server = uvicorn.Server(config)
     print(f"serving {engine.describe()}", flush=True)
-    if args.host not in LOCAL_HOSTS:
-        print(f"warning: listening on {args.host}, not only on this machine: anyone who can reach it on port "
-              f"{sock.getsockname()[1]} can use the page and the API (no login, plain HTTP; browsers allow the "
-              "webcam only on localhost or HTTPS)", flush=True)
     print(f"open {url_of(sock)} (API: /api/predict, /api/model, /healthz; docs: /docs); ready in "
           f"{time.perf_counter() - started:.1f} s; Ctrl-C stops it", flush=True)
     server.run(sockets=[sock])
