@@ -327,7 +327,7 @@ def browser(tmp_path_factory):
     video = write_demo_face_y4m(tmp_path_factory.mktemp("camera") / "face.y4m")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000",
                 "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

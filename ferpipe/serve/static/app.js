@@ -78,7 +78,7 @@ async function loadCard() {
 // ---- photos ----
 function bars(classes, face, head, note) {
   const block = el("div", { class: "head", "data-head": head });
-  block.append(el("div", { class: "head-name" }, `${head}: ${note}`));
+  block.append(el("div", { class: "head-name", title: note }, head === "svm" ? "SVM on the network's features" : "network's softmax"));
   for (const name of classes) {
     const p = face.probabilities[name];
     const row = el("div", { class: "bar" + (name === face.predicted ? " top" : ""), "data-class": name, "data-p": String(p) },
@@ -105,7 +105,7 @@ function showPhoto(article, url, doc) {
     figure.append(el("div", { class: "box", style }, el("span", { class: "box-label" }, `${i + 1} ${face.predicted} ${p.toFixed(2)}`)));
     const block = el("div", { class: "face", "data-face": String(i + 1), "data-box": JSON.stringify(face.box) });
     block.append(el("h4", {}, `Face ${i + 1}: `, el("span", { class: "predicted" }, face.predicted),
-      ` (detection confidence ${face.detection_confidence.toFixed(3)})`));
+      el("span", { class: "conf" }, `detection confidence ${face.detection_confidence.toFixed(3)}`)));
     for (const head of heads) {
       const h = doc.heads[head];
       block.append(bars(doc.classes, h.faces[i], head, h.probabilities_note));
