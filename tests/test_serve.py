@@ -237,7 +237,7 @@ class WaitingModel:
 
 
 @pytest.fixture
-def waiting_server(demo_export):
+def waiting_server(demo_export, request):
     import uvicorn
 
     from ferpipe.serve.app import create_app
@@ -246,7 +246,8 @@ def waiting_server(demo_export):
 
     model = WaitingModel(json.loads((demo_export / "model_card.json").read_text()))
     sock = bound_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(model, Limits(), Capacity(workers=1, queue=1)), log_level="warning"))
+    app = create_app(model, Limits(), Capacity(workers=1, queue=1), connections=getattr(request, "param", None))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = server_url(sock)
@@ -279,6 +280,21 @@ def test_a_full_queue_answers_503_with_retry_after(waiting_server):
         model.release.set()
         assert [f.result().status_code for f in held] == [200, 200]
     assert model.calls == 2 and post(url, data).status_code == 200
+
+
+@pytest.mark.parametrize("waiting_server", [2], indirect=True)
+def test_requests_beyond_the_connection_bound_are_refused_before_their_body_is_read(waiting_server):
+    url, model = waiting_server
+    data = image_bytes((40, 40))
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(post, url, data) for _ in range(2)]
+        admitted(url, 2)  # /healthz is answered beyond the bound
+        refused = requests.get(url + "api/model", timeout=30)
+        assert_error(refused, 503, "the server is busy (2 requests open)")
+        assert refused.headers["Retry-After"] == "1"
+        model.release.set()
+        assert [f.result().status_code for f in held] == [200, 200]
+    assert requests.get(url + "api/model", timeout=30).status_code == 200
 
 
 # ---- the command's own checks, in this process (no model is loaded) ----

@@ -62,6 +62,27 @@ class Gate:
             self.admitted -= 1
 
 
+class BoundedRequests:
+    """ASGI middleware: at most `limit` requests in hand at once (their bodies, at most Limits.max_bytes
+    each, are what the server holds in memory); more are answered 503 before their body is read.
+    /healthz is always answered, so that a busy server still says it is up."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit, self.active = app, limit, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            return await self.app(scope, receive, send)
+        if self.active >= self.limit:
+            return await error(503, f"the server is busy ({self.active} requests open); try again in "
+                                    f"{RETRY_AFTER_S} s")(scope, receive, send)
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+
 def error(status: int, message: str) -> JSONResponse:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     return JSONResponse({"error": message}, status_code=status, headers=headers)
@@ -122,10 +143,14 @@ PREDICT_BODY = {"requestBody": {"required": True, "content": {
                                        "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
 
 
-def create_app(model: Model, limits: Limits = Limits(), capacity: Capacity = Capacity()) -> FastAPI:
+def create_app(model: Model, limits: Limits = Limits(), capacity: Capacity = Capacity(),
+               connections: int | None = None) -> FastAPI:
+    """The application; `connections`: requests in hand at once, of any kind (default: 4 x what the
+    queue admits, at least 32)."""
     gate = Gate(capacity)
     app = FastAPIOffline(title="ferpipe serve", version="1",
                          description=f"Facial expressions of every face in a photo, by {model.describe()}.")
+    app.add_middleware(BoundedRequests, limit=connections or max(32, 4 * gate.limit))
 
     @app.exception_handler(BadUpload)
     async def _bad_upload(request: Request, exc: BadUpload) -> JSONResponse:

@@ -96,9 +96,7 @@ def serve(args: argparse.Namespace) -> None:
 
     limits, capacity = Limits(args.max_bytes, args.max_pixels), Capacity(args.workers, args.queue)
     app = create_app(engine, limits, capacity)
-    # Connections beyond a bound are answered 503 by uvicorn itself: the bodies held in memory stay bounded.
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
-                            limit_concurrency=max(32, 4 * (capacity.workers + capacity.queue)))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     print(f"serving {engine.describe()}", flush=True)
     print(f"open {url_of(sock)} (API: /api/predict, /api/model, /healthz; docs: /docs); ready in "
