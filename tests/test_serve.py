@@ -12,6 +12,7 @@ import io
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -434,10 +435,13 @@ def test_webcam_mode_shows_live_labels(browser, served, tmp_path):
     by_id(browser, "mode-webcam").click()
     by_id(browser, "camera-start").click()
     wait_until(browser, lambda d: int(by_id(d, "live-fps").get_attribute("data-frames")) >= 5)
-    labels = css(browser, "#live-labels .live-face")
-    assert labels and labels[0].get_attribute("data-predicted") in json.loads(
-        requests.get(url + "api/model", timeout=30).text)["card"]["classes"]
-    assert labels[0].text.startswith("Face 1: ") and by_id(browser, "status").text == ""
+    # Read in one script: the list is redrawn with every answer, so a node found now may be gone next.
+    labels = wait_until(browser, lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#live-labels .live-face')].map(li => [li.dataset.predicted, li.textContent])"))
+    classes = requests.get(url + "api/model", timeout=30).json()["card"]["classes"]
+    predicted, text = labels[0]
+    assert predicted in classes and re.fullmatch(rf"Face 1: {predicted} [01]\.\d\d", text), labels
+    assert by_id(browser, "status").text == ""
     assert by_id(browser, "live-fps").text.endswith(" frames/s")
     browser.save_screenshot(str(tmp_path / "serve_webcam.png"))
     by_id(browser, "camera-stop").click()

@@ -3,6 +3,7 @@
 "use strict";
 
 const SEND_WIDTH = 320; // webcam frames are sent downscaled to this width
+const PHOTO_RETRIES = 10; // a photo answered 503 is sent again after Retry-After, this many times
 const $ = (id) => document.getElementById(id);
 let card = null;
 
@@ -134,7 +135,7 @@ async function sendPhoto(file) {
       say("The server cannot be reached: is `python -m ferpipe serve` still running?");
       return;
     }
-    if (response.status === 503 && attempt < 3) {
+    if (response.status === 503 && attempt < PHOTO_RETRIES) {
       const busy = busyMessage(response);
       say(busy.text, "busy");
       await new Promise((r) => setTimeout(r, 1000 * busy.wait));
@@ -152,7 +153,7 @@ async function sendPhoto(file) {
     showPhoto(article, URL.createObjectURL(file), doc);
     const found = Object.values(doc.heads)[0].faces.length;
     article.dataset.state = found ? "done" : "no-face";
-    say(found ? "" : `No face found in ${file.name}.`, "busy");
+    say(found ? "" : `No face found in ${file.name}.`, "notice");
     return;
   }
 }
