@@ -317,6 +317,28 @@ def test_the_default_export_is_the_shipped_network_where_it_is_there(tmp_path):
     assert default_export(tmp_path) == Path("models/fer2013-resnet50")
 
 
+def test_the_commit_is_the_last_that_changed_the_served_folder(tmp_path):
+    from ferpipe.serve.engine import commit_of
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "model_card.json").write_text("{}")
+    git("add", "export")
+    git("commit", "-qm", "export")
+    first = git("rev-parse", "HEAD")
+    (tmp_path / "other.txt").write_text("later\n")
+    git("add", "other.txt")
+    git("commit", "-qm", "later")
+    commit = commit_of(tmp_path / "export")
+    assert (commit["hash"], commit["from"], commit["uncommitted_changes"]) == (first, "export", False)
+    (tmp_path / "export" / "model_card.json").write_text("{ }")
+    assert commit_of(tmp_path / "export")["uncommitted_changes"] is True
+
+
 def test_a_taken_port_is_one_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
