@@ -108,3 +108,16 @@ def test_a_missing_export_or_recipe_is_one_error_and_no_output(tmp_path):
                            str(tmp_path / "recipe.args"), "--commit", "abc1234"), f"no {CARD_FILE}", [out])
     expect_error(result_of(ship_main, "--export", str(tmp_path), "--out", str(out), "--recipe",
                            str(tmp_path / "nothing.args")), "--recipe must name a file", [out])
+
+
+@pytest.mark.slow
+def test_serve_serves_the_shipped_model_with_its_softmax_head_alone(shipped):
+    from ferpipe.serve.engine import Engine
+    from ferpipe.serve.limits import Limits
+
+    engine = Engine(shipped / "model")
+    assert engine.heads == ("softmax",) and "network-only model" in engine.describe()
+    card = engine.model_card(Limits())
+    assert card["heads"] == ["softmax"] and card["card"]["shipped"]["commit"] == "abc1234"
+    found = engine.predict((shipped / "photos" / "astronaut.jpg").read_bytes(), "astronaut.jpg", engine.heads, Limits())
+    assert list(found["heads"]) == ["softmax"] and len(found["heads"]["softmax"]["faces"]) == 1

@@ -181,6 +181,8 @@ def create_app(model: Model, limits: Limits = Limits(), capacity: Capacity = Cap
             None, description="one head only (default: every head the export has)")) -> dict:
         """The image is the body (Content-Type image/...) or the file of a multipart/form-data form. Each
         face of each head is the JSON `python -m ferpipe predict --json` prints for the same photo."""
+        if head and head not in model.heads:
+            return error(400, f"head {head}: this model has only {', '.join(model.heads)}")
         data, name = await upload(request, limits.max_bytes)
         heads = (head,) if head else model.heads
         return await gate.run(model.predict, data, name, heads, limits)

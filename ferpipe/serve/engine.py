@@ -23,7 +23,7 @@ from ferpipe.data.images import decode_image
 from ferpipe.export.card import CARD_FILE
 from ferpipe.faces.detector import FaceDetector, to_rgb
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
-from ferpipe.heads.kinds import HEADS, PROBABILITY_NOTES
+from ferpipe.heads.kinds import PROBABILITY_NOTES
 from ferpipe.serve.limits import BadUpload, Limits
 
 # `serve` without --export: the FER-2013 network shipped in the repository where it is there, else the pipeline's own.
@@ -70,12 +70,12 @@ class Engine:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        heads = OnnxHeads(self.folder, "svm")  # the network and the SVM: both heads, one network run
+        heads = OnnxHeads(self.folder, None)  # every head the export has (one network run for both)
         self.card = heads.card
         settings = FaceSettings.from_params({"faces": self.card.faces}, str(self.folder / CARD_FILE))
         detector = FaceDetector(settings, FaceRuntime(device="auto", workers=1, batch_size=1))
         self.predictor = Predictor(detector, heads, "softmax")
-        self.heads: tuple[str, ...] = HEADS
+        self.heads: tuple[str, ...] = heads.heads
         self.commit = commit_of(self.folder)
 
     @property
@@ -85,8 +85,9 @@ class Engine:
     def describe(self) -> str:
         """One line: which model this is."""
         acc = self.card.test_accuracy
+        svm = f", svm {acc.svm:.3f}" if acc.svm is not None else " (a network-only model: no SVM head)"
         return (f"{self.folder} ({self.card.network.arch or 'network'} trained on {self.card.dataset.name}; test "
-                f"accuracy softmax {acc.softmax:.3f}, svm {acc.svm:.3f})")
+                f"accuracy softmax {acc.softmax:.3f}{svm})")
 
     def model_card(self, limits: Limits) -> dict:
         """What GET /api/model answers: the card as the export wrote it, with where it was served from."""

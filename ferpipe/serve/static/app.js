@@ -61,9 +61,10 @@ async function loadCard() {
     ["Network", `${c.network.arch || "?"}, ${c.crop_size}x${c.crop_size} grey face crops, exported from ${c.network.exported_on}`],
     ["Trained on", `${c.dataset.name}`],
     ["Dataset content hash", c.dataset.content_hash],
-    ["Test accuracy", `softmax ${pct(c.test_accuracy.softmax)}, SVM ${pct(c.test_accuracy.svm)}`],
+    ["Test accuracy", `softmax ${pct(c.test_accuracy.softmax)}` +
+      (c.test_accuracy.svm === null ? " (a network-only model: no SVM head)" : `, SVM ${pct(c.test_accuracy.svm)}`)],
     ["Training precision", c.network.trained_precision || "not recorded"],
-    ["SVM probabilities", doc.probability_notes.svm],
+    ["SVM probabilities", doc.probability_notes.svm || "no SVM head"],
     ["Commit", doc.commit ? `${doc.commit.hash.slice(0, 12)} (${doc.commit.date}, ${doc.commit.from})` +
       (doc.commit.uncommitted_changes ? ", with uncommitted changes" : "") : "not in a Git repository"],
     ["Classes", c.classes.join(", ")],
