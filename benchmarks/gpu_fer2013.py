@@ -171,10 +171,11 @@ def keras_step_speed(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps:
     import keras
 
     from ferpipe.nn.models import build_model, to_model_input
+    from ferpipe.nn.schedule import PhasePlan
     from ferpipe.nn.training import compile_for_phase
 
     model = build_model(cfg, x.shape[1], num_classes)
-    compile_for_phase(model, cfg, cfg.lr, 10_000)
+    compile_for_phase(model, cfg, PhasePlan(head_only=False, lr=cfg.lr, steps=10_000, warmup_steps=0))
     batch = (to_model_input(keras.ops.convert_to_tensor(x[:cfg.batch_size])), keras.ops.convert_to_tensor(y[:cfg.batch_size]))
     model.train_on_batch(*batch)  # builds the train function
     speed = step_speed(lambda: model.train_function([batch]), cfg.batch_size, steps)
@@ -220,7 +221,7 @@ def probe(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps: int) -> di
 
 def epochs_in_budget(cfg, n_train: int, seconds_left: float, speeds: dict) -> int:
     """Epochs of both loops that fit in `seconds_left` (at most the preset's)."""
-    from ferpipe.nn.training import epoch_batches
+    from ferpipe.nn.schedule import epoch_batches
 
     images = sum(len(b) for b in epoch_batches(n_train, cfg, 0))
     per_epoch = images / speeds["keras"]["images_per_s"] + EPOCH_OVERHEAD_S + images / speeds["plain"]["images_per_s"]
@@ -290,7 +291,7 @@ def run(args: argparse.Namespace) -> None:
     from ferpipe.nn.config import train_config
     from ferpipe.nn.models import FEATURES_LAYER
     from ferpipe.nn.saved import ModelInfo, write_model_folder
-    from ferpipe.nn.training import epoch_batches, train
+    from ferpipe.nn.schedule import epoch_batches, train
     from torch_reference import train_reference
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (CPU)"

@@ -46,6 +46,7 @@ def train_steps(weights_file: str, shims: bool) -> None:
     from ferpipe.nn.config import train_config
     from ferpipe.nn.models import build_model
     from ferpipe.nn.torch_cuda import remove_shims, speed_up_keras_on_cuda
+    from ferpipe.nn.schedule import PhasePlan
     from ferpipe.nn.training import compile_for_phase
     from ferpipe.testing.train_params import train_params
 
@@ -70,7 +71,7 @@ def train_steps(weights_file: str, shims: bool) -> None:
     cfg = train_config(train_params(lr=0.01, batch_size=4, train_momentum=0.9, train_nesterov=True,
                                     train_weight_decay=0.001, train_schedule="cosine"))
     model = build_model(cfg, 32, 3)
-    compile_for_phase(model, cfg, cfg.lr, 10)
+    compile_for_phase(model, cfg, PhasePlan(head_only=False, lr=cfg.lr, steps=10, warmup_steps=0))
     rng = np.random.default_rng(0)
     x = torch.as_tensor(rng.integers(0, 256, (4, 32, 32, 1)).astype(np.float32))
     y = torch.as_tensor(np.arange(4) % 3)

@@ -97,7 +97,7 @@ def test_keeps_the_best_epoch_resumes_a_killed_run_and_returns_that_keras_model(
 def test_the_learning_rate_warms_up_then_follows_keras_cosine_decay():
     """The PyTorch loop's rate at every step is the one Keras' CosineDecay (with its warm-up) gives the Keras
     loop, for both schedules and with two-phase fine-tuning's second phase."""
-    from ferpipe.nn.training import learning_rate, phase_plan
+    from ferpipe.nn.schedule import learning_rate, phase_plan
 
     for overrides in ({"train_schedule": "cosine"}, {"train_schedule": "constant"},
                       {"train_schedule": "cosine", "train_head_epochs": 1}):
@@ -115,7 +115,7 @@ def test_the_learning_rate_warms_up_then_follows_keras_cosine_decay():
 
 
 def test_without_warm_up_the_rate_is_the_cosine_decay_of_before():
-    from ferpipe.nn.training import learning_rate, phase_plan
+    from ferpipe.nn.schedule import learning_rate, phase_plan
 
     plan = phase_plan(resnet_cfg(lr=0.1, epochs=2, train_schedule="cosine"), 0, n_train=40)
     assert plan.warmup_steps == 0

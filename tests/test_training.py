@@ -27,7 +27,8 @@ from ferpipe.nn.models import (  # noqa: E402
     predict_probabilities,
 )
 from ferpipe.nn.torch_resnet50 import ResNet50, into_keras  # noqa: E402
-from ferpipe.nn.training import choose_precision, epoch_batches, start_phase  # noqa: E402
+from ferpipe.nn.schedule import epoch_batches  # noqa: E402
+from ferpipe.nn.training import choose_precision, start_phase  # noqa: E402
 from ferpipe.testing.train_params import train_params  # noqa: E402
 
 

@@ -23,7 +23,7 @@ from ferpipe.nn.checkpoints import ModelFormat
 from ferpipe.nn.config import TrainConfig
 from ferpipe.nn.models import build_model
 from ferpipe.nn.torch_resnet50 import from_keras, into_keras
-from ferpipe.nn.training import PhasePlan, learning_rate, phase_plan
+from ferpipe.nn.schedule import learning_rate, phase_plan
 
 TORCH_FORMAT = ModelFormat(".pt", lambda checkpoint, path: torch.save(checkpoint, path),
                            lambda path: torch.load(path, weights_only=True))
