@@ -1,4 +1,8 @@
 """The exception types a stage turns into a clear message and a non-zero exit."""
+import errno
+
+# What the machine, not the input, makes fail (a full, read-only or forbidden disk): one error line, no traceback.
+DISK_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO})
 
 
 class FerpipeError(Exception):

@@ -5,6 +5,14 @@ partial dataset or a stale metrics file behind, so every output goes through `st
 A temporary path is `.<final name>.tmp-<8 hex digits>` beside its final path (git-ignored); one left
 by a killed run (SIGKILL, out of memory) is removed when the stage next starts.
 
+An output replaces only what ferpipe wrote there before: each folder that receives outputs keeps a
+manifest, `.ferpipe-outputs` (a JSON list of the names written into it; git- and DVC-ignored), and a
+path that exists is replaced only when it is empty, named in its folder's manifest, or recognised by
+the command itself (a file with its generated header). Anything else there, and always the working
+folder, a folder above it, the home folder or a folder holding `.git` or `.dvc`, is one error line
+before anything is written. A full or read-only disk is one error line naming the output, with the
+temporary paths removed.
+
 A file written into a user's folder (`predict --out`) goes through `new_file`, which never replaces
 anything: not a file that was there, nor one or a link put there while the run wrote.
 """
@@ -12,14 +20,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import json
 import os
 import re
 import shutil
+import stat
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-from ferpipe.core.errors import FerpipeError
+from ferpipe.core.errors import DISK_FAULTS, FerpipeError
+from ferpipe.core.records import FileName, parse_json, validated
+from ferpipe.core.textfile import kind_of, opened_regular, read_text
+
+MANIFEST = ".ferpipe-outputs"
+_MANIFEST_LIMIT = 1 << 20
+_PROJECT_MARKS = (".git", ".dvc")
+_NEARLY_FULL = 1 << 20
 
 
 def _remove(path: Path) -> None:
@@ -42,32 +60,137 @@ def _remove_stale_temps(final: Path) -> None:
             _remove(path)
 
 
+def written_names(folder: Path) -> set[str]:
+    """The names that ferpipe's outputs took in `folder` (its manifest); a manifest that is not the
+    project's JSON list of names is an error naming it."""
+    path = folder / MANIFEST
+    if not os.path.lexists(path):
+        return set()
+    names = validated(list[FileName], parse_json(read_text(path, _MANIFEST_LIMIT), str(path)), str(path),
+                      f"remove {path} to start a new one")
+    return set(names)
+
+
+def record_written(folder: Path, names: list[str]) -> None:
+    """Add `names` to `folder`'s manifest, under a lock on the folder (stages may write beside each other)."""
+    path = folder / MANIFEST
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        known = written_names(folder)
+        if set(names) <= known:
+            return
+        temp = temp_path(path, uuid.uuid4().hex[:8])
+        temp.write_text(json.dumps(sorted(known | set(names)), indent=0) + "\n")
+        os.replace(temp, path)
+    finally:
+        os.close(fd)
+
+
+def _in_place(final: Path) -> Path:
+    """`final` absolute with the links of its folder resolved (the last component is not followed)."""
+    absolute = Path(os.path.abspath(final))
+    return absolute.parent.resolve() / absolute.name
+
+
+def check_replaceable(final: Path, recognise: Callable[[Path], bool] | None = None) -> None:
+    """Refuse `final` as an output path unless writing it loses nothing that ferpipe did not write (see
+    the module docstring); `recognise(final)` says whether an existing path is this command's own."""
+    real = _in_place(final)
+    here = Path.cwd().resolve()
+    if real == here or real in here.parents or real == Path.home().resolve():
+        raise FerpipeError(f"{final}: is the working folder, the home folder or a folder above them, never an "
+                           "output; name a new path")
+    try:
+        mode = os.lstat(real).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise FerpipeError(f"{final}: cannot use it as an output ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        marks = [m for m in _PROJECT_MARKS if os.path.lexists(real / m)]
+        if marks:
+            raise FerpipeError(f"{final}: holds {marks[0]} (a project), never replaced by an output; name a new path")
+        empty = not any(os.scandir(real))
+    elif stat.S_ISREG(mode):
+        empty = os.lstat(real).st_size == 0
+    elif stat.S_ISLNK(mode):
+        empty = False
+    else:
+        raise FerpipeError(f"{final}: is {kind_of(mode)}, never replaced by an output; name a new path")
+    if empty or real.name in written_names(real.parent) or (recognise is not None and recognise(real)):
+        return
+    what = "a folder" if stat.S_ISDIR(mode) else "a link" if stat.S_ISLNK(mode) else "a file"
+    raise FerpipeError(f"{final}: {what} that ferpipe did not write is there (not in {real.parent / MANIFEST}), "
+                       "and an output never replaces it; move it away or name a new path")
+
+
+def generated_file(marker: str) -> Callable[[Path], bool]:
+    """A recogniser for `staged_outputs`: a regular file whose first 4 KiB hold `marker` (its generated header)."""
+    def recognise(path: Path) -> bool:
+        try:
+            with opened_regular(path, "a file", follow_links=False) as fh:
+                return marker.encode() in fh.read(4096)
+        except FerpipeError:
+            return False
+    return recognise
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < _NEARLY_FULL
+
+
+def _write_fault(exc: BaseException, finals: list[Path]) -> FerpipeError | None:
+    """The one-line error for a failure that the disk caused (full, read-only, no permission), or None."""
+    names = ", ".join(map(str, finals))
+    if isinstance(exc, OSError) and exc.errno in DISK_FAULTS:
+        return FerpipeError(f"cannot write {exc.filename or names} ({exc.strerror or exc})")
+    if isinstance(exc, Exception) and not isinstance(exc, FerpipeError) and any(_nearly_full(f.parent) for f in finals):
+        return FerpipeError(f"cannot write {names}: the disk is full ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:200] if str(exc) else 'no message'})")
+    return None
+
+
 @contextlib.contextmanager
-def staged_outputs(*finals: str | Path) -> Iterator[list[Path]]:
+def staged_outputs(*finals: str | Path, recognise: Callable[[Path], bool] | None = None) -> Iterator[list[Path]]:
     """Yield one temporary path per final path (same folder, so the final move is a rename).
 
-    On success each temporary path replaces its final path. On any exception the temporary
-    paths and the final paths are removed, so nothing partial or stale remains.
+    Every final path is checked first (`check_replaceable`). On success each temporary path replaces
+    its final path, whose name goes into its folder's manifest. On any exception the temporary paths
+    and the final paths are removed, so nothing partial or stale remains; a disk that is full or
+    read-only is one FerpipeError naming the output.
     """
     finals_p = [Path(p) for p in finals]
     tag = uuid.uuid4().hex[:8]
     temps = []
     for final in finals_p:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(final)
-        temps.append(temp_path(final, tag))
+        check_replaceable(final, recognise)
     try:
+        for final in finals_p:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temps(final)
+            temps.append(temp_path(final, tag))
         yield temps
         for temp, final in zip(temps, finals_p):
             if not temp.exists():
                 raise RuntimeError(f"stage did not write its output {final}")
-    except BaseException:
+        for final in finals_p:
+            record_written(final.parent, [final.name])
+        for temp, final in zip(temps, finals_p):
+            _remove(final)
+            os.replace(temp, final)
+    except BaseException as exc:
+        fault = _write_fault(exc, finals_p)
         for path in temps + finals_p:
-            _remove(path)
+            with contextlib.suppress(OSError):
+                _remove(path)
+        if fault is not None:
+            raise fault from exc
         raise
-    for temp, final in zip(temps, finals_p):
-        _remove(final)
-        os.replace(temp, final)
 
 
 @contextlib.contextmanager

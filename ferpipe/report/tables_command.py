@@ -1,6 +1,7 @@
 """`python -m ferpipe tables`: the sweep tables, from `dvc exp show --json` (nothing is re-run).
 
-Writes into --out (default sweeps/, replaced as a whole): TABLES.md (every table, the paper's
+Writes into --out (default sweeps/, replaced as a whole where it holds only what this command writes,
+or ferpipe wrote it: ferpipe.core.outputs): TABLES.md (every table, the paper's
 columns), one plot per table (error against the swept value, val and test), and tables.json (the
 same rows, read by the `report` stage). With `--find SWEEP KEY=VALUE ...` it writes nothing and prints
 the name of the newest experiment of --out's tables.json with those parameters (for scripts).
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,13 @@ from ferpipe.report.tables import SweepTable, sweep_tables
 
 TABLES_DIR = "sweeps"
 TABLES_JSON = "tables.json"
+_OWN_NAME = re.compile(r"TABLES\.md|tables\.json|[A-Za-z0-9_.-]+-[0-9]+\.png")
+
+
+def _tables_folder(path: Path) -> bool:
+    """A folder that holds nothing but files of the names this command writes (a committed sweeps/)."""
+    return path.is_dir() and not path.is_symlink() and all(
+        _OWN_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) for entry in os.scandir(path))
 
 
 def write_tables(out: Path, show: ExpShow, sweeps: dict[str, Sweep], paper_file: str = PAPER_FILE) -> list[SweepTable]:
@@ -36,7 +46,7 @@ def write_tables(out: Path, show: ExpShow, sweeps: dict[str, Sweep], paper_file:
     require(bool(tables), "`dvc exp show` lists no experiment of the sweeps " + ", ".join(sweeps)
             + " (run `python -m ferpipe sweep NAME` first)")
     per_sweep: dict[str, int] = {}
-    with staged_outputs(out) as (tmp,):
+    with staged_outputs(out, recognise=_tables_folder) as (tmp,):
         tmp.mkdir()
         for table in tables:
             if table.rows:
@@ -85,7 +95,7 @@ def lowest_value(tables: list[SweepTable], sweep: str, wanted: dict[str, object]
 
 def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ferpipe tables", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole (default: {TABLES_DIR})")
+    parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole if this command wrote it (default: {TABLES_DIR})")
     parser.add_argument("--sweeps", default=SWEEPS_FILE, help=f"the sweeps file (default: {SWEEPS_FILE})")
     parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")
     parser.add_argument("--find", nargs="+", metavar="SWEEP [KEY=VALUE ...]",

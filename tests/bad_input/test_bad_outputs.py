@@ -1,0 +1,146 @@
+"""Output paths that would destroy what is there, and disks that cannot take an output.
+
+An output replaces only what ferpipe wrote there before (named in its folder's manifest, or recognised
+by the command: a generated header, a folder of the tables' own files); never a user's file or
+non-empty folder, the working folder or one above it, a folder holding .git or .dvc, a FIFO. A full or
+read-only disk is one `error:` line naming the output, with nothing half-written left.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+from stage_imports import REPO
+from stage_runs import expect_error, result_of
+
+from ferpipe.core.errors import FerpipeError
+from ferpipe.core.outputs import MANIFEST, staged_outputs, written_names
+from ferpipe.experiments.results import parse_exp_show
+from ferpipe.experiments.sweeps import load_sweeps
+from ferpipe.params_command import main as params_main
+from ferpipe.report.tables_command import write_tables
+
+PARAMS = REPO / "params.yaml"
+EXP_SHOW = json.loads((REPO / "tests" / "data" / "exp_show_sweeps.json").read_text())
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def user_folder(path: Path) -> Path:
+    (path / "sub").mkdir(parents=True)
+    (path / "index.md").write_text("the user's page\n")
+    (path / "sub" / "notes.txt").write_text("kept\n")
+    return path
+
+
+def doc(tmp_path: Path, out) -> tuple[int, list[str]]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        return result_of(params_main, "doc", "--params", str(PARAMS), "--out", str(out))
+
+
+@pytest.mark.parametrize("make", [
+    lambda t: user_folder(t / "docs"),
+    lambda t: (t / "README.md").write_text("# my project\n") and t / "README.md",
+    lambda t: (t / "link").symlink_to(user_folder(t / "elsewhere")) or t / "link",
+], ids=["non-empty-folder", "user-file", "link-to-a-folder"])
+def test_an_output_never_replaces_what_ferpipe_did_not_write(tmp_path, make):
+    target = make(tmp_path)
+    before = snapshot(tmp_path)
+    expect_error(doc(tmp_path, target), "ferpipe did not write")
+    assert snapshot(tmp_path) == before and os.path.lexists(target)
+
+
+@pytest.mark.parametrize("where", [".", "..", "~", "project"], ids=["working-folder", "above-it", "home", "project"])
+def test_the_working_folder_a_folder_above_it_or_a_project_is_never_an_output(tmp_path, where, monkeypatch):
+    work = tmp_path / "work"
+    user_folder(work)
+    project = user_folder(tmp_path / "project")
+    (project / ".git").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    before = snapshot(tmp_path)
+    out = {".": work, "..": tmp_path, "~": tmp_path / "home", "project": project}[where]
+    if where == "~":
+        (out / "x").write_text("mine")
+        before = snapshot(tmp_path)
+    message = "holds .git" if where == "project" else "never an output"
+    expect_error(doc(work, out), message)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_fifo_is_never_replaced(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    expect_error(doc(tmp_path, tmp_path / "pipe"), "FIFO")
+    assert (tmp_path / "pipe").exists()
+
+
+def test_an_output_replaces_what_it_wrote_and_only_that(tmp_path):
+    out = tmp_path / "docs" / "parameters.md"
+    code, _ = doc(tmp_path, out)
+    assert code == 0 and written_names(out.parent) == {"parameters.md"}
+    out.write_text("# Parameters\n\nedited\n")  # still named in the manifest: a rerun replaces it
+    assert doc(tmp_path, out)[0] == 0 and "edited" not in out.read_text()
+    committed = tmp_path / "fresh" / "parameters.md"  # a committed reference: no manifest, its own header
+    committed.parent.mkdir()
+    committed.write_text(out.read_text().replace("| `", "| `old_", 1))
+    assert doc(tmp_path, committed)[0] == 0 and committed.read_text() == out.read_text()
+
+
+def test_a_tables_folder_is_replaced_only_when_it_holds_nothing_but_tables(tmp_path):
+    sweeps, show = load_sweeps(REPO / "sweeps.yaml"), parse_exp_show(EXP_SHOW)
+    committed = tmp_path / "sweeps"
+    committed.mkdir()
+    (committed / "tables.json").write_text('{"tables": []}\n')
+    write_tables(committed, show, sweeps, REPO / "paper.yaml")
+    assert (committed / "TABLES.md").exists()
+    docs = user_folder(tmp_path / "docs")
+    before = snapshot(docs)
+    with pytest.raises(FerpipeError, match="ferpipe did not write"):
+        write_tables(docs, show, sweeps, REPO / "paper.yaml")
+    assert snapshot(docs) == before
+
+
+def test_a_bad_manifest_is_one_error_naming_it(tmp_path):
+    (tmp_path / "out.json").write_text("{}")
+    (tmp_path / MANIFEST).write_text('["../x"]')
+    with pytest.raises(FerpipeError, match=MANIFEST):
+        with staged_outputs(tmp_path / "out.json"):
+            pass
+
+
+@pytest.mark.parametrize("code, cause", [(errno.ENOSPC, "No space left on device"),
+                                          (errno.EROFS, "Read-only file system"),
+                                          (errno.EDQUOT, "Disk quota exceeded")])
+def test_a_full_or_read_only_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, code, cause):
+    def fail(self, *args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    out = tmp_path / "docs" / "parameters.md"
+    monkeypatch.setattr(Path, "write_text", fail)
+    line = expect_error(doc(tmp_path, out), cause, [out])
+    assert str(out) in line
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_library_error_on_a_full_disk_says_the_disk_is_full(tmp_path, monkeypatch):
+    monkeypatch.setattr("ferpipe.core.outputs._nearly_full", lambda folder: True)
+    out = tmp_path / "model.pt"
+    with pytest.raises(FerpipeError, match="the disk is full"):
+        with staged_outputs(out) as (temp,):
+            temp.write_bytes(b"half")
+            raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_disk_fault_outside_an_output_is_one_line(tmp_path):
+    def main(argv):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "cache"))
+
+    code, lines = result_of(main)
+    assert code == 1 and lines == [f"error: {tmp_path / 'cache'}: Permission denied"]
