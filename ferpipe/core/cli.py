@@ -18,6 +18,9 @@ from tqdm import tqdm
 from ferpipe.core.errors import DISK_FAULTS, FerpipeError, Terminated
 
 
+MAX_LINE = 2000
+
+
 def _terminate(signum, frame) -> None:
     raise Terminated
 
@@ -49,6 +52,8 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
             main(argv)
     except FerpipeError as exc:
         message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line, always
+        if len(message) > MAX_LINE:  # a value echoed whole (a 5 MB string) would bury the cause
+            message = message[:MAX_LINE] + f"... ({len(message):,} characters)"
         _end(f"error: {message}", 1)
     except OSError as exc:
         if exc.errno not in DISK_FAULTS:

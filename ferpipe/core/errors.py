@@ -17,3 +17,12 @@ class Terminated(BaseException):
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise FerpipeError(message)
+
+
+SHOWN = 60  # characters of a value that an error line shows
+
+
+def shown(value) -> str:
+    """`value` for an error line: its repr, cut to a few dozen characters (a 5 MB value is not echoed)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN] + f"... ({len(text):,} characters)"

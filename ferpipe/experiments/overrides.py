@@ -80,4 +80,4 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
                     cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
                     raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
             raise FerpipeError(f"-S {' -S '.join(overrides)}: DVC refuses them together, though not one by one")
-        return load_params(copy)
+        return load_params(copy, where=f"{params_path} with -S {' -S '.join(overrides)}"[:300])

@@ -15,12 +15,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import require
 from ferpipe.experiments.overrides import override_key
 from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import parse_yaml
 from ferpipe.experiments.results import ExpShow, sweep_experiments
 from ferpipe.experiments.sweeps import SWEEPS_FILE, Sweep, load_sweeps
 from ferpipe.report import fmt
@@ -105,7 +104,7 @@ def _main(argv: list[str] | None) -> None:
     args = parser.parse_args(argv)
     require(args.lowest is None or args.find, "--lowest goes with --find")
     if args.find:
-        wanted = {override_key(item): yaml.safe_load(item.partition("=")[2]) for item in args.find[1:]}
+        wanted = {override_key(item): parse_yaml(item.partition("=")[2], f"--find {item}") for item in args.find[1:]}
         tables = read_tables(Path(args.out) / TABLES_JSON)
         print(fmt.plain(lowest_value(tables, args.find[0], wanted, args.lowest)) if args.lowest
               else find_experiment(tables, args.find[0], wanted))
