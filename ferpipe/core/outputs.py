@@ -144,11 +144,16 @@ def _nearly_full(folder: Path) -> bool:
     return info.f_bavail * info.f_frsize < _NEARLY_FULL
 
 
-def _write_fault(exc: BaseException, finals: list[Path]) -> FerpipeError | None:
-    """The one-line error for a failure that the disk caused (full, read-only, no permission), or None."""
+def _write_fault(exc: BaseException, finals: list[Path], temps: list[Path]) -> FerpipeError | None:
+    """The one-line error for a failure that the disk caused (full, read-only, no permission), or None; it
+    names the output (not its temporary path)."""
     names = ", ".join(map(str, finals))
     if isinstance(exc, OSError) and exc.errno in DISK_FAULTS:
-        return FerpipeError(f"cannot write {exc.filename or names} ({exc.strerror or exc})")
+        where = str(exc.filename) if exc.filename else names
+        for temp, final in zip(temps, finals):
+            if where == str(temp) or where.startswith(f"{temp}/"):
+                where = str(final)
+        return FerpipeError(f"cannot write {where} ({exc.strerror or exc})")
     if isinstance(exc, Exception) and not isinstance(exc, FerpipeError) and any(_nearly_full(f.parent) for f in finals):
         return FerpipeError(f"cannot write {names}: the disk is full ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0][:200] if str(exc) else 'no message'})")
@@ -166,11 +171,13 @@ def staged_outputs(*finals: str | Path, recognise: Callable[[Path], bool] | None
     """
     finals_p = [Path(p) for p in finals]
     tag = uuid.uuid4().hex[:8]
-    temps = []
+    temps: list[Path] = []
+    made: list[Path] = []  # folders this run created for its outputs: removed again if it fails
     for final in finals_p:
         check_replaceable(final, recognise)
     try:
         for final in finals_p:
+            made += reversed([p for p in (final.parent, *final.parent.parents) if not p.exists()])
             final.parent.mkdir(parents=True, exist_ok=True)
             _remove_stale_temps(final)
             temps.append(temp_path(final, tag))
@@ -184,10 +191,13 @@ def staged_outputs(*finals: str | Path, recognise: Callable[[Path], bool] | None
             _remove(final)
             os.replace(temp, final)
     except BaseException as exc:
-        fault = _write_fault(exc, finals_p)
+        fault = _write_fault(exc, finals_p, temps)
         for path in temps + finals_p:
             with contextlib.suppress(OSError):
                 _remove(path)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only where it is still empty
         if fault is not None:
             raise fault from exc
         raise

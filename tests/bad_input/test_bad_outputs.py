@@ -7,6 +7,7 @@ read-only disk is one `error:` line naming the output, with nothing half-written
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -144,3 +145,36 @@ def test_a_disk_fault_outside_an_output_is_one_line(tmp_path):
 
     code, lines = result_of(main)
     assert code == 1 and lines == [f"error: {tmp_path / 'cache'}: Permission denied"]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs, filled: a real full disk (root only; skipped where mounting is not allowed)."""
+    import subprocess
+
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        with open(mount / "filler", "wb") as fh, contextlib.suppress(OSError):
+            fh.write(b"\0" * (1 << 20))
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("command", ["check_params", "params doc"])
+def test_a_real_full_disk_is_one_line_and_leaves_no_folder_or_file(full_disk, command):
+    from stage_runs import stage_main
+
+    out = full_disk / "new" / "folder" / "out.txt"
+    before = sorted(p.name for p in full_disk.iterdir())
+    if command == "params doc":
+        result = doc(full_disk.parent, out)
+    else:
+        result = result_of(stage_main("check_params"), "--params", str(PARAMS), "--out", str(out))
+    line = expect_error(result, "No space left on device", [out])
+    assert str(out) in line
+    assert sorted(p.name for p in full_disk.iterdir()) == before  # the folders it made are gone too
