@@ -166,3 +166,17 @@ def test_the_project_reads_yaml_as_dvc_does(tmp_path):
 
     path = text(PARAMS.replace("lr: 0.02", "lr: 1.0e-2"))(tmp_path)
     assert load_params(path) == load_yaml(path) and load_params(path)["lr"] == 0.01
+
+
+@pytest.mark.parametrize("override, message", [
+    ("lrr=0.1", "-S lrr=0.1: unknown parameter lrr (did you mean lr?)"),
+    ("train.inptu_size=32", "unknown parameter train.inptu_size (did you mean train.input_size?)"),
+    ("faces.size.side=3", "-S faces.size.side=3: faces.size is a value, not a block"),
+])
+def test_a_mistyped_override_gets_the_registry_s_hint_not_hydra_s(override, message):
+    from ferpipe.core.errors import FerpipeError
+    from ferpipe.experiments.overrides import apply_overrides
+
+    with pytest.raises(FerpipeError) as err:
+        apply_overrides(REPO / "params.yaml", [override])
+    assert message in str(err.value) and "+" not in str(err.value)
