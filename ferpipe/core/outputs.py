@@ -35,6 +35,7 @@ from ferpipe.core.records import FileName, parse_json, validated
 from ferpipe.core.textfile import kind_of, opened_regular, read_text
 
 MANIFEST = ".ferpipe-outputs"
+NAME_MAX = 255  # bytes of one file name (Linux, macOS)
 _MANIFEST_LIMIT = 1 << 20
 _PROJECT_MARKS = (".git", ".dvc")
 _NEARLY_FULL = 1 << 20
@@ -97,6 +98,10 @@ def check_replaceable(final: Path, recognise: Callable[[Path], bool] | None = No
     """Refuse `final` as an output path unless writing it loses nothing that ferpipe did not write (see
     the module docstring); `recognise(final)` says whether an existing path is this command's own."""
     real = _in_place(final)
+    longest = len(temp_path(real, "0" * 8).name.encode())
+    if longest > NAME_MAX:
+        raise FerpipeError(f"{final}: a name of {len(real.name.encode())} bytes; an output's name may have at most "
+                           f"{NAME_MAX - longest + len(real.name.encode())} (its temporary name is longer)")
     here = Path.cwd().resolve()
     if real == here or real in here.parents or real == Path.home().resolve():
         raise FerpipeError(f"{final}: is the working folder, the home folder or a folder above them, never an "
@@ -211,7 +216,9 @@ def new_file(final: Path) -> Iterator[Path]:
     is neither followed nor replaced); on any exception, an interruption included, it is removed, so
     no partial file is left and a rerun finds the name free.
     """
-    temp = final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+    ending = f".tmp-{uuid.uuid4().hex[:8]}{final.suffix}"
+    room = NAME_MAX - len(f".{ending}".encode())  # a final name near the limit still has a temporary one
+    temp = final.with_name("." + final.stem.encode(errors="surrogateescape")[:room].decode(errors="ignore") + ending)
     try:
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
     except OSError as exc:

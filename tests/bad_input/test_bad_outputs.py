@@ -178,3 +178,18 @@ def test_a_real_full_disk_is_one_line_and_leaves_no_folder_or_file(full_disk, co
     line = expect_error(result, "No space left on device", [out])
     assert str(out) in line
     assert sorted(p.name for p in full_disk.iterdir()) == before  # the folders it made are gone too
+
+
+def test_an_output_name_too_long_for_its_temporary_copy_is_one_line(tmp_path):
+    out = tmp_path / ("d" * 250 + ".md")
+    expect_error(doc(tmp_path, out), "a name of 253 bytes; an output's name may have at most 241", [out])
+
+
+def test_a_path_the_system_refuses_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("mine")
+
+    def main(argv):
+        (tmp_path / "file" / "sub").mkdir()  # below a file: NotADirectoryError
+
+    code, lines = result_of(main)
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and "Not a directory" in lines[0]
