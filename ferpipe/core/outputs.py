@@ -98,6 +98,8 @@ def check_replaceable(final: Path, recognise: Callable[[Path], bool] | None = No
     """Refuse `final` as an output path unless writing it loses nothing that ferpipe did not write (see
     the module docstring); `recognise(final)` says whether an existing path is this command's own."""
     real = _in_place(final)
+    if real.name == MANIFEST:
+        raise FerpipeError(f"{final}: the name of ferpipe's record of the outputs it wrote, never an output; name another")
     longest = len(temp_path(real, "0" * 8).name.encode())
     if longest > NAME_MAX:
         raise FerpipeError(f"{final}: a name of {len(real.name.encode())} bytes; an output's name may have at most "

@@ -193,3 +193,10 @@ def test_a_path_the_system_refuses_is_one_line(tmp_path):
 
     code, lines = result_of(main)
     assert code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and "Not a directory" in lines[0]
+
+
+def test_the_manifest_itself_is_never_an_output(tmp_path):
+    assert doc(tmp_path, tmp_path / "first.md")[0] == 0
+    before = (tmp_path / MANIFEST).read_bytes()
+    expect_error(doc(tmp_path, tmp_path / MANIFEST), "the name of ferpipe's record of the outputs it wrote")
+    assert (tmp_path / MANIFEST).read_bytes() == before
