@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ferpipe.core import params
 from ferpipe.core.errors import DISK_FAULTS, FerpipeError
 from ferpipe.core.records import FileName, parse_json, validated
 from ferpipe.core.textfile import kind_of, opened_regular, read_text
@@ -171,8 +172,9 @@ def _write_fault(exc: BaseException, finals: list[Path], temps: list[Path]) -> F
 def staged_outputs(*finals: str | Path, recognise: Callable[[Path], bool] | None = None) -> Iterator[list[Path]]:
     """Yield one temporary path per final path (same folder, so the final move is a rename).
 
-    Every final path is checked first (`check_replaceable`). On success each temporary path replaces
-    its final path, whose name goes into its folder's manifest. On any exception the temporary paths
+    Every final path is checked first (`check_replaceable`). On success, and while every params file
+    read inside the block still holds what was read (`ferpipe.core.params.watched`), each temporary path
+    replaces its final path, whose name goes into its folder's manifest. On any exception the temporary paths
     and the final paths are removed, so nothing partial or stale remains; a disk that is full or
     read-only is one FerpipeError naming the output.
     """
@@ -182,32 +184,34 @@ def staged_outputs(*finals: str | Path, recognise: Callable[[Path], bool] | None
     made: list[Path] = []  # folders this run created for its outputs: removed again if it fails
     for final in finals_p:
         check_replaceable(final, recognise)
-    try:
-        for final in finals_p:
-            made += reversed([p for p in (final.parent, *final.parent.parents) if not p.exists()])
-            final.parent.mkdir(parents=True, exist_ok=True)
-            _remove_stale_temps(final)
-            temps.append(temp_path(final, tag))
-        yield temps
-        for temp, final in zip(temps, finals_p):
-            if not temp.exists():
-                raise RuntimeError(f"stage did not write its output {final}")
-        for final in finals_p:
-            record_written(final.parent, [final.name])
-        for temp, final in zip(temps, finals_p):
-            _remove(final)
-            os.replace(temp, final)
-    except BaseException as exc:
-        fault = _write_fault(exc, finals_p, temps)
-        for path in temps + finals_p:
-            with contextlib.suppress(OSError):
-                _remove(path)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only where it is still empty
-        if fault is not None:
-            raise fault from exc
-        raise
+    with params.watched() as params_unchanged:  # what the stage read from params files must hold at the end
+        try:
+            for final in finals_p:
+                made += reversed([p for p in (final.parent, *final.parent.parents) if not p.exists()])
+                final.parent.mkdir(parents=True, exist_ok=True)
+                _remove_stale_temps(final)
+                temps.append(temp_path(final, tag))
+            yield temps
+            for temp, final in zip(temps, finals_p):
+                if not temp.exists():
+                    raise RuntimeError(f"stage did not write its output {final}")
+            params_unchanged()
+            for final in finals_p:
+                record_written(final.parent, [final.name])
+            for temp, final in zip(temps, finals_p):
+                _remove(final)
+                os.replace(temp, final)
+        except BaseException as exc:
+            fault = _write_fault(exc, finals_p, temps)
+            for path in temps + finals_p:
+                with contextlib.suppress(OSError):
+                    _remove(path)
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only where it is still empty
+            if fault is not None:
+                raise fault from exc
+            raise
 
 
 @contextlib.contextmanager

@@ -14,9 +14,10 @@ recursion, before the recursive composer builds the document.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import yaml as yaml11
 from ruamel.yaml import YAML
@@ -160,13 +161,45 @@ def parse_yaml(text: str, where: str) -> Any:
     return doc
 
 
+# The YAML files read while a stage writes its outputs, with their text then, one list per stage block
+# (`watched`): its outputs are moved into place only while every file it read still holds that text.
+_WATCHED: list[list[tuple[Path, str]]] = []
+
+
 def read_yaml(path: str | Path, not_found: str, where: str | None = None) -> Any:
     """The YAML document at `path`; a missing file is the error `not_found`, bad YAML an error naming its
     line, and `where` (default: the path)."""
     path = Path(path)
     if not path.exists():
         raise FerpipeError(not_found)
-    return parse_yaml(read_text(path, YAML_LIMIT), where or str(path))
+    text = read_text(path, YAML_LIMIT)
+    for reads in _WATCHED:
+        reads.append((path.absolute(), text))
+    return parse_yaml(text, where or str(path))
+
+
+@contextlib.contextmanager
+def watched() -> Iterator[Callable[[], None]]:
+    """Note the YAML files read inside the block; the function it yields raises FerpipeError where one of them
+    has changed since: a params file changed meanwhile (`dvc exp run -S` by another command while `dvc repro`
+    runs this stage) would have DVC record values this run did not use."""
+    reads: list[tuple[Path, str]] = []
+    _WATCHED.append(reads)
+
+    def check() -> None:
+        for path, text in dict(reads).items():
+            try:
+                now = read_text(path, YAML_LIMIT)
+            except FerpipeError:
+                now = None
+            if now != text:
+                raise FerpipeError(f"{path}: changed while this command ran (another command, such as "
+                                   "`dvc exp run -S`, wrote it?); its outputs would be recorded with values it "
+                                   "did not use: rerun it")
+    try:
+        yield check
+    finally:
+        _WATCHED.remove(reads)
 
 
 def load_params(path: str | Path = "params.yaml", where: str | None = None) -> dict[str, Any]:

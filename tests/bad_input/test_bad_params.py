@@ -180,3 +180,25 @@ def test_a_mistyped_override_gets_the_registry_s_hint_not_hydra_s(override, mess
     with pytest.raises(FerpipeError) as err:
         apply_overrides(REPO / "params.yaml", [override])
     assert message in str(err.value) and "+" not in str(err.value)
+
+
+def test_a_params_file_changed_while_a_stage_runs_leaves_no_outputs(tmp_path, monkeypatch):
+    """`dvc exp run -S lr=0.03` beside a running `dvc repro` rewrote params.yaml mid-stage, and the stage's
+    outputs were recorded with values it never used: now the stage fails, and DVC records nothing."""
+    import sys
+
+    from stage_runs import stage_main
+
+    path = text(PARAMS)(tmp_path)
+    main = stage_main("check_params")
+    module = sys.modules[main.__module__]
+    checked = module.check_all
+
+    def check_then_edit(params, params_file):
+        checked(params, params_file)
+        path.write_text(PARAMS.replace("lr: 0.02", "lr: 0.03"))  # the other command's edit
+
+    monkeypatch.setattr(module, "check_all", check_then_edit)
+    out = tmp_path / "params_checked.txt"
+    expect_error(stage_result("check_params", "--params", path, "--out", out),
+                 "params.yaml: changed while this command ran", [out])
