@@ -59,7 +59,7 @@ def sampled_frames(path: Path, capture: cv2.VideoCapture, fps: float) -> Iterato
     index, due, bad, failed = 0, 0.0, 0, []
     last: tuple[int, float] | None = None  # index and time of the last frame grabbed
     steady = True  # every frame so far at its nominal time
-    while count <= 0 or index < count:
+    while True:  # to the end of the frames: a variable rate's frame count is an estimate, short or long
         grabbed = capture.grab()
         if grabbed:
             stamp = _stamp(capture, index, source_fps, last)
@@ -69,7 +69,7 @@ def sampled_frames(path: Path, capture: cv2.VideoCapture, fps: float) -> Iterato
             stamp = (last[1] + (index - last[0]) / source_fps) if last else index / source_fps
         stamp = round(stamp, 6)
         bad = 0 if grabbed else bad + 1
-        if not grabbed and (count <= 0 or bad > MAX_BAD_FRAMES or not steady):
+        if not grabbed and (count <= 0 or index >= count or bad > MAX_BAD_FRAMES or not steady):
             break
         if grabbed:
             yield from failed
@@ -85,7 +85,8 @@ def sampled_frames(path: Path, capture: cv2.VideoCapture, fps: float) -> Iterato
             else:
                 failed.append(frame)
         index += 1
-    if count > 0 and steady and (index < count or failed):
+    # Only frames seen at the nominal rate make its frame count the container's own rather than its estimate.
+    if count > 0 and steady and last is not None and last[0] >= 1 and (index < count or failed):
         first = failed[0].frame if failed else index - bad + 1
         yield PhotoResult(path, frame=first, time=round(first / source_fps, 6),
                           error=f"frames {first} to {count - 1} of {count} cannot be decoded; skipped")

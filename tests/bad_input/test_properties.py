@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -74,7 +75,7 @@ def read_alike(text: str, doc: Any) -> None:
     """What ferpipe accepted is what DVC reads, and what a YAML 1.1 reader reads."""
     from dvc.utils.serialize import parse_yaml as dvc_parse
 
-    assert same(dvc_parse(text, "x") if text.strip() else doc, doc)
+    assert same(dvc_parse(text, "x") if doc else doc, doc)  # DVC reads any falsy document (0, "", []) as {}
     assert same(yaml.safe_load(text), doc)
 
 
@@ -246,3 +247,53 @@ def test_predict_on_any_photo_name_and_bytes_draws_it_or_says_one_error(tiny, na
             lines = done.stderr.splitlines()
             assert done.returncode == 1 and [line for line in lines if line.startswith("error:")] == lines[-2:-1]
             assert "Traceback" not in done.stderr and drawn == []
+
+
+def video_bytes(times: list[int], cut: float) -> bytes:
+    from ferpipe.testing.face_video import write_vfr_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_vfr_video(Path(tmp) / "v.mkv", times, duration_ms=times[-1] + 500).read_bytes()
+    return data[:max(1, int(len(data) * cut))]
+
+
+TIMES = st.lists(st.integers(1, 3000), min_size=1, max_size=6).map(lambda gaps: [sum(gaps[:i]) for i in range(len(gaps))])
+
+
+@FEW
+@given(st.one_of(st.binary(max_size=400), st.builds(video_bytes, TIMES, st.sampled_from([1.0, 0.7, 0.3, 0.05]))),
+       st.sampled_from(["clip.mkv", "clip.mp4", "clip.avi"]))
+def test_video_bytes_are_sampled_frames_or_one_error(data, name):
+    """Any bytes as a video: OpenCV cannot open it (one error naming it), or its frames come back in time order,
+    each decoded or with its error."""
+    from ferpipe.apply.video import opened, sampled_frames
+
+    with folder() as tmp:
+        (tmp / name).write_bytes(data)
+        try:
+            with opened(tmp / name) as capture:
+                frames = list(sampled_frames(tmp / name, capture, fps=2))
+        except FerpipeError as exc:
+            assert str(exc).startswith(f"{tmp / name}: ") and "\n" not in str(exc)
+            return
+        times = [f.time for f in frames if f.error is None]
+        assert times == sorted(times) and all(f.image is not None for f in frames if f.error is None)
+
+
+@FEW
+@given(TIMES)
+def test_a_variable_frame_rate_video_is_sampled_at_its_own_times(times):
+    from ferpipe.apply.video import opened, sampled_frames
+    from ferpipe.testing.face_video import write_vfr_video
+
+    with folder() as tmp:
+        video = write_vfr_video(tmp / "v.mkv", times, duration_ms=times[-1] + 500)
+        with opened(video) as capture:
+            frames = list(sampled_frames(video, capture, fps=1000))  # every frame due
+            nominal = capture.get(cv2.CAP_PROP_FPS)
+        decoded = [(f.frame, f.time) for f in frames if f.error is None]
+        assert decoded == [(i, t / 1000) for i, t in enumerate(times)]
+        # A warning about frames past the last is left only where every frame sat on the nominal rate's grid:
+        # then what OpenCV shows cannot tell such a file from a cut one.
+        on_grid = len(times) >= 2 and all(abs(t / 1000 - i / nominal) <= 0.5 / nominal for i, t in enumerate(times))
+        assert len(frames) == len(times) + (on_grid and len(frames) > len(times))
