@@ -14,6 +14,8 @@ from ferpipe.core.cli import run_stage
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("ferpipe.params_command", "check params.yaml as every stage does (check), or write docs/parameters.md (doc)"),
     "predict": ("ferpipe.apply.predict_cli", "expression of every face in photos and videos, with the trained model"),
+    "ship": ("ferpipe.export.ship", "a network-only copy of an export with int8 weights, small enough to ship "
+                                    "(models/<name>/), checked on the test crops"),
     "sweep": ("ferpipe.sweep_command", "queue and run a sweep of sweeps.yaml (a paper table) as DVC experiments"),
     "tables": ("ferpipe.report.tables_command", "the sweep tables and plots, from `dvc exp show --json`"),
     "traditional": ("ferpipe.eval.traditional", "the deep pipeline against LBP / HOG + SVM on the same test images "

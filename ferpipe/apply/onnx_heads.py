@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError, require
-from ferpipe.export.card import CROPS, FEATURES, PROBABILITIES, SVM_LABEL, SVM_SCORES, read_card
+from ferpipe.export.card import CARD_FILE, CROPS, FEATURES, PROBABILITIES, SVM_LABEL, SVM_SCORES, read_card
+from ferpipe.export.ship import session_options
 from ferpipe.heads.kinds import SOFTMAX
 from ferpipe.heads.probabilities import svm_probabilities_of_scores
 
@@ -20,7 +21,7 @@ def _session(model: bytes, path: Path):
     import onnxruntime
 
     try:
-        return onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(model, session_options(), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for a file that is not a model
         raise FerpipeError(f"{path}: ONNX Runtime cannot load it ({type(exc).__name__}: {exc})") from exc
 
@@ -52,6 +53,8 @@ class OnnxHeads:
         _require_signature(self.network, path, {CROPS: (None, s, s, 1)}, {PROBABILITIES: (None, k), FEATURES: (None, width)})
         self.svm = None
         if head == "svm":
+            require(self.card.svm is not None, f"{folder}: a network-only model (no SVM head in {CARD_FILE}): "
+                                               "use --head softmax")
             path = folder / self.card.svm.file
             self.svm = _session(files["svm"], path)
             _require_signature(self.svm, path, {FEATURES: (None, width)}, {SVM_LABEL: (None,), SVM_SCORES: (None, k)})

@@ -69,7 +69,7 @@ class DatasetEntry(Record):
 
 class TestAccuracy(Record):
     softmax: float
-    svm: float
+    svm: float | None  # None: a network-only (shipped) model
 
 
 class Parity(Record):
@@ -84,25 +84,43 @@ class Parity(Record):
     svm_crops_a_vote_apart: NonNegativeInt = 0  # of those, where ONNX's float32 SVM cast a vote the other way
 
 
+class Shipped(Record):
+    """How a network-only copy of an export (ferpipe.export.ship) was made, and how it compares."""
+    weights: Literal["int8 per output channel"]
+    source_network_sha256: Sha256  # the export's float32 network.onnx it was made from
+    source_test_accuracy: float  # of that network, on the same test crops
+    test_images: PositiveInt
+    max_probability_difference: float  # between the two networks, over those crops
+    same_class_share: float  # of those crops on which both name the same class
+    commit: Name  # of the code that trained and exported the network
+    recipe: str  # the training settings, as given to the pipeline
+
+
 class ModelCard(Record):
-    """model_card.json; `faces` is checked as the faces: params block where it is used."""
+    """model_card.json; `faces` is checked as the faces: params block where it is used. A shipped
+    network-only model (models/<name>/) has no `svm` and no export `parity`, and says how it was made."""
     format: Literal[CARD_FORMAT]
     classes: ClassNames
     crop_size: PositiveInt
     preprocessing: str
     network: NetworkEntry
-    svm: SvmEntry
+    svm: SvmEntry | None
     faces: dict[str, Any]
     dataset: DatasetEntry
     test_accuracy: TestAccuracy
-    parity: Parity
+    parity: Parity | None
+    shipped: Shipped | None = None
 
     @model_validator(mode="after")
     def _one_output_per_class(self) -> ModelCard:
-        outputs = (self.network.outputs.probabilities, self.svm.outputs.scores)
+        outputs = (self.network.outputs.probabilities, self.svm.outputs.scores if self.svm else len(self.classes))
         if outputs != (len(self.classes),) * 2:
             raise ValueError(f"lists {len(self.classes)} classes, but network.outputs.probabilities is "
                              f"{outputs[0]} and svm.outputs.scores {outputs[1]}")
+        if (self.svm is None) != (self.test_accuracy.svm is None):
+            raise ValueError("has an svm entry without test_accuracy.svm, or the other way round")
+        if self.svm is None and self.shipped is None:
+            raise ValueError("has no svm entry: only a shipped network-only model (with `shipped`) may lack it")
         return self
 
 
@@ -129,10 +147,14 @@ def checked_bytes(folder: Path, entry: NetworkEntry | SvmEntry) -> bytes:
 
 
 def read_card(folder: str | Path) -> tuple[ModelCard, dict[str, bytes]]:
-    """The model card of `folder`, checked against its schema, and the bytes of its two ONNX files,
-    each checked against the card's sha256 (a file changed since the export stage wrote it is an error)."""
+    """The model card of `folder`, checked against its schema, and the bytes of its ONNX files (the
+    network, and the SVM where the card lists one), each checked against the card's sha256 (a file
+    changed since the export stage wrote it is an error)."""
     folder = Path(folder)
     path = folder / CARD_FILE
     require(path.is_file(), f"{folder}: no {CARD_FILE}; run the export stage (dvc repro export)")
     card = read_record(path, ModelCard, REMEDY)
-    return card, {"network": checked_bytes(folder, card.network), "svm": checked_bytes(folder, card.svm)}
+    files = {"network": checked_bytes(folder, card.network)}
+    if card.svm is not None:
+        files["svm"] = checked_bytes(folder, card.svm)
+    return card, files

@@ -7,6 +7,7 @@
 #   results/fer2013-resnet50/run.sh run PATH/TO/fer2013   # one `dvc exp run` of the whole pipeline
 #   results/fer2013-resnet50/run.sh report                # the run's params, metrics and plots beside
 #                                                         # its REPORT.md, the data's path written $FER2013
+#   results/fer2013-resnet50/run.sh progress              # progress.md: the epochs of a run still training
 set -euo pipefail
 RESULTS=results/fer2013-resnet50
 case "${1:-}" in
@@ -30,8 +31,25 @@ case "${1:-}" in
     (cd "$RESULTS" && python ../../stages/report.py --params params.yaml --paper ../../paper.yaml \
        --tables ../fer2013/sweeps/tables.json --out REPORT.md)
     ;;
+  progress)
+    # The long run's epochs so far, read from its checkpoint folder (CHECKPOINTS, default the train stage's):
+    # written to progress.md whenever a stretch of work stops, so that a run that spans sessions is on record.
+    python - "${CHECKPOINTS:-data/checkpoints/train}/state.json" "$RESULTS/progress.md" <<'PY'
+import json, sys
+from datetime import datetime, timezone
+state = json.load(open(sys.argv[1]))["state"]
+rows = ["| pass | train loss | train accuracy % | PublicTest loss | PublicTest accuracy % | learning rate |",
+        "|---|---|---|---|---|---|"]
+rows += [f"| {e['epoch']} | {e['train/loss']:.3f} | {100 * e['train/accuracy']:.1f} | {e['val/loss']:.3f} | "
+         f"{100 * e['val/accuracy']:.1f} | {e['lr']:.4g} |" for e in state["history"]]
+best = f"best so far: pass {state['best_epoch']}, PublicTest {100 * state['best_val_accuracy']:.1f}%"
+when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+open(sys.argv[2], "w").write(f"# The long run so far ({state['epochs_done']} passes done; {best}; read {when})\n\n"
+                             + "\n".join(rows) + "\n")
+PY
+    ;;
   *)
-    echo "usage: $0 run PATH/TO/fer2013 | $0 report" >&2
+    echo "usage: $0 run PATH/TO/fer2013 | $0 report | $0 progress" >&2
     exit 2
     ;;
 esac

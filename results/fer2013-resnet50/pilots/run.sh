@@ -7,7 +7,8 @@
 #   results/fer2013-resnet50/pilots/run.sh one AUGMENTED PARAMS NAME [KEY=VALUE ...]  # one pilot -> pilots/NAME/
 #   results/fer2013-resnet50/pilots/run.sh table                                       # pilots/README.md's table
 # A pilot's model and checkpoints go to a scratch folder (PILOT_SCRATCH, default /tmp/ferpipe-pilots): only its
-# params.yaml, metrics/train.json and the epochs' lines (log.txt) are kept here.
+# params.yaml, metrics (train.json), dvclive's per-epoch tables (curves/) and the stage's lines (log.txt) are kept
+# here. A killed pilot run again resumes from its checkpoint (the speed in its last line is then the resumed part's).
 set -euo pipefail
 HERE=results/fer2013-resnet50/pilots
 case "${1:-}" in
@@ -32,7 +33,9 @@ yaml.safe_dump(params, open(target, "w"), sort_keys=False)
 PY
     python stages/train.py --params "$out/params.yaml" --train "$augmented/train.npz" --val "$augmented/val.npz" \
       --model "$scratch/model" --live "$scratch/live" --metrics "$out/train.json" --checkpoints "$scratch/checkpoints" \
-      --pretrained "$scratch/pretrained" 2>&1 | tr '\r' '\n' | grep -E '^(\{"epoch"|train: |error: )' | tee "$out/log.txt"
+      --pretrained "$scratch/pretrained" 2>&1 | tr '\r' '\n' | grep -E '^(\{"epoch"|train: |error: |resuming )' | tee "$out/log.txt"
+    # every epoch's figures, those a resumed pilot replayed from its checkpoint included (dvclive's tables)
+    rm -rf "$out/curves" && cp -r "$scratch/live/plots/metrics" "$out/curves"
     ;;
   table)
     python - "$HERE" <<'PY'
@@ -52,11 +55,14 @@ for folder in sorted(p for p in here.iterdir() if (p / "train.json").is_file()):
     params = yaml.safe_load(open(folder / "params.yaml"))
     metrics = json.loads((folder / "train.json").read_text())
     lines = open(folder / "log.txt").read().splitlines()
-    epochs = [json.loads(line) for line in lines if line.startswith('{"epoch"')]
+    def column(name):
+        rows = (folder / "curves" / f"{name}.tsv").read_text().splitlines()[1:]
+        return [float(row.split("\t")[1]) for row in rows]
+    epochs = [{"val/accuracy": value} for value in column("val/accuracy")]
     speed = next((line.split(" training images/s")[0].rsplit(", ", 1)[-1] for line in lines if line.startswith("train: ")), "")
     curve = " / ".join(f"{100 * e['val/accuracy']:.1f}" for e in epochs)
     print(f"| {folder.name} | " + " | ".join(str(flat(params, k)) for k in keys)
-          + f" | {curve} | **{100 * metrics['best_val_accuracy']:.1f}** | {metrics['final_train_loss']:.3f} | "
+          + f" | {curve} | **{100 * metrics['best_val_accuracy']:.1f}** | {column('train/loss')[-1]:.3f} | "
           f"{speed} |")
 PY
     ;;
