@@ -119,8 +119,6 @@ def plant_stale(outputs: list[Path]) -> None:
     """Leave what earlier runs may leave: each output (named in its folder's manifest, as a run that
     finished leaves it), and its temporary copy from a killed run."""
     for out in outputs:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        record_written(out.parent, [out.name])
         for path in (out, temp_path(out, STALE_TAG)):
             path.parent.mkdir(parents=True, exist_ok=True)
             if out.suffix:
@@ -128,6 +126,7 @@ def plant_stale(outputs: list[Path]) -> None:
             else:  # a folder output
                 path.mkdir(exist_ok=True)
                 (path / "stale.npz").write_text("stale")
+        record_written(out.parent, [out.name])
 
 
 def leftovers(outputs: list[Path]) -> list[Path]:

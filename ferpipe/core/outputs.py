@@ -6,9 +6,10 @@ A temporary path is `.<final name>.tmp-<8 hex digits>` beside its final path (gi
 by a killed run (SIGKILL, out of memory) is removed when the stage next starts.
 
 An output replaces only what ferpipe wrote there before: each folder that receives outputs keeps a
-manifest, `.ferpipe-outputs` (a JSON list of the names written into it; git- and DVC-ignored), and a
-path that exists is replaced only when it is empty, named in its folder's manifest, or recognised by
-the command itself (a file with its generated header). Anything else there, and always the working
+manifest, `.ferpipe-outputs` (the names written into it, and of a folder what it held; git- and
+DVC-ignored), and a path that exists is replaced only when it is empty, named in its folder's manifest
+(a folder still holding just what was written), or recognised by the command itself (a file with its
+generated header). Anything else there, and always the working
 folder, a folder above it, the home folder or a folder holding `.git` or `.dvc`, is one error line
 before anything is written. A full or read-only disk is one error line naming the output, with the
 temporary paths removed.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -32,7 +34,7 @@ from typing import Callable, Iterator
 
 from ferpipe.core import params
 from ferpipe.core.errors import DISK_FAULTS, FerpipeError
-from ferpipe.core.records import FileName, parse_json, validated
+from ferpipe.core.records import FileName, Sha256, parse_json, validated
 from ferpipe.core.textfile import kind_of, opened_regular, read_text
 
 MANIFEST = ".ferpipe-outputs"
@@ -62,28 +64,38 @@ def _remove_stale_temps(final: Path) -> None:
             _remove(path)
 
 
-def written_names(folder: Path) -> set[str]:
-    """The names that ferpipe's outputs took in `folder` (its manifest); a manifest that is not the
-    project's JSON list of names is an error naming it."""
+def listing(path: Path) -> str | None:
+    """What a folder output held when written: the sha256 of its entries' relative paths (a later run
+    replaces it only while it holds just those); None for a file."""
+    if not path.is_dir() or path.is_symlink():
+        return None
+    names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
+    return hashlib.sha256("\0".join(names).encode(errors="surrogateescape")).hexdigest()
+
+
+def written_outputs(folder: Path) -> dict[str, str | None]:
+    """The outputs that ferpipe wrote into `folder` (its manifest): name -> `listing`; a manifest that is
+    not the project's is an error naming it."""
     path = folder / MANIFEST
     if not os.path.lexists(path):
-        return set()
-    names = validated(list[FileName], parse_json(read_text(path, _MANIFEST_LIMIT), str(path)), str(path),
-                      f"remove {path} to start a new one")
-    return set(names)
+        return {}
+    return validated(dict[FileName, Sha256 | None], parse_json(read_text(path, _MANIFEST_LIMIT), str(path)),
+                     str(path), f"remove {path} to start a new one")
 
 
-def record_written(folder: Path, names: list[str]) -> None:
-    """Add `names` to `folder`'s manifest, under a lock on the folder (stages may write beside each other)."""
+def record_written(folder: Path, names: list[str], sources: list[Path] | None = None) -> None:
+    """Note `names` in `folder`'s manifest, each with the `listing` of its source (default: `folder/name`), under
+    a lock on the folder (stages may write beside each other)."""
+    entries = {name: listing(source) for name, source in zip(names, sources or [folder / n for n in names])}
     path = folder / MANIFEST
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        known = written_names(folder)
-        if set(names) <= known:
+        known = written_outputs(folder)
+        if all(known.get(name, "") == value for name, value in entries.items()):
             return
         temp = temp_path(path, uuid.uuid4().hex[:8])
-        temp.write_text(json.dumps(sorted(known | set(names)), indent=0) + "\n")
+        temp.write_text(json.dumps(dict(sorted({**known, **entries}.items())), indent=0) + "\n")
         os.replace(temp, path)
     finally:
         os.close(fd)
@@ -126,11 +138,14 @@ def check_replaceable(final: Path, recognise: Callable[[Path], bool] | None = No
         empty = False
     else:
         raise FerpipeError(f"{final}: is {kind_of(mode)}, never replaced by an output; name a new path")
-    if empty or real.name in written_names(real.parent) or (recognise is not None and recognise(real)):
+    written = written_outputs(real.parent)
+    ours = real.name in written and written[real.name] == listing(real)
+    if empty or ours or (recognise is not None and recognise(real)):
         return
     what = "a folder" if stat.S_ISDIR(mode) else "a link" if stat.S_ISLNK(mode) else "a file"
-    raise FerpipeError(f"{final}: {what} that ferpipe did not write is there (not in {real.parent / MANIFEST}), "
-                       "and an output never replaces it; move it away or name a new path")
+    why = "its files changed since ferpipe wrote it" if real.name in written else f"not in {real.parent / MANIFEST}"
+    raise FerpipeError(f"{final}: {what} that ferpipe did not write is there ({why}), and an output never "
+                       "replaces it; move it away or name a new path")
 
 
 def generated_file(marker: str) -> Callable[[Path], bool]:
@@ -196,8 +211,8 @@ def staged_outputs(*finals: str | Path, recognise: Callable[[Path], bool] | None
                 if not temp.exists():
                     raise RuntimeError(f"stage did not write its output {final}")
             params_unchanged()
-            for final in finals_p:
-                record_written(final.parent, [final.name])
+            for temp, final in zip(temps, finals_p):
+                record_written(final.parent, [final.name], [temp])
             for temp, final in zip(temps, finals_p):
                 _remove(final)
                 os.replace(temp, final)

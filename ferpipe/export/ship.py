@@ -154,6 +154,20 @@ def describe(card: dict[str, Any], out: Path) -> str:
             f"{100 * s['same_class_share']:.2f}%); card {out / CARD_FILE}")
 
 
+def shipped_folder(folder: Path) -> bool:
+    """A folder that holds nothing but a shipped model (its card, with its `shipped` block, and its network):
+    what `ship --out` replaces, e.g. a committed models/<name>/ shipped again."""
+    from ferpipe.core.errors import FerpipeError
+
+    if not folder.is_dir() or folder.is_symlink() or {p.name for p in folder.iterdir()} - {CARD_FILE, NETWORK_FILE}:
+        return False
+    try:
+        card, _ = read_card(folder)
+    except FerpipeError:
+        return False
+    return card.shipped is not None
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
     import subprocess
@@ -177,6 +191,6 @@ def main(argv: list[str] | None = None) -> None:
     commit = args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                            text=True).stdout.strip()
     require(bool(commit), "--commit: not given, and this folder is no git checkout to read it from")
-    with staged_outputs(args.out) as (out,):
+    with staged_outputs(args.out, recognise=shipped_folder) as (out,):
         card = ship(Path(args.export), Path(args.test), out, commit, recipe, args.max_drop)
     print(describe(card, Path(args.out)))

@@ -18,7 +18,7 @@ from stage_imports import REPO
 from stage_runs import expect_error, result_of
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.core.outputs import MANIFEST, staged_outputs, written_names
+from ferpipe.core.outputs import MANIFEST, staged_outputs, written_outputs
 from ferpipe.experiments.results import parse_exp_show
 from ferpipe.experiments.sweeps import load_sweeps
 from ferpipe.params_command import main as params_main
@@ -84,7 +84,7 @@ def test_a_fifo_is_never_replaced(tmp_path):
 def test_an_output_replaces_what_it_wrote_and_only_that(tmp_path):
     out = tmp_path / "docs" / "parameters.md"
     code, _ = doc(tmp_path, out)
-    assert code == 0 and written_names(out.parent) == {"parameters.md"}
+    assert code == 0 and set(written_outputs(out.parent)) == {"parameters.md"}
     out.write_text("# Parameters\n\nedited\n")  # still named in the manifest: a rerun replaces it
     assert doc(tmp_path, out)[0] == 0 and "edited" not in out.read_text()
     committed = tmp_path / "fresh" / "parameters.md"  # a committed reference: no manifest, its own header
@@ -109,7 +109,7 @@ def test_a_tables_folder_is_replaced_only_when_it_holds_nothing_but_tables(tmp_p
 
 def test_a_bad_manifest_is_one_error_naming_it(tmp_path):
     (tmp_path / "out.json").write_text("{}")
-    (tmp_path / MANIFEST).write_text('["../x"]')
+    (tmp_path / MANIFEST).write_text('{"../x": null}')
     with pytest.raises(FerpipeError, match=MANIFEST):
         with staged_outputs(tmp_path / "out.json"):
             pass
@@ -200,3 +200,20 @@ def test_the_manifest_itself_is_never_an_output(tmp_path):
     before = (tmp_path / MANIFEST).read_bytes()
     expect_error(doc(tmp_path, tmp_path / MANIFEST), "the name of ferpipe's record of the outputs it wrote")
     assert (tmp_path / MANIFEST).read_bytes() == before
+
+
+def test_a_folder_ferpipe_wrote_is_not_replaced_once_it_holds_a_users_file(tmp_path):
+    """The manifest names the folder and what it held: a file the user put in it since is never deleted."""
+    out = tmp_path / "out"
+    with staged_outputs(out) as (temp,):
+        temp.mkdir()
+        (temp / "a.npz").write_text("ours")
+    with staged_outputs(out) as (temp,):  # still just what it wrote: replaced
+        temp.mkdir()
+        (temp / "b.npz").write_text("ours")
+    (out / "sub").mkdir()
+    (out / "sub" / "notes.txt").write_text("mine")
+    with pytest.raises(FerpipeError, match="its files changed since ferpipe wrote it"):
+        with staged_outputs(out):
+            pass
+    assert (out / "sub" / "notes.txt").read_text() == "mine" and (out / "b.npz").exists()
