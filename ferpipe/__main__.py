@@ -14,6 +14,7 @@ from ferpipe.core.cli import run_stage
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("ferpipe.params_command", "check params.yaml as every stage does (check), or write docs/parameters.md (doc)"),
     "predict": ("ferpipe.apply.predict_cli", "expression of every face in photos and videos, with the trained model"),
+    "serve": ("ferpipe.serve.command", "a web page (photos, live webcam, the model card) and a JSON API on the export"),
     "ship": ("ferpipe.export.ship", "a network-only copy of an export with int8 weights, small enough to ship "
                                     "(models/<name>/), checked on the test crops"),
     "sweep": ("ferpipe.sweep_command", "queue and run a sweep of sweeps.yaml (a paper table) as DVC experiments"),

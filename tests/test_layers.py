@@ -18,7 +18,7 @@ LAYERS = [
     {"svm"},
     {"export"},
     {"apply"},
-    {"experiments"},
+    {"experiments", "serve"},
     {"report"},
 ]
 LEVEL = {folder: level for level, folders in enumerate(LAYERS) for folder in folders}

@@ -128,3 +128,16 @@ def test_a_shipped_folder_is_shipped_again_but_no_other_folder_is_replaced(shipp
     assert not shipped_folder(committed)
     expect_error(result_of(ship_main, *args, "--out", str(committed)), "that ferpipe did not write")
     assert (committed / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_serve_serves_the_shipped_model_with_its_softmax_head_alone(shipped):
+    from ferpipe.serve.engine import Engine
+    from ferpipe.serve.limits import Limits
+
+    engine = Engine(shipped / "model")
+    assert engine.heads == ("softmax",) and "network-only model" in engine.describe()
+    card = engine.model_card(Limits())
+    assert card["heads"] == ["softmax"] and card["card"]["shipped"]["commit"] == "abc1234"
+    found = engine.predict((shipped / "photos" / "astronaut.jpg").read_bytes(), "astronaut.jpg", engine.heads, Limits())
+    assert list(found["heads"]) == ["softmax"] and len(found["heads"]["softmax"]["faces"]) == 1

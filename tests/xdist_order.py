@@ -16,7 +16,7 @@ from __future__ import annotations
 SHARED_MODEL = "shared LeNet fixtures"
 SHARED_MODEL_FILES = {f"tests/{name}.py" for name in (
     "test_export", "test_generalize", "test_predict", "test_predict_onnx", "test_predict_video", "test_same_bytes",
-    "test_ship")}
+    "test_serve", "test_ship")}
 # Units, longest first (from `--durations` of full runs: the `make repro` fixture 10-12 minutes beside the rest,
 # the Ray sweep module 4-5, the shared LeNet's files 3, then the files that train or run MTCNN; the first three
 # start together); the other files follow in their collection order.

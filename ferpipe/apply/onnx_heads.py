@@ -39,9 +39,10 @@ def _require_signature(session, path: Path, inputs: dict[str, tuple], outputs: d
 
 
 class OnnxHeads:
-    """The exported network of `folder` and, for `head` svm, its exported SVM."""
+    """The exported network of `folder` and, for `head` svm, its exported SVM; `head` None: every head the
+    export has (a shipped network-only model has no SVM)."""
 
-    def __init__(self, folder: str | Path, head: str):
+    def __init__(self, folder: str | Path, head: str | None):
         folder = Path(folder)
         self.card, files = read_card(folder)
         self.classes: list[str] = list(self.card.classes)
@@ -52,12 +53,17 @@ class OnnxHeads:
         self.network = _session(files["network"], path)
         _require_signature(self.network, path, {CROPS: (None, s, s, 1)}, {PROBABILITIES: (None, k), FEATURES: (None, width)})
         self.svm = None
-        if head == "svm":
+        if head == "svm" or (head is None and self.card.svm is not None):
             require(self.card.svm is not None, f"{folder}: a network-only model (no SVM head in {CARD_FILE}): "
                                                "use --head softmax")
             path = folder / self.card.svm.file
             self.svm = _session(files["svm"], path)
             _require_signature(self.svm, path, {FEATURES: (None, width)}, {SVM_LABEL: (None,), SVM_SCORES: (None, k)})
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The heads loaded: softmax, and svm where its file was loaded."""
+        return (SOFTMAX,) if self.svm is None else (SOFTMAX, "svm")
 
     def probability_method(self, head: str) -> str:
         return SOFTMAX if head == "softmax" else self.card.svm.probabilities

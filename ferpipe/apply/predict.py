@@ -94,12 +94,35 @@ def read_photos(paths: Iterable[Path]) -> Iterator[PhotoResult]:
         yield result
 
 
+def _left_to_right(faces: list[Face]) -> list[Face]:
+    return sorted(faces, key=lambda f: (f.box[0], f.box[1]))
+
+
+def _face_results(faces: list[Face], probabilities: Iterator[np.ndarray], classes: list[str]) -> list[FaceResult]:
+    """Each face with its row of `probabilities` (taken from the iterator in order) and its most probable class."""
+    return [FaceResult(tuple(float(v) for v in face.box), face.confidence, classes[int(np.argmax(p))],
+                       {c: float(v) for c, v in zip(classes, p)}) for face, p in zip(faces, probabilities)]
+
+
 class Predictor:
     def __init__(self, detector: FaceDetector, heads: Classifier, head: str):
         # Crops at the model's own size, whatever faces.size says now.
         self.settings = detector.settings.model_copy(update={"size": heads.crop_size})
         self.detector, self.heads, self.head = detector, heads, head
         self.probability_method = heads.probability_method(head)
+
+    def find_faces(self, image: np.ndarray) -> list[Face]:
+        """Every face of one RGB image, left to right, as `run` finds them (for a caller with its own threads)."""
+        return _left_to_right(self.detector.detect_all([image])[0])
+
+    def classify_faces(self, image: np.ndarray, faces: list[Face], head: str) -> list[FaceResult]:
+        """`faces` (of `find_faces`) of one RGB image classified by `head`, as `run` classifies them; the
+        heads' model must have `head` loaded."""
+        if not faces:
+            return []
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        crops = np.stack([crop_face(grey, face, self.settings) for face in faces])
+        return _face_results(faces, iter(self.heads.probabilities(crops, head)), self.heads.classes)
 
     def run(self, images: Iterable[PhotoResult], keep_images: bool = False) -> Iterator[PhotoResult]:
         """`images` (from `read_photos` or a video's frames) with their faces found and classified, in
@@ -126,7 +149,7 @@ class Predictor:
             group = list(group)
             started = time.perf_counter()
             for i, faces in zip(group, self.detector.detect_all([batch[i].image for i in group])):
-                found[i] = sorted(faces, key=lambda f: (f.box[0], f.box[1]))
+                found[i] = _left_to_right(faces)
             for i in group:
                 batch[i].seconds["detect"] = (time.perf_counter() - started) / len(group)
         return found
@@ -142,11 +165,8 @@ class Predictor:
                 grey = cv2.cvtColor(result.image, cv2.COLOR_RGB2GRAY)
                 crops += [crop_face(grey, face, self.settings) for face in faces]
         probabilities = iter(self.heads.probabilities(np.stack(crops), self.head) if crops else [])
-        classes = self.heads.classes
         for result, faces in zip(batch, found):
-            for face, p in zip(faces, probabilities):
-                result.faces.append(FaceResult(tuple(float(v) for v in face.box), face.confidence,
-                                               classes[int(np.argmax(p))], {c: float(v) for c, v in zip(classes, p)}))
+            result.faces += _face_results(faces, probabilities, self.heads.classes)
         for result in batch:
             if result.error is None:
                 result.seconds["classify"] = (time.perf_counter() - started) / len(batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -73,24 +74,32 @@ def read_image(path: Path, mode: str, upright: bool = False) -> np.ndarray:
     A corrupt, truncated, too small or too large file, or one of several frames or pages, is an error
     naming it (PIL raises on `load` of a truncated file; the size is checked before decoding).
     """
+    with opened_regular(path, "an image") as fh:
+        return decode_image(fh, str(path), mode, upright)
+
+
+def decode_image(fh: BinaryIO, name: str, mode: str, upright: bool = False,
+                 max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """`read_image` of an open binary file (an upload held in memory too), named `name` in errors;
+    an image of more than `max_pixels` is refused before it is decoded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here instead
-            with opened_regular(path, "an image") as fh, Image.open(fh) as img:
+            with Image.open(fh) as img:
                 width, height = img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise FerpipeError(f"{path}: image is {width}x{height} px, more than the "
-                                       f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit; downscale it first")
-                check_image_side(height, width, str(path))
+                if width * height > max_pixels:
+                    raise FerpipeError(f"{name}: image is {width}x{height} px, more than the "
+                                       f"{max_pixels / 1_000_000:g} megapixel limit; downscale it first")
+                check_image_side(height, width, name)
                 frames = getattr(img, "n_frames", 1)
                 if frames > 1:  # an animation or a multi-page file: which frame is the photo is not ours to pick
-                    raise FerpipeError(f"{path}: holds {frames} frames or pages (an animation or a multi-page file), "
+                    raise FerpipeError(f"{name}: holds {frames} frames or pages (an animation or a multi-page file), "
                                        "and a photo is one; save the frame you mean as a still image")
                 img.load()
                 turned = ImageOps.exif_transpose(img) if upright else img
                 return np.asarray(to_8bit(turned).convert(mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise FerpipeError(f"{path}: corrupt or unreadable image ({exc})") from exc
+        raise FerpipeError(f"{name}: corrupt or unreadable image ({exc})") from exc
 
 
 def list_images(folder: Path) -> list[Path]:

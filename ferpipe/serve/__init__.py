@@ -1,0 +1,1 @@
+"""`python -m ferpipe serve`: the export behind a web page (photos, webcam, model card) and a JSON API."""
