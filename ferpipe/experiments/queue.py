@@ -23,6 +23,7 @@ from ferpipe.core.params import read_yaml
 from ferpipe.experiments.dvc_repo import error_line_of, git, read_dvc, run_dvc, unexpected
 
 POLL_SECONDS = 3
+START_SECONDS = 120  # `dvc queue start` spawns its workers and returns in seconds
 WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds, and takes a task at once
 TASK_STATES = ("Queued", "Running", "Success", "Failed")  # those of DVC's queue status
 WORKER_PREFIX = "dvc-exp-worker-"  # DVC 3 names queue worker N's record dvc-exp-worker-N.json
@@ -171,9 +172,12 @@ def start_queue(jobs: int) -> None:
     workers exist (and are this DVC) also where its environment is not activated."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)], check=False,
-                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True,
-                              env=dict(os.environ, PATH=path))
+        try:
+            proc = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)], check=False,
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                  env=dict(os.environ, PATH=path), timeout=START_SECONDS)
+        except subprocess.TimeoutExpired as exc:
+            raise FerpipeError(f"`dvc queue start` did not return within {START_SECONDS} s; see `dvc queue status`") from exc
         out.seek(0)
         text = out.read().strip()
     require(proc.returncode == 0, f"`dvc queue start` failed: {text.splitlines()[-1] if text else proc.returncode}")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ferpipe.core.errors import require
+from ferpipe.core.textfile import read_text
 from ferpipe.export.card import CARD_FILE, CROPS, NETWORK_FILE, PROBABILITIES, file_entry, read_card, write_card
 
 WEIGHT_INPUT = {"Conv": 1, "Gemm": 1, "MatMul": 1}  # op type -> the input that holds its weights
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     recipe_path = Path(args.recipe)
     require(recipe_path.is_file(), f"{recipe_path}: --recipe must name a file of the training settings")
-    recipe = " ".join(line.split("#")[0].strip() for line in recipe_path.read_text().splitlines()
+    recipe = " ".join(line.split("#")[0].strip() for line in read_text(recipe_path, 1 << 20).splitlines()
                       if line.split("#")[0].strip())
     commit = args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                            text=True).stdout.strip()
