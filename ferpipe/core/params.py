@@ -34,8 +34,8 @@ MAX_DEPTH = 64
 YAML_LIMIT = 16 << 20
 _FAST_1_1 = getattr(yaml11, "CSafeLoader", yaml11.SafeLoader)  # the same reading, in C where libyaml is there
 _PLAIN = (str, int, float, bool, type(None))
-_KINDS = {"ordereddict": "an ordered map (!!omap)", "set": "a set (!!set)", "bytes": "binary data (!!binary)", "date": "a date", "datetime": "a time stamp",
-          "tuple": "a pair list (!!omap or !!pairs)", "list": "a pair list (!!omap or !!pairs)"}
+_KINDS = {"ordereddict": "an ordered map (!!omap)", "set": "a set (!!set)", "bytes": "binary data (!!binary)",
+          "date": "a date", "datetime": "a time stamp", "tuple": "a pair list (!!pairs)"}
 
 
 class _Constructor(SafeConstructor):
