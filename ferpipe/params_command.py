@@ -4,10 +4,10 @@ field descriptions and the file's values."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ferpipe.core.cli import run_stage
+from ferpipe.core.outputs import generated_file, staged_outputs
 from ferpipe.core.params import load_params
 from ferpipe.core.settings import Settings, expected, nested_model, value_at
 from ferpipe.registry import all_models, check_all
@@ -19,6 +19,7 @@ Every key of params.yaml, one table per block: what it takes, its value in param
 Generated from the settings models (each field's description) by `python -m ferpipe params doc`;
 edit the descriptions in the code, not this file. Unknown keys are errors, and so are missing ones.
 """
+DOC_MARK = DOC_HEADER.splitlines()[2]  # what `params doc` recognises as a reference it wrote, and so replaces
 
 
 def _text(value: Any) -> str:
@@ -83,8 +84,8 @@ def _main(argv: list[str] | None) -> None:
     if args.action == "check":
         print(f"{args.params}: every parameter checked")
         return
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(parameters_markdown(params))
+    with staged_outputs(args.out, recognise=generated_file(DOC_MARK)) as (out,):
+        out.write_text(parameters_markdown(params))
     print(f"wrote {args.out}")
 
 

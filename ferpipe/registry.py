@@ -5,24 +5,36 @@ no stage declares.
 Stage scripts never import this module (each imports only its own part's settings, so that its
 DVC dependencies stay its own), but for `check_params`, whose work is the whole-file check `check_all`,
 also run by `python -m ferpipe params check`, `make repro` and the sweep's pre-check.
+
+`check_all` also makes, in the first second, the checks that a later stage would make only after the
+expensive ones ran: across blocks (hand-crafted feature geometry against `faces.size`, a source model's
+crops against `faces.size`) and on the files a parameter names (`weights`: a Keras weights file is HDF5,
+a model folder lies under data/pretrained/ once links are resolved, holds no special file and its
+model.json types its training configuration).
 """
 from __future__ import annotations
 
 import difflib
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from ferpipe.apply.generalize import GeneralizeSettings
 from ferpipe.apply.target import Genki4kSource
 from ferpipe.augment.transforms import AugmentSettings
-from ferpipe.core.errors import FerpipeError
+from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.settings import Settings, params_keys, validate
+from ferpipe.core.textfile import kind_of, opened_regular
 from ferpipe.data.fetch import FetchSettings
 from ferpipe.data.sources.download import check_source
 from ferpipe.eval.settings import CompareSettings
 from ferpipe.features.extract import EmbedSettings
+from ferpipe.features.handcrafted import check_fits
 from ferpipe.svm.settings import SvmSettings
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.nn.config import Backend, TrainConfig
+from ferpipe.nn.saved import read_model_info
 from ferpipe.report.inputs import ReportParams
 
 STAGES: dict[str, tuple[type[Settings], ...]] = {
@@ -40,6 +52,9 @@ STAGES: dict[str, tuple[type[Settings], ...]] = {
     "report": (ReportParams,),
 }
 UNDECLARED = (FaceRuntime,)  # speed only: read by stages, declared by none, so changing it reruns nothing
+PRETRAINED_DIR = Path("data/pretrained")  # the train stage's --pretrained in dvc.yaml: a dependency of train
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HDF5_SIGNATURE_AT = (0, 512, 1024, 2048)  # where an HDF5 file's superblock may start
 
 
 def stage_params(stage: str) -> list[str]:
@@ -83,10 +98,75 @@ def check_unknown(params: dict[str, Any], params_file: str, tree: dict[str, Any]
 
 
 def check_all(params: dict[str, Any], params_file: str = "params.yaml") -> None:
-    """Every stage's own checks (generalize included) and the undeclared blocks', after unknown keys anywhere."""
+    """Every stage's own checks (generalize included) and the undeclared blocks', after unknown keys anywhere,
+    the files that `weights` names and the dependency folder data/pretrained/ (before the stages' own checks,
+    which read them), then the checks across blocks."""
     check_unknown(params, params_file)
-    for model in all_models():
-        validate(model, params, params_file)
+    check_pretrained_folder(PRETRAINED_DIR)
+    weights = params.get("weights")
+    if isinstance(weights, str) and weights != "imagenet" and params.get("arch") == "resnet50":
+        check_weights_file(weights, params_file)
+    settings = {model: validate(model, params, params_file) for model in all_models()}
+    check_across(settings[TrainConfig], settings[FaceSettings], settings[EmbedSettings], params_file)
+
+
+def check_pretrained_folder(folder: Path) -> None:
+    """data/pretrained/, a dependency of train that DVC hashes: a FIFO, device or socket there would hang or
+    break `dvc status`, and a link that leads out of it hides changes from DVC (it does not follow links)."""
+    if not folder.is_dir():
+        return
+    base = Path(os.path.realpath(folder))
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(root) / name
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                target = Path(os.path.realpath(path))
+                require(target.is_relative_to(base), f"{path}: a link to {target}, outside {folder}/; DVC does not "
+                        "follow links, so a change there would not rerun train: copy the model into the folder")
+            else:
+                kind = kind_of(mode)
+                require(kind in ("", "a folder"), f"{path}: is {kind} inside {folder}/ (a dependency of train, which "
+                                                  "DVC reads): remove it")
+
+
+def check_weights_file(weights: str, params_file: str) -> None:
+    """`weights` naming a file: a Keras weights file (HDF5, regular); naming a folder: one under data/pretrained/
+    after links are resolved, whose model.json is the project's and types its training configuration."""
+    where = f"{params_file}: weights={weights!r}"
+    try:
+        mode = os.stat(weights).st_mode
+    except OSError:
+        return  # the stage's own check names a missing path
+    if stat.S_ISDIR(mode):
+        real, base = Path(os.path.realpath(weights)), Path(os.path.realpath(PRETRAINED_DIR))
+        require(real.is_relative_to(base), f"{where}: resolves to {real}, outside {PRETRAINED_DIR}/ (a dependency "
+                f"of train, so that DVC reruns training when the model changes): copy it there")
+        info = read_model_info(real)
+        for key in ("input_size", "epochs"):
+            value = info.config.get(key)
+            require(value is None or type(value) is int,
+                    f"{real / 'model.json'}: config.{key} must be an integer, got {value!r}; retrain the source model")
+        return
+    kind = kind_of(mode)
+    require(not kind, f"{where}: is {kind}, expected a Keras weights file (.h5) or a model folder")
+    with opened_regular(weights, "a Keras weights file (.h5)") as fh:
+        head = fh.read(max(HDF5_SIGNATURE_AT) + len(HDF5_SIGNATURE))
+    require(any(head[at:at + len(HDF5_SIGNATURE)] == HDF5_SIGNATURE for at in HDF5_SIGNATURE_AT),
+            f"{where}: not a Keras weights file (no HDF5 signature); give a .h5 weights file of a ResNet-50 without "
+            "its top, or a model folder under data/pretrained/")
+
+
+def check_across(train: TrainConfig, faces: FaceSettings, embed: EmbedSettings, params_file: str) -> None:
+    """What one block's values demand of another's, checked now rather than by the stage that meets both."""
+    if embed.features in ("lbp", "hog"):
+        block = getattr(embed, embed.features)
+        block._params_file = params_file  # a nested block names the file its values came from
+        check_fits(embed.features, block, faces.size)
+    if train.arch == "resnet50" and train.weights not in (None, "imagenet") and Path(train.weights).is_dir():
+        crop = read_model_info(train.weights).crop_size
+        require(crop == faces.size, f"{params_file}: weights={train.weights!r}: trained on {crop}x{crop} crops, "
+                                    f"faces.size is {faces.size}: set faces.size to {crop}")
 
 
 def check_stage_params(params: dict[str, Any], params_file: str) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ferpipe.core.cli import run_stage, stage_parser
-from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.outputs import generated_file, staged_outputs
 from ferpipe.core.params import load_params
-from ferpipe.report.document import ReportInputs, build_report
+from ferpipe.report.document import REPORT_MARK, ReportInputs, build_report
 from ferpipe.report.inputs import read_json, read_tables, report_params
 from ferpipe.report.paper import load_paper
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="REPORT.md")
     args = parser.parse_args(argv)
     args.tables = args.tables or ["sweeps/tables.json"]
-    with staged_outputs(args.out) as (out_path,):
+    with staged_outputs(args.out, recognise=generated_file(REPORT_MARK)) as (out_path,):
         params = report_params(load_params(args.params), args.params)
         metrics = {stem: read_json(getattr(args, stem), "run the stage that writes it (`dvc repro`)") for stem in METRICS}
         inputs = ReportInputs(params=params, metrics=metrics, paper=load_paper(args.paper),

@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 from stage_runs import run_in_child, run_in_process
 
-from ferpipe.core.outputs import temp_path
+from ferpipe.core.outputs import record_written, temp_path
 from ferpipe.data.sources import ckplus, fer2013
 
 STALE_TAG = "0badc0de"
@@ -116,7 +116,8 @@ def run_array_stage(stage: str, params: dict, tmp_path: Path, source_flag: str, 
 
 
 def plant_stale(outputs: list[Path]) -> None:
-    """Leave what earlier runs may leave: each output, and its temporary copy from a killed run."""
+    """Leave what earlier runs may leave: each output (named in its folder's manifest, as a run that
+    finished leaves it), and its temporary copy from a killed run."""
     for out in outputs:
         for path in (out, temp_path(out, STALE_TAG)):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +126,7 @@ def plant_stale(outputs: list[Path]) -> None:
             else:  # a folder output
                 path.mkdir(exist_ok=True)
                 (path / "stale.npz").write_text("stale")
+        record_written(out.parent, [out.name])
 
 
 def leftovers(outputs: list[Path]) -> list[Path]:

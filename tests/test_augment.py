@@ -167,8 +167,8 @@ def test_stage_end_to_end(tmp_path):
     assert json.loads(metrics.read_text())["train_out"] == 120
     assert plot.stat().st_size > 0
     assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "val.npz"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["augment.json", "augment.png", "augmented", "faces",
-                                                          "params.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ferpipe-outputs", "augment.json", "augment.png",
+                                                          "augmented", "faces", "params.yaml"]
 
 
 def test_stage_bad_factor_fails_with_no_outputs(tmp_path):

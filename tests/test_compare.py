@@ -13,6 +13,7 @@ import yaml
 from stage_runs import run_in_process
 from svm_fixtures import COMPARE_PARAMS
 
+from ferpipe.core.outputs import record_written
 from ferpipe.core.errors import FerpipeError
 from ferpipe.eval import compare as compare_module
 from ferpipe.eval.compare import bootstrap_interval, compare, mcnemar_exact, write_compare
@@ -129,7 +130,8 @@ def test_a_class_absent_from_test_is_named_not_scored(tmp_path, monkeypatch):
 def test_stage_refuses_predictions_over_other_images(tmp_path, svm_ids, svm_labels, message):
     write_predictions(tmp_path / "softmax.npz", [10, 11, 12, 13], [0, 1, 2, 0], [0, 1, 2, 0])
     write_predictions(tmp_path / "svm.npz", svm_ids, svm_labels, svm_labels)
-    (tmp_path / "compare.json").write_text("{}")  # stale
+    (tmp_path / "compare.json").write_text("{}")  # stale: left by an earlier run, which named it in the manifest
+    record_written(tmp_path, ["compare.json"])
     done = run_compare(tmp_path)
     assert done.returncode == 1 and message in done.stderr, done.stderr[-2000:]
     assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr

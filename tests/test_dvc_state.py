@@ -122,3 +122,18 @@ def test_two_queue_workers_are_counted_while_they_run_and_no_longer_after(dvc_re
     assert both_running[1] == 2
     _until(lambda: queue_statuses() == ({n: "Success" for n in names}, 0), "both done and both workers gone",
            last=queue_statuses)
+
+
+@pytest.mark.slow
+def test_a_sweep_on_the_queue_runs_every_experiment_it_queued(dvc_repo, monkeypatch):
+    """Three experiments on one real worker, through the sweep's own `run_queued`: each one runs, none is
+    left queued (DVC's worker may stop between them: the sweep then starts another)."""
+    from ferpipe.experiments.queue import run_queued
+
+    monkeypatch.setenv("PATH", user_env(dvc_repo, venv_on_path=False)["PATH"])
+    names = [f"table4-20260101T000000-{i}" for i in (1, 2, 3)]
+    statuses = run_queued({name: [f"lr=0.{i + 1}"] for i, name in enumerate(names)}, jobs=1)
+    assert statuses == {name: "Success" for name in names}
+    assert queue_statuses()[0] == {name: "Success" for name in names}
+    show = {e.name: e for e in sweep_experiments().experiments}
+    assert [show[name].metric("train", "accuracy") for name in names] == pytest.approx([0.9, 0.8, 0.7])

@@ -15,6 +15,7 @@ from stage_runs import run_in_process
 from svm_fixtures import COMPARE_PARAMS, SVM_PARAMS
 from train_fixtures import CLASSES, write_toy_splits
 
+from ferpipe.core.outputs import record_written
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params
 from ferpipe.data.arrays import load_split, save_split
@@ -140,6 +141,7 @@ def test_embed_without_model_fails_cleanly_without_outputs(tmp_path):
     setup(tmp_path)
     (tmp_path / "embeddings").mkdir()
     (tmp_path / "embeddings" / "train.npz").write_text("stale")
+    record_written(tmp_path, ["embeddings"])  # as the earlier run that wrote it left it
     done = stage("embed", tmp_path)
     assert done.returncode == 1 and "run the train stage" in done.stderr
     assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr

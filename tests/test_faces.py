@@ -224,7 +224,8 @@ def test_stage_end_to_end(tmp_path):
         assert data["images"].shape[1:] == (48, 48) and data["images"].dtype == np.uint8
         assert list(data["ids"]) == list(dataset.indices(split))
         assert list(data["classes"]) == ["a", "b"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "faces", "faces.json", "faces.png", "params.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ferpipe-outputs", "ds", "faces", "faces.json", "faces.png",
+                                                          "params.yaml"]
     assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "val.npz"]
 
 

@@ -304,8 +304,7 @@ def test_unknown_dataset_missing_source_and_bad_param_are_named(tmp_path):
 
 
 def test_failed_run_removes_stale_outputs(tmp_path):
-    (tmp_path / "out" / "dataset").mkdir(parents=True)
-    (tmp_path / "out" / "data.json").write_text("{}")
+    plant_stale([tmp_path / "out" / "dataset", tmp_path / "out" / "data.json"])
     with pytest.raises(FerpipeError):
         fetch(tmp_path, params_for("fer2013", tmp_path / "missing"))
     assert not (tmp_path / "out" / "dataset").exists() and not (tmp_path / "out" / "data.json").exists()

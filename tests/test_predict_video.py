@@ -173,11 +173,11 @@ class FakeCapture:
         self.broken, self.index = broken, -1
 
     def get(self, prop):
-        return {cv2.CAP_PROP_FPS: 10.0, cv2.CAP_PROP_FRAME_COUNT: 10}[prop]
+        return {cv2.CAP_PROP_FPS: 10.0, cv2.CAP_PROP_FRAME_COUNT: 10, cv2.CAP_PROP_POS_MSEC: 100.0 * self.index}[prop]
 
     def grab(self):
         self.index += 1
-        return self.index not in self.broken
+        return self.index < 10 and self.index not in self.broken
 
     def retrieve(self):
         return True, np.full((4, 4, 3), self.index, np.uint8)
@@ -193,3 +193,18 @@ def test_undecodable_frames_are_reported_and_skipped(broken, errors):
     good = [f for f in frames if not f.error]
     assert [f.frame for f in good] == [i for i in (0, 2, 4, 6, 8) if i not in broken]
     assert all(f.image[0, 0, 0] == f.frame and f.time == f.frame / 10 for f in good)
+
+
+def test_a_variable_frame_rate_video_gets_its_own_time_stamps_and_no_false_warning(tmp_path):
+    """Frames at 0, 2.0 and 6.4 s of a 10 s Matroska file (nominal 2.5 fps, so "25 frames"): sampled at their
+    own times, and the end of the frames is the end of the video, not 22 undecodable frames."""
+    from ferpipe.apply.video import opened
+    from ferpipe.testing.face_video import write_vfr_video
+
+    video = write_vfr_video(tmp_path / "vfr.mkv", [0, 2000, 6400], duration_ms=10_000)
+    with opened(video) as capture:
+        frames = list(sampled_frames(video, capture, fps=1))
+    assert [(f.frame, f.time, f.error) for f in frames] == [(0, 0.0, None), (1, 2.0, None), (2, 6.4, None)]
+    assert [int(f.image[0, 0, 0]) for f in frames] == pytest.approx([40, 60, 80], abs=3)
+    with opened(video) as capture:  # sampled every 3 s: the frame at 2.0 s is not due, the one at 6.4 s is
+        assert [f.frame for f in sampled_frames(video, capture, fps=1 / 3)] == [0, 2]

@@ -33,17 +33,58 @@ def replay(monkeypatch, answers):
     monkeypatch.setattr(queue, "queue_statuses", statuses)
 
 
+def started_keeper(monkeypatch, names=("exp",)) -> "queue.WorkerKeeper":
+    """A keeper whose worker was started now (start_queue counted, not run)."""
+    starts = []
+    monkeypatch.setattr(queue, "start_queue", lambda jobs: starts.append(jobs))
+    keeper = queue.WorkerKeeper(list(names), 1)
+    keeper.start({name: "Queued" for name in names})
+    keeper.starts = starts
+    return keeper
+
+
 def test_a_queued_experiment_is_waited_for_while_a_worker_starts(monkeypatch, clock):
+    keeper = started_keeper(monkeypatch)
     replay(monkeypatch, [("Queued", 0)] * 5 + [("Queued", 1)] * 50 + [("Running", 1)])
-    assert queue.wait_while_queued("exp") == "Running"
-    assert clock[0] == 55 * queue.POLL_SECONDS
+    assert queue.wait_while_queued("exp", keeper) == "Running"
+    assert clock[0] == 55 * queue.POLL_SECONDS and len(keeper.starts) == 1
 
 
-def test_waiting_stops_when_no_worker_is_left_to_run_it(monkeypatch, clock):
+def test_waiting_stops_when_a_started_worker_runs_nothing_of_ours(monkeypatch, clock):
+    keeper = started_keeper(monkeypatch)
     replay(monkeypatch, [("Queued", 1)] * 3 + [("Queued", 0)])
     with pytest.raises(FerpipeError, match="experiment exp is still queued and no dvc queue worker has run for 60 s"):
-        queue.wait_while_queued("exp")
-    assert 60 <= clock[0] - 3 * queue.POLL_SECONDS <= 60 + queue.POLL_SECONDS
+        queue.wait_while_queued("exp", keeper)
+    assert 60 <= clock[0] <= 60 + queue.POLL_SECONDS and len(keeper.starts) == 1
+
+
+def test_a_worker_that_stops_after_one_experiment_is_replaced_until_all_ran(monkeypatch, clock, capsys):
+    """DVC's worker, its monitor fooled, stops after each experiment with the others still queued (the issue's
+    three-experiment sweep): the sweep starts another while its experiments wait, and every one runs."""
+    names = ["mine-1", "mine-2", "mine-3"]
+    states = {name: "Queued" for name in names}
+    worker = {"alive": False, "polls": 0}
+
+    def start_queue(jobs):
+        worker.update(alive=True, polls=0)
+
+    def statuses():  # a live worker takes the next queued experiment, runs it for 30 polls, then stops
+        if worker["alive"]:
+            worker["polls"] += 1
+            running = [n for n in names if states[n] == "Running"]
+            if not running:
+                states[next(n for n in names if states[n] == "Queued")] = "Running"
+            elif worker["polls"] >= 30:
+                states[running[0]] = "Success"
+                worker["alive"] = False
+        return dict(states), int(worker["alive"])
+
+    monkeypatch.setattr(queue, "queue", lambda name, overrides, target: None)
+    monkeypatch.setattr(queue, "start_queue", start_queue)
+    monkeypatch.setattr(queue, "queue_statuses", statuses)
+    monkeypatch.setattr(queue.subprocess, "run", lambda *a, **k: None)  # `dvc queue logs -f`
+    assert queue.run_queued({name: [] for name in names}, jobs=1) == {name: "Success" for name in names}
+    assert capsys.readouterr().err.count("DVC's queue worker stopped with") == 2
 
 
 # What DVC 3.67's celery queue answers: status(), one dict per task.

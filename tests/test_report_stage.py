@@ -13,6 +13,7 @@ import yaml
 from report_numbers import allowed_numbers, table_rows, untraced_numbers
 from stage_imports import REPO
 
+from ferpipe.core.outputs import record_written
 from ferpipe.report.claims import Run, accuracy_claim, data_claim, svm_vs_softmax_claim
 from ferpipe.experiments.results import parse_exp_show
 from ferpipe.report.paper import load_paper
@@ -100,6 +101,7 @@ def test_no_sweep_tables_say_so(tmp_path):
 def test_a_missing_input_is_one_error_and_leaves_no_report(tmp_path, broken, message):
     write_run(tmp_path)
     (tmp_path / "REPORT.md").write_text("stale")
+    record_written(tmp_path, ["REPORT.md"])  # as the run that wrote it leaves it
     (tmp_path / broken).unlink()
     proc = run_report(tmp_path)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and message in proc.stderr

@@ -111,6 +111,26 @@ def test_a_missing_export_or_recipe_is_one_error_and_no_output(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_shipped_folder_is_shipped_again_but_no_other_folder_is_replaced(shipped, demo_export, tmp_path):
+    """A committed models/<name>/ (no manifest: another checkout wrote it) is a shipped model and is replaced;
+    a folder holding anything else is never replaced (issue 38)."""
+    import shutil
+
+    from ferpipe.export.ship import shipped_folder
+
+    committed = tmp_path / "models" / "demo"
+    shutil.copytree(shipped / "model", committed)
+    assert shipped_folder(committed)
+    args = ["--export", str(demo_export), "--test", str(demo_export.parent / "augmented" / "test.npz"),
+            "--recipe", str(shipped / "recipe.args"), "--commit", "abc1234", "--max-drop", "0.05"]
+    assert result_of(ship_main, *args, "--out", str(committed))[0] == 0
+    (committed / "notes.txt").write_text("mine")
+    assert not shipped_folder(committed)
+    expect_error(result_of(ship_main, *args, "--out", str(committed)), "that ferpipe did not write")
+    assert (committed / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
 def test_serve_serves_the_shipped_model_with_its_softmax_head_alone(shipped):
     from ferpipe.serve.engine import Engine
     from ferpipe.serve.limits import Limits

@@ -14,6 +14,7 @@ import yaml
 from stage_runs import run_in_process
 from svm_fixtures import blobs, params, write_blob_embeddings
 
+from ferpipe.core.outputs import record_written
 from ferpipe.core.errors import FerpipeError
 from ferpipe.features.files import save_embeddings
 from ferpipe.svm.fit import best_point, fit_final, search_grid
@@ -248,6 +249,7 @@ def test_bad_input_fails_cleanly_without_outputs(tmp_path, spoil, overrides):
     message = spoil(write_blob_embeddings(tmp_path / "emb"))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "svm.json").write_text("{}")  # a stale output must not survive a failed run
+    record_written(tmp_path / "out", ["svm.json"])  # as the earlier run that wrote it left it
     done = run_svm_stage(tmp_path, **overrides)
     assert done.returncode == 1 and message in done.stderr, done.stderr[-2000:]
     assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr

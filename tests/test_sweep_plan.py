@@ -77,7 +77,7 @@ def test_a_kfold_plan_runs_every_fold_of_the_typed_k(in_repo):
     ("table5", ["lr=abc"], "lr must be a number > 0, got 'abc'"),
     ("table4", ["lr=0.2"], "lr is what sweep table4 varies"),
     ("table5", ["lr=0.1,0.2"], "a sweep takes single values"),
-    ("table4", ["lrr=0.1"], "Could not override 'lrr'"),
+    ("table4", ["lrr=0.1"], "-S lrr=0.1: unknown parameter lrr (did you mean lr?)"),
     ("table4", ["epochs"], "expected key=value"),
     ("table4", ["fetch.fold=3"], "fetch.fold = 3 needs k-fold"),
     ("table4", ["fetch.folds=3", "fetch.fold=3"], "fetch.fold must be in 0..2"),

@@ -7,7 +7,7 @@ import copy
 import dataclasses
 import json
 import statistics
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from stage_imports import REPO
@@ -18,7 +18,7 @@ from ferpipe.experiments.results import ExpShow, parse_exp_show
 from ferpipe.report.inputs import read_tables
 from ferpipe.report.paper import load_paper
 from ferpipe.experiments.sweeps import load_sweeps
-from ferpipe.report.render import settings_text, table_markdown
+from ferpipe.report.render import settings_text, table_markdown, table_notes
 from ferpipe.report.tables import sweep_tables
 from ferpipe.report.tables_command import find_experiment, summary, write_tables
 from ferpipe.report.tables_command import main as tables_main
@@ -157,3 +157,107 @@ def test_a_table_shows_the_swept_parameter_and_only_the_networks_own_settings():
     assert header.startswith("| experiment | fetch.ckplus_protocol | batch size | lr | test error % | val error % |")
     assert [row.split(" | ")[1] for row in rows] == ["paper", "subject"]
     assert table_markdown(lenet).splitlines()[0].startswith("| experiment | n-kerns | batch size | pool size | lr |")
+
+
+def _record_params(stage: dict, params: dict) -> None:
+    for key in (stage.get("params") or {}).get("params.yaml", {}):
+        node = params
+        for part in key.split("."):
+            node = node[part]
+        stage["params"]["params.yaml"][key] = node
+
+
+def _baseline_lock() -> dict:
+    """The committed dvc.lock as a run of params.yaml records it (the committed one may predate a new parameter)."""
+    from ferpipe.core.params import load_params, read_yaml
+
+    lock = read_yaml(REPO / "dvc.lock", "dvc.lock")
+    for stage in lock["stages"].values():
+        _record_params(stage, load_params(REPO / "params.yaml"))
+    return lock
+
+
+def _lock_after(baseline: dict, params: dict, ran: list[str]) -> dict:
+    """dvc.lock of an experiment of `params` from `baseline`'s lock that ran the stages `ran` (each records
+    the experiment's params and new output hashes; a rerun's deps record what its producers now write)."""
+    lock = copy.deepcopy(baseline)
+    stages = lock["stages"]
+    new_outs = {}
+    for name in ran:
+        stage = stages[name]
+        _record_params(stage, params)
+        for dep in stage.get("deps", []):
+            for out, digest in new_outs.items():
+                if dep["path"] == out or dep["path"].startswith(out + "/"):
+                    dep["md5"] = digest if dep["path"] == out else "f" * 32
+        for out in stage.get("outs", []):
+            out["md5"] = f"{name:0<8.8}" + "0" * 24
+            new_outs[out["path"]] = out["md5"]
+    return lock
+
+
+def _exp_params(**changes) -> dict:
+    from ferpipe.core.params import load_params
+
+    params = load_params(REPO / "params.yaml")
+    params.update(changes)
+    return params
+
+
+BEFORE_TRAIN = ["check_params", "fetch", "faces", "augment"]
+AFTER_TRAIN = ["evaluate_softmax", "embed", "svm", "compare"]
+
+
+@pytest.mark.parametrize("ran, computed", [
+    (BEFORE_TRAIN, {"data", "faces", "augment"}),                   # --until augment: train kept the parent's lr
+    (BEFORE_TRAIN + ["train"], {"data", "faces", "augment", "train"}),  # --until train: the heads are the parent's
+    (BEFORE_TRAIN + ["train"] + AFTER_TRAIN, {"data", "faces", "augment", "train", "softmax", "svm", "compare"}),
+])
+def test_only_the_metrics_of_stages_an_experiment_ran_are_current(ran, computed):
+    from ferpipe.experiments.computed import stale_stages, uncomputed_metrics
+
+    baseline = _baseline_lock()
+    params = _exp_params(lr=0.5)
+    # augment, faces and fetch rerun with their params unchanged write the same bytes: no new hashes
+    lock = _lock_after(baseline, params, [s for s in ran if s not in BEFORE_TRAIN])
+    metrics = {p for stage in baseline["stages"].values() for o in stage.get("outs", [])
+               if (p := o["path"]).startswith("metrics/")}
+    stale = {PurePosixPath(p).stem for p in uncomputed_metrics(lock, params, baseline) & metrics}
+    assert {PurePosixPath(p).stem for p in metrics} - stale == computed
+    assert not stale_stages(baseline, _exp_params(), baseline)  # the committed run is current
+
+
+def test_a_row_never_shows_a_figure_its_experiment_did_not_compute():
+    """A sweep run `--until augment`: its experiments hold the parent commit's metrics files, which the table
+    leaves out and names, instead of showing the parent's test error as theirs; run to the end, all is shown."""
+    params_of = {e["revs"][0]["rev"]: e["revs"][0]["data"]["params"]["params.yaml"]["data"]
+                 for commit in DOC for e in commit.get("experiments") or []}
+
+    def lock_of(rev: str, trained: bool) -> dict:
+        lock = copy.deepcopy(_baseline_lock())
+        params = params_of.get(rev, {})
+        for stage in lock["stages"].values():
+            recorded = stage.get("params", {}).get("params.yaml", {})
+            for key in list(recorded):
+                recorded[key] = params.get(key, recorded[key]) if "." not in key else recorded[key]
+        if not trained:
+            lock["stages"]["train"]["params"]["params.yaml"]["lr"] = params.get("lr", 0) + 1
+        return lock
+
+    def values(locks):
+        return table(sweep_tables(parse_exp_show(DOC, locks), SWEEPS, PAPER), "table4", "demo")
+
+    ran = values(lambda rev: lock_of(rev, trained=True) if rev in params_of else None)
+    assert all(row["test_error"] is not None and row["not_computed"] == [] for row in ran.rows)
+    assert not any(note.startswith("Not computed") for note in table_notes(ran))
+    demo = values(lambda rev: lock_of(rev, trained=False) if rev in params_of else None)
+    assert demo.rows and all(row["test_error"] is None and row["svm_test_error"] is None and row["mcnemar_p"] is None
+                             and row["best_epoch"] is None for row in demo.rows)
+    assert all(row["not_computed"] == ["compare", "softmax", "svm", "train"] for row in demo.rows)
+    assert table_markdown(demo).count("| — | — | — |") == len(demo.rows)  # test error, val error, best epoch
+    assert any(note.startswith("Not computed by their experiment") for note in table_notes(demo))
+
+
+def test_without_its_dvc_lock_no_figure_of_an_experiment_is_shown():
+    tables = sweep_tables(parse_exp_show(DOC, lambda rev: None), SWEEPS, PAPER)
+    assert all(row["test_error"] is None and row["not_computed"] for t in tables for row in t.rows)

@@ -14,6 +14,7 @@ import yaml
 from stage_runs import curve, run_in_child, run_in_process
 from train_fixtures import CLASSES, write_toy_splits
 
+from ferpipe.core.outputs import record_written
 from ferpipe.testing.train_params import train_params
 
 # LeNet learns the toy set (class = brightness) with these in every run we tried: val and test 100%
@@ -120,6 +121,7 @@ def test_train_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_pat
 def test_bad_input_fails_cleanly_without_outputs(tmp_path, overrides, message):
     setup(tmp_path, **overrides)
     (tmp_path / "train.json").write_text("{}")  # a stale output must not survive a failed run
+    record_written(tmp_path, ["train.json"])  # as the earlier run that wrote it left it
     done = stage("train", tmp_path)
     assert done.returncode == 1 and message in done.stderr
     assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr

@@ -3,6 +3,7 @@ JSON for programs (photos, and videos frame by frame), and photos with each face
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -13,10 +14,11 @@ from PIL import Image
 
 from ferpipe.heads.kinds import PROBABILITY_NOTES
 from ferpipe.apply.predict import FaceResult, PhotoResult
-from ferpipe.core.errors import FerpipeError
-from ferpipe.core.outputs import new_file
+from ferpipe.core.errors import FerpipeError, printable
+from ferpipe.core.outputs import NAME_MAX, new_file
 
 BOX_COLOUR = (255, 200, 0)  # RGB
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_COLOUR = (0, 0, 0)
 
 
@@ -26,9 +28,10 @@ def _box_text(box: tuple[float, ...]) -> str:
 
 
 def text_report(result: PhotoResult) -> str:
+    name = printable(str(result.path))
     if not result.faces:
-        return f"{result.path}: no face found"
-    lines = [f"{result.path}: {len(result.faces)} face{'s' if len(result.faces) > 1 else ''}"]
+        return f"{name}: no face found"
+    lines = [f"{name}: {len(result.faces)} face{'s' if len(result.faces) > 1 else ''}"]
     for i, face in enumerate(result.faces, start=1):
         lines.append(f"  face {i}: box {_box_text(face.box)}, detection confidence {face.confidence:.3f}: "
                      f"{face.label} {face.probabilities[face.label]:.3f}")
@@ -61,9 +64,18 @@ def video_csv_rows(result: PhotoResult) -> list[list]:
     return [[row[0], result.frame, result.time, *row[1:]] for row in csv_rows(result)]
 
 
+def _cell(value):
+    """A CSV cell that a spreadsheet shows as text: one that would start a formula (`=1+2.jpg`, `@SUM(...)`,
+    `+`, `-`, a tab or carriage return first) gets a leading apostrophe; control characters are escaped."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value[:1] in _FORMULA_STARTS else value
+
+
 def csv_text(rows: list[list]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
+    csv.writer(out, lineterminator="\n").writerows([[_cell(v) for v in row] for row in rows])
     return out.getvalue()
 
 
@@ -106,6 +118,18 @@ def draw_faces(result: PhotoResult) -> np.ndarray:
     return image
 
 
+def fitting_name(stem: str, ending: str) -> str:
+    """`stem + ending`, its stem cut (with a hash of the whole stem, so that names stay apart) where the name
+    would be longer than a file name may be (NAME_MAX, 255 bytes): a long photo name still gets its drawing."""
+    name = stem + ending
+    if len(name.encode()) <= NAME_MAX:
+        return name
+    digest = "-" + hashlib.sha256(stem.encode(errors="surrogateescape")).hexdigest()[:12]
+    room = NAME_MAX - len((digest + ending).encode())
+    cut = stem.encode(errors="surrogateescape")[:room].decode(errors="ignore")
+    return cut + digest + ending
+
+
 def drawn_paths(out_dir: Path, photos: list[Path]) -> dict[Path, Path]:
     """Where each photo's drawing goes: `<out_dir>/<photo stem>_faces.png`, numbered where two photos
     share a stem. `out_dir` must be a folder (or not exist yet), and no drawing may land on an
@@ -115,10 +139,10 @@ def drawn_paths(out_dir: Path, photos: list[Path]) -> dict[Path, Path]:
     paths: dict[Path, Path] = {}
     taken: set[Path] = set()
     for photo in photos:
-        path, n = out_dir / f"{photo.stem}_faces.png", 1
+        path, n = out_dir / fitting_name(photo.stem, "_faces.png"), 1
         while path in taken:
             n += 1
-            path = out_dir / f"{photo.stem}_faces_{n}.png"
+            path = out_dir / fitting_name(photo.stem, f"_faces_{n}.png")
         if path.exists() or path.is_symlink():
             raise FerpipeError(f"{path}: exists, and predict --out never overwrites a file; remove it or give "
                                "another --out folder")

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ferpipe.heads.kinds import HEADS, PROBABILITY_NOTES
 from ferpipe.core.cli import run_stage
-from ferpipe.core.errors import FerpipeError, require
+from ferpipe.core.errors import FerpipeError, printable, require
 from ferpipe.core.params import load_params
 
 ENGINES = ("onnx", "keras")
@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(printable(line), file=sys.stderr, flush=True)  # file names in it must not drive the terminal
 
 
 def _keras_engine(args: argparse.Namespace, params: dict, runtime):

@@ -7,6 +7,7 @@ cannot open is an error; a frame it cannot decode comes back with an `error` and
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 from typing import Iterator
 
@@ -37,18 +38,38 @@ def opened(path: Path) -> Iterator[cv2.VideoCapture]:
         capture.release()
 
 
+def _stamp(capture: cv2.VideoCapture, index: int, source_fps: float, last: tuple[int, float] | None) -> float:
+    """The time (s) of the frame just grabbed: the container's own (a variable-frame-rate video's frames do
+    not come at its nominal rate), else, where the backend gives none, its index over the nominal rate."""
+    position = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+    if not math.isfinite(position) or position < 0 or (index > 0 and position == 0) or (
+            last is not None and position <= last[1]):
+        return index / source_fps
+    return position
+
+
 def sampled_frames(path: Path, capture: cv2.VideoCapture, fps: float) -> Iterator[PhotoResult]:
-    """The frames at 0, 1/fps, 2/fps... s (the first frame at or after each time), as RGB images with
-    their index and time stamp. A due frame that cannot be decoded comes back with an `error` instead
-    (once a later frame decodes: undecodable frames at the end of a video are reported as one range)."""
+    """The frames at 0, 1/fps, 2/fps... s (the first frame at or after each time, by its own time stamp), as
+    RGB images with their index and time stamp. A due frame that cannot be decoded comes back with an
+    `error` instead (once a later frame decodes: undecodable frames at the end of a video are reported as
+    one range, where the frames came at the nominal rate: otherwise the container's frame count is its
+    estimate from that rate, and the end of the frames the end of the video)."""
     source_fps = capture.get(cv2.CAP_PROP_FPS)
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     index, due, bad, failed = 0, 0.0, 0, []
-    while count <= 0 or index < count:
-        stamp = round(index / source_fps, 6)
+    last: tuple[int, float] | None = None  # index and time of the last frame grabbed
+    steady = True  # every frame so far at its nominal time
+    while True:  # to the end of the frames: a variable rate's frame count is an estimate, short or long
         grabbed = capture.grab()
+        if grabbed:
+            stamp = _stamp(capture, index, source_fps, last)
+            steady = steady and abs(stamp - index / source_fps) <= 0.5 / source_fps
+            last = (index, stamp)
+        else:
+            stamp = (last[1] + (index - last[0]) / source_fps) if last else index / source_fps
+        stamp = round(stamp, 6)
         bad = 0 if grabbed else bad + 1
-        if not grabbed and (count <= 0 or bad > MAX_BAD_FRAMES):
+        if not grabbed and (count <= 0 or index >= count or bad > MAX_BAD_FRAMES or not steady):
             break
         if grabbed:
             yield from failed
@@ -64,7 +85,8 @@ def sampled_frames(path: Path, capture: cv2.VideoCapture, fps: float) -> Iterato
             else:
                 failed.append(frame)
         index += 1
-    if count > 0 and (index < count or failed):
+    # Only frames seen at the nominal rate make its frame count the container's own rather than its estimate.
+    if count > 0 and steady and last is not None and last[0] >= 1 and (index < count or failed):
         first = failed[0].frame if failed else index - bad + 1
         yield PhotoResult(path, frame=first, time=round(first / source_fps, 6),
                           error=f"frames {first} to {count - 1} of {count} cannot be decoded; skipped")

@@ -15,7 +15,10 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from ferpipe.core.errors import FerpipeError, Terminated
+from ferpipe.core.errors import DISK_FAULTS, FerpipeError, Terminated, printable
+
+
+MAX_LINE = 2000
 
 
 def _terminate(signum, frame) -> None:
@@ -42,14 +45,20 @@ def _end(line: str, code: int) -> None:
 
 
 def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
-    """Run a stage's main; bad input ends in one `error:` line on stderr and exit status 1, an
-    interruption in `interrupted` and 130 (SIGINT) or 143 (SIGTERM)."""
+    """Run a stage's main; bad input, a disk that is full, read-only or forbidden, or a path the system
+    refuses (too long, not a folder) ends in one `error:` line on stderr and exit status 1, an interruption in `interrupted` and 130 (SIGINT) or 143 (SIGTERM)."""
     try:
         with _sigterm_raises():
             main(argv)
     except FerpipeError as exc:
-        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line, always
+        message = printable("; ".join(line.strip() for line in str(exc).splitlines() if line.strip()))  # one line
+        if len(message) > MAX_LINE:  # a value echoed whole (a 5 MB string) would bury the cause
+            message = message[:MAX_LINE] + f"... ({len(message):,} characters)"
         _end(f"error: {message}", 1)
+    except OSError as exc:
+        if exc.errno not in DISK_FAULTS and not exc.filename:  # one without a path is no file's fault: a bug
+            raise
+        _end(printable(f"error: {exc.filename or 'a file this command writes'}: {exc.strerror or exc}"), 1)
     except KeyboardInterrupt:
         _end("interrupted", 128 + signal.SIGINT)
     except Terminated:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, Valida
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from ferpipe.core.errors import FerpipeError
+from ferpipe.core.errors import FerpipeError, shown
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,8 @@ def error_line(model: type[Settings], values: Any, error: dict, prefix: str = ""
         base = key.rsplit(".", 1)[0] + "." if "." in key else ""
         return f"unknown parameter {key}" + (f" (did you mean {base}{near[0]}?)" if near else "")
     if field is None:
-        return f"{key or 'the top level'} must be a mapping of parameters, got {value!r}"
-    return f"{key} must be {expected(field)}, got {value!r}"
+        return f"{key or 'the top level'} must be a mapping of parameters, got {shown(value)}"
+    return f"{key} must be {expected(field)}, got {shown(value)}"
 
 
 def _locate(model: type[Settings], values: Any, loc: tuple) -> tuple[list[str], FieldInfo | None, Any, type[Settings]]:

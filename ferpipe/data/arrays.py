@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError
+from ferpipe.core.textfile import opened_regular
 from ferpipe.core.fixed_zip import save_npz
 
 KEYS = ("images", "labels", "ids", "classes")
@@ -32,20 +33,21 @@ def save_split(path: str | Path, images: np.ndarray, labels: np.ndarray, ids: np
 def load_split(path: str | Path) -> dict[str, np.ndarray]:
     """The four arrays of a split file, checked: a file that is not one is an error naming it."""
     path = Path(path)
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         raise FerpipeError(f"{path}: split file not found; run the stage that writes it")
-    try:
-        data = np.load(path)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with data:
-            missing = set(KEYS) - set(data.files)
-            if missing:
-                raise FerpipeError(f"{path}: not a ferpipe split file (missing {', '.join(sorted(missing))})")
-            split = {k: data[k] for k in KEYS}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        cause = str(exc).split(". ")[0]  # numpy's advice to unpickle does not apply to split files
-        raise FerpipeError(f"{path}: not a readable .npz split file ({cause})") from exc
+    with opened_regular(path, "a split file (.npz)") as fh:  # a device or FIFO: refused, not read
+        try:
+            data = np.load(fh)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an .npz archive")
+            with data:
+                missing = set(KEYS) - set(data.files)
+                if missing:
+                    raise FerpipeError(f"{path}: not a ferpipe split file (missing {', '.join(sorted(missing))})")
+                split = {k: data[k] for k in KEYS}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            cause = str(exc).split(". ")[0]  # numpy's advice to unpickle does not apply to split files
+            raise FerpipeError(f"{path}: not a readable .npz split file ({cause})") from exc
     problem = _problem(**split)
     if problem:
         raise FerpipeError(f"{path}: {problem}; not a valid ferpipe split file")

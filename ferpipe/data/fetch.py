@@ -102,6 +102,12 @@ def apply_folds(s: FetchSettings, records: list[Record], classes: list[str]) -> 
         n_subjects = len(set(subjects))
         require(f.folds <= n_subjects, f"{s.params_file}: fetch.folds = {f.folds} is more than the {n_subjects} "
                 f"subjects of {s.dataset} (folds are made of whole subjects)")
+        # Every fold's test must hold every class, and the other folds' train too: a class needs a subject per fold.
+        holders = {label: len(set(subjects[labels == label])) for label in np.unique(labels)}
+        rarest = min(holders, key=lambda label: (holders[label], label))
+        require(f.folds <= holders[rarest], f"{s.params_file}: fetch.folds = {f.folds} is more than the "
+                f"{holders[rarest]} subject(s) with images of class {classes[rarest]!r} in {s.dataset}: a fold would "
+                "test without that class (or train without it); lower fetch.folds or add images of it")
     else:
         present, per_class = np.unique(labels, return_counts=True)
         smallest = int(np.argmin(per_class))

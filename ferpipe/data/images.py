@@ -71,8 +71,8 @@ def read_image(path: Path, mode: str, upright: bool = False) -> np.ndarray:
     With `upright`, the image is turned as its EXIF orientation tag says (phone photos are often
     stored sideways with such a tag).
 
-    A corrupt, truncated, too small or too large file is an error naming it (PIL raises on `load`
-    of a truncated file; the size is checked before decoding).
+    A corrupt, truncated, too small or too large file, or one of several frames or pages, is an error
+    naming it (PIL raises on `load` of a truncated file; the size is checked before decoding).
     """
     with opened_regular(path, "an image") as fh:
         return decode_image(fh, str(path), mode, upright)
@@ -91,6 +91,10 @@ def decode_image(fh: BinaryIO, name: str, mode: str, upright: bool = False,
                     raise FerpipeError(f"{name}: image is {width}x{height} px, more than the "
                                        f"{max_pixels / 1_000_000:g} megapixel limit; downscale it first")
                 check_image_side(height, width, name)
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1:  # an animation or a multi-page file: which frame is the photo is not ours to pick
+                    raise FerpipeError(f"{name}: holds {frames} frames or pages (an animation or a multi-page file), "
+                                       "and a photo is one; save the frame you mean as a still image")
                 img.load()
                 turned = ImageOps.exif_transpose(img) if upright else img
                 return np.asarray(to_8bit(turned).convert(mode), dtype=np.uint8)

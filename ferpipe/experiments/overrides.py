@@ -3,6 +3,7 @@ they give (`ferpipe.registry.check_stage_params`) before anything is queued: a b
 is one clear error up front rather than a failed experiment in the queue."""
 from __future__ import annotations
 
+import difflib
 import re
 import tempfile
 from pathlib import Path
@@ -43,6 +44,24 @@ def override_key(text: str) -> str:
     return key.strip().lstrip("+~")
 
 
+def check_key_exists(params: dict[str, Any], text: str) -> None:
+    """The key of `-S key=value` must be a parameter of the file (which holds every parameter: none has a
+    default), with the nearest one as a hint; Hydra's own answer would be to append it (`+key=value`),
+    which no stage reads. A key given with Hydra's `+` or `~` is left to DVC and the parameter checks."""
+    if text.lstrip()[:1] in ("+", "~"):
+        return
+    key = override_key(text)
+    node: Any = params
+    for depth, part in enumerate(parts := key.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            where = ".".join(parts[:depth])
+            near = difflib.get_close_matches(part, list(node), n=1) if isinstance(node, dict) else []
+            hint = f" (did you mean {where + '.' if where else ''}{near[0]}?)" if near else ""
+            what = f"unknown parameter {key}" if isinstance(node, dict) else f"{where} is a value, not a block"
+            raise FerpipeError(f"-S {text[:200]}: {what}{hint}")
+        node = node[part]
+
+
 def check_single_values(overrides: list[str]) -> None:
     """Refuse grid syntax (`-S lr=0.1,0.01`): a sweep's grid comes from sweeps.yaml only."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -64,7 +83,9 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
     from dvc.exceptions import InvalidArgumentError
     from dvc.utils.hydra import apply_overrides as dvc_apply
 
-    load_params(params_path)  # a missing, non-UTF-8 or malformed file is one error naming it, before DVC reads it
+    params = load_params(params_path)  # a missing, non-UTF-8 or malformed file is one error naming it, before DVC reads it
+    for text in overrides:
+        check_key_exists(params, text)
     params_text = read_text(params_path)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "params.yaml"
@@ -80,4 +101,4 @@ def apply_overrides(params_path: str | Path, overrides: list[str]) -> dict[str, 
                     cause = " ".join(line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip())
                     raise FerpipeError(f"-S {text}: {cause or 'not a valid override'}") from exc
             raise FerpipeError(f"-S {' -S '.join(overrides)}: DVC refuses them together, though not one by one")
-        return load_params(copy)
+        return load_params(copy, where=f"{params_path} with -S {' -S '.join(overrides)}"[:300])

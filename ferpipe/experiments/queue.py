@@ -23,7 +23,8 @@ from ferpipe.core.params import read_yaml
 from ferpipe.experiments.dvc_repo import error_line_of, git, read_dvc, run_dvc, unexpected
 
 POLL_SECONDS = 3
-WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds
+START_SECONDS = 120  # `dvc queue start` spawns its workers and returns in seconds
+WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds, and takes a task at once
 TASK_STATES = ("Queued", "Running", "Success", "Failed")  # those of DVC's queue status
 WORKER_PREFIX = "dvc-exp-worker-"  # DVC 3 names queue worker N's record dvc-exp-worker-N.json
 
@@ -115,18 +116,52 @@ def process_exists(pid: int) -> bool:
     return True
 
 
-def wait_while_queued(name: str) -> str | None:
-    """Poll until `name` leaves the Queued state; its status then. Stops with an error when no worker has
-    run for WORKERLESS_SECONDS while it waits (a worker died, or left before taking it)."""
-    workerless_since = None
+class WorkerKeeper:
+    """Keeps a queue worker alive while this sweep's experiments wait in DVC's queue.
+
+    DVC's worker (dvc-task's TemporaryWorker) stops itself when its monitor, every 10 s, sees no task: it
+    asks the worker over the file broker with a 1 s timeout, so a worker busy training answers too late,
+    and the tasks it has already taken from the queue are no longer listed there; it then stops after its
+    running experiment and leaves the rest queued. So while any of `names` is queued and no worker lives,
+    another is started, as long as the last one ran something of ours (the bound: a worker that ran nothing
+    of ours in WORKERLESS_SECONDS is an error, not restarted for ever)."""
+
+    def __init__(self, names: list[str], jobs: int):
+        self.names, self.jobs = names, jobs
+        self.started_at: float | None = None
+        self.seen_at_start: tuple = ()
+
+    def _ours(self, statuses: dict[str, str]) -> tuple:
+        return tuple(statuses.get(name) for name in self.names)
+
+    def start(self, statuses: dict[str, str] | None = None) -> None:
+        start_queue(self.jobs)
+        self.started_at = time.monotonic()
+        self.seen_at_start = self._ours(statuses if statuses is not None else queue_statuses()[0])
+
+    def check(self, statuses: dict[str, str], workers: int) -> None:
+        """Called on each poll: start a worker where ours wait and none has lived for a while."""
+        waiting = [name for name in self.names if statuses.get(name) == "Queued"]
+        if not waiting or workers > 0:
+            return
+        if self.started_at is not None and time.monotonic() - self.started_at < WORKERLESS_SECONDS:
+            return  # the worker started last may still be coming up
+        require(self.started_at is None or self._ours(statuses) != self.seen_at_start,
+                f"experiment {waiting[0]} is still queued and no dvc queue worker has run for {WORKERLESS_SECONDS} s: "
+                f"`dvc queue start` runs it, `dvc queue logs {waiting[0]}` after")
+        print(f"\nDVC's queue worker stopped with {len(waiting)} experiment(s) of this sweep still queued: "
+              "starting another", file=sys.stderr, flush=True)
+        self.start(statuses)
+
+
+def wait_while_queued(name: str, keeper: WorkerKeeper) -> str | None:
+    """Poll until `name` leaves the Queued state; its status then. `keeper` starts a worker where none is
+    left while it waits, and stops the wait with an error where one started runs nothing."""
     while True:
         statuses, workers = queue_statuses()
         if statuses.get(name) != "Queued":
             return statuses.get(name)
-        workerless_since = (workerless_since or time.monotonic()) if workers == 0 else None
-        require(workerless_since is None or time.monotonic() - workerless_since < WORKERLESS_SECONDS,
-                f"experiment {name} is still queued and no dvc queue worker has run for {WORKERLESS_SECONDS} s: "
-                f"`dvc queue start` runs it, `dvc queue logs {name}` after")
+        keeper.check(statuses, workers)
         time.sleep(POLL_SECONDS)
 
 
@@ -137,9 +172,12 @@ def start_queue(jobs: int) -> None:
     workers exist (and are this DVC) also where its environment is not activated."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)], check=False,
-                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True,
-                              env=dict(os.environ, PATH=path))
+        try:
+            proc = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)], check=False,
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                  env=dict(os.environ, PATH=path), timeout=START_SECONDS)
+        except subprocess.TimeoutExpired as exc:
+            raise FerpipeError(f"`dvc queue start` did not return within {START_SECONDS} s; see `dvc queue status`") from exc
         out.seek(0)
         text = out.read().strip()
     require(proc.returncode == 0, f"`dvc queue start` failed: {text.splitlines()[-1] if text else proc.returncode}")
@@ -159,13 +197,18 @@ def run_queued(experiments: dict[str, list[str]], jobs: int, target: str | None 
         if ahead:
             print(f"waiting behind {len(ahead)} experiment(s) already in DVC's queue ({', '.join(ahead[:3])}"
                   f"{' ...' if len(ahead) > 3 else ''}): this sweep's run after them (`dvc queue status`)", flush=True)
-        start_queue(jobs)
+        keeper = WorkerKeeper(names, jobs)
+        keeper.start()
         for name in names:
-            status = wait_while_queued(name)
+            status = wait_while_queued(name, keeper)
             print(f"\n==== experiment {name} ====", flush=True)
             if status is not None:  # its log so far, followed while it runs (a worker may have run it already)
                 subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False)
-        while {(statuses := queue_statuses()[0]).get(name) for name in names} & {"Queued", "Running"}:
+        while True:
+            statuses, workers = queue_statuses()
+            if not {statuses.get(name) for name in names} & {"Queued", "Running"}:
+                break
+            keeper.check(statuses, workers)
             time.sleep(POLL_SECONDS)
     except (KeyboardInterrupt, Terminated):
         withdraw(names)

@@ -1,16 +1,23 @@
 """What DVC recorded of each experiment: name, commit, params and metrics, from `dvc exp show --json`
 (DVC 3's layout) for every commit that has sweep experiments, as DVC's `Experiments.ls` lists them (a
 commit made after a sweep does not hide it). Nothing is re-run.
+
+Only the metrics an experiment computed are kept: those of a stage it did not run (`sweep --until`) are
+its starting commit's, and are named in `not_computed` instead (ferpipe.experiments.computed, on the
+experiment's dvc.lock).
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.experiments.dvc_repo import read_dvc, run_dvc, unexpected
+from ferpipe.core.params import parse_yaml
+from ferpipe.experiments.computed import uncomputed_metrics
+from ferpipe.experiments.dvc_repo import git, read_dvc, run_dvc, unexpected
 from ferpipe.experiments.sweeps import sweep_of
 
 PARAMS_FILE = "params.yaml"
@@ -25,6 +32,7 @@ class Experiment:
     state: str  # done | failed | pending (queued or running)
     params: dict[str, Any]  # params.yaml as the experiment ran it
     metrics: dict[str, dict[str, Any]]  # metrics file stem ("train", "softmax", ...) -> its contents
+    not_computed: tuple[str, ...] = ()  # stems of metrics files in its commit that it did not compute
 
     def metric(self, stem: str, key: str) -> Any:
         return self.metrics.get(stem, {}).get(key)
@@ -73,7 +81,25 @@ def _state(entry: dict[str, Any], rev: dict[str, Any]) -> str:
     return "done" if executor_state == "success" else "pending"
 
 
-def parse_exp_show(doc: list[dict[str, Any]]) -> ExpShow:
+Locks = Callable[[str], "dict[str, Any] | None"]
+
+
+def lock_at(rev: str) -> dict[str, Any] | None:
+    """dvc.lock of commit `rev` (None where it has none)."""
+    shown = git("show", f"{rev}:dvc.lock")
+    return parse_yaml(shown.stdout, f"dvc.lock of {rev[:7]}") if shown.returncode == 0 else None
+
+
+def _computed(metrics: dict[str, Any], rev: str, baseline: str, params: dict[str, Any], locks: Locks) -> tuple[set, set]:
+    """(metrics paths the experiment computed, those it did not); without its dvc.lock, none is known computed."""
+    lock = locks(rev)
+    missing = set(metrics) if lock is None else uncomputed_metrics(lock, params, locks(baseline)) & set(metrics)
+    return set(metrics) - missing, missing
+
+
+def parse_exp_show(doc: list[dict[str, Any]], locks: Locks | None = None) -> ExpShow:
+    """The experiments of `doc`; with `locks` (commit -> its dvc.lock), a finished experiment's metrics
+    files that it did not compute are left out and named."""
     if not isinstance(doc, list):
         raise FerpipeError("`dvc exp show --json`: expected a list of commits")
     experiments, baselines = [], {}
@@ -84,14 +110,22 @@ def parse_exp_show(doc: list[dict[str, Any]]) -> ExpShow:
         for entry in commit.get("experiments") or []:
             rev = (entry.get("revs") or [{}])[0]
             data = rev.get("data") or {}
-            metrics = {PurePosixPath(path).stem: values for path, values in _file_data(data.get("metrics")).items()}
+            params = _file_data(data.get("params")).get(PARAMS_FILE, {})
+            files = _file_data(data.get("metrics"))
+            state = _state(entry, rev)
+            missing: set[str] = set()
+            if locks is not None and state == "done":
+                kept, missing = _computed(files, rev.get("rev", ""), commit["rev"], params, locks)
+                files = {path: files[path] for path in kept}
             experiments.append(Experiment(
                 name=entry.get("name") or rev.get("name") or rev.get("rev", "")[:7], rev=rev.get("rev", ""),
-                baseline=commit["rev"], timestamp=data.get("timestamp") or "", state=_state(entry, rev),
-                params=_file_data(data.get("params")).get(PARAMS_FILE, {}), metrics=metrics))
+                baseline=commit["rev"], timestamp=data.get("timestamp") or "", state=state, params=params,
+                metrics={PurePosixPath(path).stem: values for path, values in files.items()},
+                not_computed=tuple(sorted(PurePosixPath(path).stem for path in missing))))
     return ExpShow(experiments, baselines)
 
 
 def sweep_experiments() -> ExpShow:
-    """Every sweep experiment DVC has recorded, with the params of the commits they ran from."""
-    return parse_exp_show(exp_show(sweep_baselines()))
+    """Every sweep experiment DVC has recorded, with the params of the commits they ran from; of each, only
+    the metrics it computed."""
+    return parse_exp_show(exp_show(sweep_baselines()), functools.lru_cache(maxsize=None)(lock_at))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ferpipe.core.errors import require
+from ferpipe.core.textfile import read_text
 from ferpipe.export.card import CARD_FILE, CROPS, NETWORK_FILE, PROBABILITIES, file_entry, read_card, write_card
 
 WEIGHT_INPUT = {"Conv": 1, "Gemm": 1, "MatMul": 1}  # op type -> the input that holds its weights
@@ -154,6 +155,20 @@ def describe(card: dict[str, Any], out: Path) -> str:
             f"{100 * s['same_class_share']:.2f}%); card {out / CARD_FILE}")
 
 
+def shipped_folder(folder: Path) -> bool:
+    """A folder that holds nothing but a shipped model (its card, with its `shipped` block, and its network):
+    what `ship --out` replaces, e.g. a committed models/<name>/ shipped again."""
+    from ferpipe.core.errors import FerpipeError
+
+    if not folder.is_dir() or folder.is_symlink() or {p.name for p in folder.iterdir()} - {CARD_FILE, NETWORK_FILE}:
+        return False
+    try:
+        card, _ = read_card(folder)
+    except FerpipeError:
+        return False
+    return card.shipped is not None
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
     import subprocess
@@ -172,11 +187,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     recipe_path = Path(args.recipe)
     require(recipe_path.is_file(), f"{recipe_path}: --recipe must name a file of the training settings")
-    recipe = " ".join(line.split("#")[0].strip() for line in recipe_path.read_text().splitlines()
+    recipe = " ".join(line.split("#")[0].strip() for line in read_text(recipe_path, 1 << 20).splitlines()
                       if line.split("#")[0].strip())
     commit = args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                            text=True).stdout.strip()
     require(bool(commit), "--commit: not given, and this folder is no git checkout to read it from")
-    with staged_outputs(args.out) as (out,):
+    with staged_outputs(args.out, recognise=shipped_folder) as (out,):
         card = ship(Path(args.export), Path(args.test), out, commit, recipe, args.max_drop)
     print(describe(card, Path(args.out)))

@@ -75,6 +75,10 @@ def table_notes(table: SweepTable) -> list[str]:
     if table.superseded:
         notes.append("Older runs of a value shown by a newer one (left out): "
                      + ", ".join(f"`{n}`" for n in table.superseded))
+    partial = [f"`{r['experiment']}` ({', '.join(r['not_computed'])})" for r in table.rows if r.get("not_computed")]
+    if partial:
+        notes.append("Not computed by their experiment (stages it did not run, as with `sweep --until`), so shown as "
+                     + f"{fmt.MISSING}: " + ", ".join(partial))
     handcrafted = [f"`{r['value']}`" for r in table.rows if table.param == FEATURES and r["value"] != "network"]
     if handcrafted:
         notes.append(f"Rows {', '.join(handcrafted)}: the SVM is on hand-crafted features, so their SVM − softmax sets "

@@ -50,6 +50,7 @@ def experiment_row(exp: Experiment, param: str, paper_figures: dict[str, float])
         "ci95_low": _percent(compare.get("bootstrap_ci95_low")), "ci95_high": _percent(compare.get("bootstrap_ci95_high")),
         "mcnemar_p": compare.get("mcnemar_p_value"),
         "paper": paper_figures,
+        "not_computed": list(exp.not_computed),  # metrics of stages it did not run: left out, not the parent's shown
     }
 
 

@@ -1,6 +1,7 @@
 """`python -m ferpipe tables`: the sweep tables, from `dvc exp show --json` (nothing is re-run).
 
-Writes into --out (default sweeps/, replaced as a whole): TABLES.md (every table, the paper's
+Writes into --out (default sweeps/, replaced as a whole where it holds only what this command writes,
+or ferpipe wrote it: ferpipe.core.outputs): TABLES.md (every table, the paper's
 columns), one plot per table (error against the swept value, val and test), and tables.json (the
 same rows, read by the `report` stage). With `--find SWEEP KEY=VALUE ...` it writes nothing and prints
 the name of the newest experiment of --out's tables.json with those parameters (for scripts).
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import require
 from ferpipe.experiments.overrides import override_key
 from ferpipe.core.outputs import staged_outputs
+from ferpipe.core.params import parse_yaml
 from ferpipe.experiments.results import ExpShow, sweep_experiments
 from ferpipe.experiments.sweeps import SWEEPS_FILE, Sweep, load_sweeps
 from ferpipe.report import fmt
@@ -29,6 +31,13 @@ from ferpipe.report.tables import SweepTable, sweep_tables
 
 TABLES_DIR = "sweeps"
 TABLES_JSON = "tables.json"
+_OWN_NAME = re.compile(r"TABLES\.md|tables\.json|[A-Za-z0-9_.-]+-[0-9]+\.png")
+
+
+def _tables_folder(path: Path) -> bool:
+    """A folder that holds nothing but files of the names this command writes (a committed sweeps/)."""
+    return path.is_dir() and not path.is_symlink() and all(
+        _OWN_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) for entry in os.scandir(path))
 
 
 def write_tables(out: Path, show: ExpShow, sweeps: dict[str, Sweep], paper_file: str = PAPER_FILE) -> list[SweepTable]:
@@ -36,7 +45,7 @@ def write_tables(out: Path, show: ExpShow, sweeps: dict[str, Sweep], paper_file:
     require(bool(tables), "`dvc exp show` lists no experiment of the sweeps " + ", ".join(sweeps)
             + " (run `python -m ferpipe sweep NAME` first)")
     per_sweep: dict[str, int] = {}
-    with staged_outputs(out) as (tmp,):
+    with staged_outputs(out, recognise=_tables_folder) as (tmp,):
         tmp.mkdir()
         for table in tables:
             if table.rows:
@@ -85,7 +94,7 @@ def lowest_value(tables: list[SweepTable], sweep: str, wanted: dict[str, object]
 
 def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ferpipe tables", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole (default: {TABLES_DIR})")
+    parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole if this command wrote it (default: {TABLES_DIR})")
     parser.add_argument("--sweeps", default=SWEEPS_FILE, help=f"the sweeps file (default: {SWEEPS_FILE})")
     parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")
     parser.add_argument("--find", nargs="+", metavar="SWEEP [KEY=VALUE ...]",
@@ -95,7 +104,7 @@ def _main(argv: list[str] | None) -> None:
     args = parser.parse_args(argv)
     require(args.lowest is None or args.find, "--lowest goes with --find")
     if args.find:
-        wanted = {override_key(item): yaml.safe_load(item.partition("=")[2]) for item in args.find[1:]}
+        wanted = {override_key(item): parse_yaml(item.partition("=")[2], f"--find {item}") for item in args.find[1:]}
         tables = read_tables(Path(args.out) / TABLES_JSON)
         print(fmt.plain(lowest_value(tables, args.find[0], wanted, args.lowest)) if args.lowest
               else find_experiment(tables, args.find[0], wanted))

@@ -264,3 +264,46 @@ def test_params_file_that_is_a_folder(tmp_path):
     out, metrics = fetch_outputs(tmp_path)
     expect_error(stage_result("fetch", "--params", tmp_path / "settings", "--out", out, "--metrics", metrics),
                  "settings: is a folder, expected a text file", fetch_outputs(tmp_path))
+
+
+@pytest.mark.parametrize("holders, folds", [(1, 5), (3, 5), (4, 5)])
+def test_kfold_needs_a_subject_of_every_class_per_fold(tmp_path, holders, folds):
+    """CK+ with a class that few subjects show: k folds that cannot all test (and train on) it are refused by
+    fetch and by the sweep's pre-check (which runs the same `apply_folds`), not found out in fold 0."""
+    from builders import write_ckplus
+
+    from ferpipe.core.errors import FerpipeError
+    from ferpipe.data.fetch import FetchSettings, apply_folds, load_records
+    from ferpipe.data.sources import ckplus
+
+    counts = {c: 24 for c in ckplus.CLASSES}
+    counts["contempt"] = holders  # one frame each of the first `holders` subjects
+    source = write_ckplus(tmp_path / "ck", counts, subjects=12)
+    params = {k: PARAMS[k] for k in ("dataset", "sources", "fetch")}
+    params = {**params, "dataset": "ckplus", "sources": {**params["sources"], "ckplus": str(source)},
+              "fetch": {**params["fetch"], "folds": folds, "fold": 1, "ckplus_protocol": "subject"}}
+    settings = FetchSettings.from_params(params)
+    classes, records = load_records(settings)
+    with pytest.raises(FerpipeError, match=f"fetch.folds = {folds} is more than the {holders} subject\\(s\\) with "
+                                           "images of class 'contempt'"):
+        apply_folds(settings, records, classes)
+
+
+def test_kfold_with_a_subject_of_every_class_per_fold_tests_every_class_in_every_fold(tmp_path):
+    from builders import write_ckplus
+
+    from ferpipe.data.fetch import FetchSettings, apply_folds, load_records
+    from ferpipe.data.sources import ckplus
+
+    counts = {c: 24 for c in ckplus.CLASSES}
+    counts["contempt"] = 5
+    source = write_ckplus(tmp_path / "ck", counts, subjects=12)
+    for fold in range(5):
+        params = {k: PARAMS[k] for k in ("dataset", "sources", "fetch")}
+        params = {**params, "dataset": "ckplus", "sources": {**params["sources"], "ckplus": str(source)},
+                  "fetch": {**params["fetch"], "folds": 5, "fold": fold, "ckplus_protocol": "subject"}}
+        settings = FetchSettings.from_params(params)
+        classes, records = load_records(settings)
+        apply_folds(settings, records, classes)
+        for split in ("train", "test"):
+            assert {r.label for r in records if r.split == split} == set(range(len(classes))), (fold, split)

@@ -131,7 +131,7 @@ SPLIT_CASES = [
     ("zero bytes", lambda p: p.write_bytes(b""), "test.npz: not a readable .npz split file"),
     ("a text file", lambda p: p.write_text("images"), "test.npz: not a readable .npz split file"),
     ("one .npy array", lambda p: p.write_bytes(_npy_bytes()), "test.npz: not a readable .npz split file"),
-    ("a folder", lambda p: p.mkdir(), "test.npz: split file not found"),
+    ("a folder", lambda p: p.mkdir(), "test.npz: is a folder, expected a split file (.npz)"),
 ]
 
 

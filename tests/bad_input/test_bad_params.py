@@ -3,6 +3,7 @@ parameter, exit 1, and write nothing; special files are refused at once, not wai
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -40,6 +41,22 @@ SPECIAL_CASES = [
     ("/dev/zero", lambda tmp: Path("/dev/zero"), "/dev/zero: is a character device, expected a text file"),
     ("a key given twice", text(PARAMS + "lr: 0.5\n"), "params.yaml: not valid YAML (line"),
     ("nested 5,000 deep", text("a: " + "[" * 5000 + "]" * 5000 + "\n"), "params.yaml: nested deeper than 64 levels"),
+    # values that YAML 1.2 (DVC) and YAML 1.1 (PyYAML) read differently: what DVC records must be what ran
+    ("a leading zero", text(PARAMS.replace("\nbatch_size: 32", "\nbatch_size: 010")),
+     "params.yaml: batch_size: DVC (YAML 1.2) reads 10 but YAML 1.1 readers 8; write 10 or 8"),
+    ("yes for true", text(PARAMS.replace("  align: false", "  align: yes")),
+     "params.yaml: faces.align: DVC (YAML 1.2) reads 'yes' but YAML 1.1 readers True"),
+    ("a sexagesimal", text(PARAMS.replace("\nbatch_size: 32", "\nbatch_size: 1:30")), "batch_size: DVC (YAML 1.2) reads '1:30'"),
+    ("an exponent without a point", text(PARAMS.replace("lr: 0.02", "lr: 2e-2")),
+     "lr: DVC (YAML 1.2) reads 0.02 but YAML 1.1 readers '2e-2'"),
+    ("an octal 0o", text(PARAMS.replace("\nbatch_size: 32", "\nbatch_size: 0o40")), "batch_size: DVC (YAML 1.2) reads 32"),
+    ("a key of No", text(PARAMS + "No: 1\n"), "No (the key itself): DVC (YAML 1.2) reads 'No' but YAML 1.1 readers False"),
+    # what only YAML can say and a parameter never is
+    ("a complex key", text(PARAMS + "? [a, b]\n: 1\n"), "a key that is a list or mapping"),
+    ("a mapping as a key", text(PARAMS + "? {a: 1}\n: 1\n"), "params.yaml: not valid YAML (line"),
+    ("an ordered map", text(PARAMS.replace("compare:\n  bootstrap: 10000\n  seed: 0\n", "compare: !!omap [{bootstrap: 10000}, {seed: 0}]\n")), "compare: an ordered map (!!omap)"),
+    ("a set", text(PARAMS.replace("lr: 0.02", "lr: !!set {0.02}")), "lr: a set (!!set)"),
+    ("a date", text(PARAMS.replace("lr: 0.02", "lr: 2026-12-07")), "lr: a date where only plain values are read"),
 ]
 
 
@@ -120,3 +137,68 @@ def test_the_first_stage_checks_the_whole_file_for_a_plain_dvc_repro(tmp_path):
     assert outputs[0] == outputs[1]
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert "params.yaml" in stages["check_params"]["deps"] and str(out.name) in " ".join(stages["fetch"]["deps"])
+
+
+@pytest.mark.parametrize("value", ["x" * 5_000_000, list(range(20_000))], ids=["5 MB string", "20,000 items"])
+def test_a_huge_value_is_not_echoed_whole(tmp_path, value):
+    line = expect_error(check(setting("lr", value)(tmp_path)), "params.yaml: lr must be a number > 0, got ")
+    assert len(line) < 300
+
+
+@pytest.mark.parametrize("override, message", [
+    ("faces.align=yes", "faces.align: DVC (YAML 1.2) reads 'yes' but YAML 1.1 readers True"),
+    ("dataset=on", "dataset: DVC (YAML 1.2) reads 'on' but YAML 1.1 readers True"),
+    ("train.seed=1:30", "train.seed: DVC (YAML 1.2) reads '1:30' but YAML 1.1 readers 90"),
+])
+def test_an_override_dvc_would_write_ambiguously_is_refused_naming_it(override, message):
+    from ferpipe.core.errors import FerpipeError
+    from ferpipe.experiments.overrides import apply_overrides
+
+    with pytest.raises(FerpipeError, match=f"with -S {re.escape(override)}: {re.escape(message)}"):
+        apply_overrides(REPO / "params.yaml", [override])
+
+
+def test_the_project_reads_yaml_as_dvc_does(tmp_path):
+    """ferpipe and DVC read one params file alike (a value both dialects read alike passes through)."""
+    from dvc.utils.serialize import load_yaml
+
+    from ferpipe.core.params import load_params
+
+    path = text(PARAMS.replace("lr: 0.02", "lr: 1.0e-2"))(tmp_path)
+    assert load_params(path) == load_yaml(path) and load_params(path)["lr"] == 0.01
+
+
+@pytest.mark.parametrize("override, message", [
+    ("lrr=0.1", "-S lrr=0.1: unknown parameter lrr (did you mean lr?)"),
+    ("train.inptu_size=32", "unknown parameter train.inptu_size (did you mean train.input_size?)"),
+    ("faces.size.side=3", "-S faces.size.side=3: faces.size is a value, not a block"),
+])
+def test_a_mistyped_override_gets_the_registry_s_hint_not_hydra_s(override, message):
+    from ferpipe.core.errors import FerpipeError
+    from ferpipe.experiments.overrides import apply_overrides
+
+    with pytest.raises(FerpipeError) as err:
+        apply_overrides(REPO / "params.yaml", [override])
+    assert message in str(err.value) and "+" not in str(err.value)
+
+
+def test_a_params_file_changed_while_a_stage_runs_leaves_no_outputs(tmp_path, monkeypatch):
+    """`dvc exp run -S lr=0.03` beside a running `dvc repro` rewrote params.yaml mid-stage, and the stage's
+    outputs were recorded with values it never used: now the stage fails, and DVC records nothing."""
+    import sys
+
+    from stage_runs import stage_main
+
+    path = text(PARAMS)(tmp_path)
+    main = stage_main("check_params")
+    module = sys.modules[main.__module__]
+    checked = module.check_all
+
+    def check_then_edit(params, params_file):
+        checked(params, params_file)
+        path.write_text(PARAMS.replace("lr: 0.02", "lr: 0.03"))  # the other command's edit
+
+    monkeypatch.setattr(module, "check_all", check_then_edit)
+    out = tmp_path / "params_checked.txt"
+    expect_error(stage_result("check_params", "--params", path, "--out", out),
+                 "params.yaml: changed while this command ran", [out])

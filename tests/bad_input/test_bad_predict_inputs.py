@@ -144,3 +144,69 @@ def test_fps_must_be_finite_and_positive(tiny, tmp_path, fps):
     (tmp_path / "clip.mp4").write_bytes(b"")
     expect_error(predict(tmp_path, tmp_path / "clip.mp4", "--model", tiny / "model", f"--fps={fps}"),
                  f"--fps must be a finite number > 0, got {fps}")
+
+
+def frames(kind: str) -> Callable[[Path], None]:
+    pictures = [Image.fromarray(np.full((40, 40, 3), v, np.uint8)) for v in (0, 120, 240)]
+    return lambda path: pictures[0].save(path, format=kind, save_all=True, append_images=pictures[1:])
+
+
+@pytest.mark.parametrize("name, make", [("anim.gif", frames("GIF")), ("pages.tif", frames("TIFF")),
+                                        ("anim.webp", frames("WEBP"))], ids=["animated gif", "multi-page tiff", "webp"])
+def test_a_photo_of_several_frames_is_named_not_read_at_its_first(tiny, tmp_path, name, make):
+    make(tmp_path / name)
+    code, lines = predict(tmp_path, tmp_path / name, "--model", tiny / "model")
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and f"{name}: holds 3 frames or pages" in errors[0], lines[-10:]
+
+
+def run_predict(tmp: Path, *args) -> "subprocess.CompletedProcess":
+    from stage_runs import run_main
+
+    from ferpipe.core.cli import run_stage
+
+    return run_main(lambda argv: run_stage(predict_cli._main, argv), ["--params", predict_params(tmp), *args], tmp)
+
+
+@pytest.mark.parametrize("name", ["=1+2.png", "@SUM(A1).png", "+cmd.png", "-2+3.png"])
+def test_a_photo_name_never_becomes_a_spreadsheet_formula(tiny, tmp_path, name):
+    import csv
+    import io
+
+    from skimage.data import astronaut  # a real portrait: a face to report
+
+    (tmp_path / "photos").mkdir()
+    image(astronaut())(tmp_path / "photos" / name)
+    from stage_runs import run_main
+
+    from ferpipe.core.cli import run_stage
+
+    done = run_main(lambda argv: run_stage(predict_cli._main, argv),  # `predict .`: the bare names in the CSV
+                    ["--params", predict_params(tmp_path), ".", "--model", tiny / "model"], tmp_path / "photos")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[0][0] == "photo" and len(rows) >= 2 and {row[0] for row in rows[1:]} == {"'" + name}
+
+
+def test_escapes_in_a_photo_name_never_reach_the_terminal(tiny, tmp_path):
+    name = "a\x1b[2J\x1b]0;owned\x07b.png"
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / name).write_text("not an image")
+    (tmp_path / "photos" / "x\u202egnp.exe.png").write_text("not an image")
+    done = run_predict(tmp_path, tmp_path / "photos", "--model", tiny / "model")
+    assert done.returncode == 1
+    for text in (done.stdout, done.stderr):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "a\\x1b[2J" in done.stderr and "x\\u202egnp" in done.stderr
+
+
+def test_a_long_photo_name_gets_its_drawing_and_the_photos_after_it_run(tiny, tmp_path):
+    (tmp_path / "photos").mkdir()
+    long_name = "p" * 246 + ".png"
+    for name in (long_name, "q" * 246 + ".png", "zz.png"):
+        image(np.full((64, 64, 3), 90, np.uint8))(tmp_path / "photos" / name)
+    done = run_predict(tmp_path, tmp_path / "photos", "--model", tiny / "model", "--out", tmp_path / "drawn")
+    assert done.returncode == 0, done.stderr[-2000:]
+    drawn = sorted(p.name for p in (tmp_path / "drawn").iterdir())
+    assert len(drawn) == 3 and all(len(n.encode()) <= 255 and n.endswith("_faces.png") for n in drawn)
+    assert drawn[0].startswith("p" * 200) and drawn[1].startswith("q" * 200) and drawn[2] == "zz_faces.png"
