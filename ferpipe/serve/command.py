@@ -96,7 +96,9 @@ def serve(args: argparse.Namespace) -> None:
 
     limits, capacity = Limits(args.max_bytes, args.max_pixels), Capacity(args.workers, args.queue)
     app = create_app(engine, limits, capacity)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    # lifespan off: the app has no start-up or shutdown handlers, and uvicorn's lifespan task, cancelled by Ctrl-C,
+    # logs a traceback of its own before the one line `interrupted`
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off")
     server = uvicorn.Server(config)
     print(f"serving {engine.describe()}", flush=True)
     print(f"open {url_of(sock)} (API: /api/predict, /api/model, /healthz; docs: /docs); ready in "
