@@ -21,7 +21,6 @@ import io
 import os
 import platform
 import queue
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,20 +84,14 @@ def post(url: str, data: bytes, kind: str = "image/jpeg", query: str = "") -> tu
 
 
 def webcam_in_chromium(url: str, seconds: float, folder: Path) -> float | None:
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_path):
+    from ferpipe.testing.browser import CHROMEDRIVER, CHROMIUM, chromium_with_fake_camera
+
+    if not (CHROMIUM and CHROMEDRIVER):
         return None
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     video = write_demo_face_y4m(folder / "face.y4m", frames=60, width=WIDTH, height=HEIGHT)
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = chromium_with_fake_camera(video, "--use-fake-ui-for-media-stream")
     try:
         driver.get(url)
         driver.find_element(By.ID, "mode-webcam").click()

@@ -13,7 +13,6 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import socket
 import struct
@@ -32,12 +31,12 @@ from PIL import Image
 from stage_runs import REPO, run_main
 
 from ferpipe import __main__ as ferpipe_command
+from ferpipe.testing.browser import CHROMEDRIVER, CHROMIUM, chromium_with_fake_camera
 from ferpipe.testing.face_video import demo_faces_photo, write_demo_face_y4m
 
 pytestmark = pytest.mark.slow
 MAX_BYTES, MAX_PIXELS = 1_000_000, 4_000_000  # the served caps, small enough to test cheaply
 TRAINING_STACK = ("tensorflow", "keras", "sklearn", "scipy", "tf2onnx", "skl2onnx", "skops")
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 # The server as `python -m ferpipe serve` runs in a terminal (Ctrl-C raises KeyboardInterrupt even where the
 # test's own shell ignores SIGINT), telling on exit which modules of the training stack it loaded.
 SERVER = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
@@ -360,16 +359,8 @@ def browser(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("chromium and chromedriver are missing: .ci/run installs them (apt-get install chromium chromium-driver)")
         pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     video = write_demo_face_y4m(tmp_path_factory.mktemp("camera") / "face.y4m")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium_with_fake_camera(video, "--window-size=1280,1000")
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
