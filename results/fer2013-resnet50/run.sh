@@ -44,8 +44,10 @@ rows += [f"| {e['epoch']} | {e['train/loss']:.3f} | {100 * e['train/accuracy']:.
          f"{100 * e['val/accuracy']:.1f} | {e['lr']:.4g} |" for e in state["history"]]
 best = f"best so far: pass {state['best_epoch']}, PublicTest {100 * state['best_val_accuracy']:.1f}%"
 when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+note = ("The train loss is the training objective (label smoothing included, where the run smooths); "
+        "PublicTest's is plain cross-entropy. A pass is `train.steps_per_epoch` batches.")
 open(sys.argv[2], "w").write(f"# The long run so far ({state['epochs_done']} passes done; {best}; read {when})\n\n"
-                             + "\n".join(rows) + "\n")
+                             + "\n".join(rows) + "\n\n" + note + "\n")
 PY
     ;;
   *)
