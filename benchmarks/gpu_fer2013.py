@@ -291,7 +291,8 @@ def run(args: argparse.Namespace) -> None:
     from ferpipe.nn.config import train_config
     from ferpipe.nn.models import FEATURES_LAYER
     from ferpipe.nn.saved import ModelInfo, write_model_folder
-    from ferpipe.nn.schedule import epoch_batches, train
+    from ferpipe.nn.schedule import epoch_batches
+    from ferpipe.nn.training import train
     from torch_reference import train_reference
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (CPU)"

@@ -1,0 +1,81 @@
+"""Every `from ferpipe.<module> import <name>` in the project names something that module defines.
+
+Imports inside functions (the lazy ones that keep TensorFlow and torch out of light commands) only fail
+when their function runs, which for a benchmark script may be on a GPU machine; this reads the source
+instead, so a renamed or moved function is caught in the fast loop."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_FOLDERS = ("ferpipe", "stages", "benchmarks", "tests")
+
+
+def module_file(name: str) -> Path | None:
+    base = REPO / Path(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def defined_names(path: Path) -> set[str]:
+    """Names bound at the top level of a module (definitions, assignments, imports, and the names that
+    `if`/`try` blocks at the top level bind)."""
+    names: set[str] = {"__doc__", "__file__", "__name__"}  # every module has these
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+                visit(getattr(node, "finalbody", []))
+
+    visit(ast.parse(path.read_text()).body)
+    return names
+
+
+def project_files() -> list[Path]:
+    return sorted(p for folder in SOURCE_FOLDERS for p in (REPO / folder).rglob("*.py")
+                  if ".venv" not in p.parts and "__pycache__" not in p.parts)
+
+
+def unresolved_imports(path: Path) -> list[str]:
+    problems = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                and node.module.split(".")[0] == "ferpipe"):
+            continue
+        target = module_file(node.module)
+        if target is None:
+            problems.append(f"line {node.lineno}: no module {node.module}")
+            continue
+        known = defined_names(target)
+        for alias in node.names:
+            if alias.name != "*" and alias.name not in known and module_file(f"{node.module}.{alias.name}") is None:
+                problems.append(f"line {node.lineno}: {node.module} has no {alias.name}")
+    return problems
+
+
+def test_the_checker_sees_a_missing_name(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from ferpipe.nn.schedule import epoch_batches, no_such_function\n")
+    assert unresolved_imports(bad) == ["line 2: ferpipe.nn.schedule has no no_such_function"]
+
+
+@pytest.mark.parametrize("path", project_files(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_ferpipe_import_resolves(path):
+    assert unresolved_imports(path) == []
