@@ -19,7 +19,7 @@ from ferpipe.core.sha256 import sha256_of
 from ferpipe.export.card import CARD_FILE
 from ferpipe.export.svm import export_svm
 from ferpipe.features.files import load_embeddings
-from ferpipe.heads.probabilities import svm_probabilities, svm_probabilities_of_scores, svm_probability_method
+from ferpipe.probabilities.svm import svm_probabilities, svm_probabilities_of_scores, svm_probability_method
 from ferpipe.svm.model import load_svm
 
 TOLERANCE = 1e-4

@@ -14,7 +14,7 @@ LAYERS = [
     {"core"},
     {"data"},
     {"faces", "augment", "nn"},
-    {"features", "eval", "heads"},
+    {"features", "eval", "probabilities"},
     {"svm"},
     {"export"},
     {"apply"},
@@ -63,5 +63,5 @@ def test_nothing_in_the_package_uses_its_test_support():
 
 def test_the_check_sees_an_upward_import(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from ferpipe.apply.heads import Heads\n")
+    module.write_text("def f():\n    from ferpipe.apply.keras_classifier import KerasClassifier\n")
     assert imported_parts(module) == {"apply"} and level_of("apply") > LEVEL["export"]

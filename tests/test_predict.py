@@ -16,8 +16,8 @@ from model_fixtures import astronaut_photos, write_svm
 from PIL import Image
 from stage_runs import python_child, run_main
 
-from ferpipe.heads.kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
-from ferpipe.heads.probabilities import svm_probabilities
+from ferpipe.probabilities.names import SVM_DECISION_SOFTMAX, SVM_PLATT
+from ferpipe.probabilities.svm import svm_probabilities
 from ferpipe import __main__ as ferpipe_command
 from ferpipe.apply.output import BOX_COLOUR
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES

@@ -138,7 +138,7 @@ def test_json_lists_a_video_opencv_cannot_open_and_an_undecodable_frame(work, tm
 class StubPredictor:
     """A predictor without MTCNN or a model: every decoded frame has one face whose box starts at the frame's index."""
 
-    class heads:  # noqa: N801 (what predict reads of the heads)
+    class classifier:  # noqa: N801 (what predict reads of the classifier)
         classes = ["a", "b"]
 
     probability_method = "softmax"

@@ -89,17 +89,17 @@ def _rounded(values: dict) -> dict:
 def measure(target: TargetCrops, model_dir: Path, svm_path: Path | None, s: GeneralizeSettings, plot_path: Path
             ) -> dict:
     """Zero-shot and frozen-feature measures; keras must already run on the chosen backend."""
-    from ferpipe.apply.heads import Heads
+    from ferpipe.apply.keras_classifier import KerasClassifier
     from ferpipe.apply.transfer import frozen_features, plot_roc, zero_shot
-    from ferpipe.heads.probabilities import svm_probabilities, svm_probability_method
+    from ferpipe.probabilities.svm import svm_probabilities, svm_probability_method
 
-    heads = Heads(model_dir, svm_path)
-    column = smile_column(heads.info, model_dir)
-    heads.info.check_crops(target.images, f"faces.size of the {s.target} target crops")
-    features = heads.features(target.images)
-    probabilities = {"softmax": (heads.softmax(target.images), "softmax")}
-    if heads.svm is not None:
-        probabilities["svm"] = (svm_probabilities(heads.svm, features), svm_probability_method(heads.svm))
+    classifier = KerasClassifier(model_dir, svm_path)
+    column = smile_column(classifier.info, model_dir)
+    classifier.info.check_crops(target.images, f"faces.size of the {s.target} target crops")
+    features = classifier.features(target.images)
+    probabilities = {"softmax": (classifier.softmax(target.images), "softmax")}
+    if classifier.svm is not None:
+        probabilities["svm"] = (svm_probabilities(classifier.svm, features), svm_probability_method(classifier.svm))
     zero = {}
     for head, (p, method) in probabilities.items():
         zero[head] = {"score": f"P({SMILE_EXPRESSION})", "probabilities": method,

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ferpipe.heads.kinds import PROBABILITY_NOTES
+from ferpipe.probabilities.names import PROBABILITY_NOTES
 from ferpipe.apply.predict import FaceResult, PhotoResult
 from ferpipe.core.errors import FerpipeError, printable
 from ferpipe.core.outputs import NAME_MAX, new_file

@@ -68,7 +68,7 @@ def is_folder_run(inputs: list[str | Path]) -> bool:
 
 
 class Classifier(Protocol):
-    """What `Predictor` needs of a model: `Heads` (Keras) or `OnnxHeads` (the export)."""
+    """What `Predictor` needs of a model: `KerasClassifier` (Keras) or `OnnxClassifier` (the export)."""
     classes: list[str]
     crop_size: int
 
@@ -105,11 +105,11 @@ def _face_results(faces: list[Face], probabilities: Iterator[np.ndarray], classe
 
 
 class Predictor:
-    def __init__(self, detector: FaceDetector, heads: Classifier, head: str):
+    def __init__(self, detector: FaceDetector, classifier: Classifier, head: str):
         # Crops at the model's own size, whatever faces.size says now.
-        self.settings = detector.settings.model_copy(update={"size": heads.crop_size})
-        self.detector, self.heads, self.head = detector, heads, head
-        self.probability_method = heads.probability_method(head)
+        self.settings = detector.settings.model_copy(update={"size": classifier.crop_size})
+        self.detector, self.classifier, self.head = detector, classifier, head
+        self.probability_method = classifier.probability_method(head)
 
     def find_faces(self, image: np.ndarray) -> list[Face]:
         """Every face of one RGB image, left to right, as `run` finds them (for a caller with its own threads)."""
@@ -117,12 +117,12 @@ class Predictor:
 
     def classify_faces(self, image: np.ndarray, faces: list[Face], head: str) -> list[FaceResult]:
         """`faces` (of `find_faces`) of one RGB image classified by `head`, as `run` classifies them; the
-        heads' model must have `head` loaded."""
+        classifier must have `head` loaded."""
         if not faces:
             return []
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         crops = np.stack([crop_face(grey, face, self.settings) for face in faces])
-        return _face_results(faces, iter(self.heads.probabilities(crops, head)), self.heads.classes)
+        return _face_results(faces, iter(self.classifier.probabilities(crops, head)), self.classifier.classes)
 
     def run(self, images: Iterable[PhotoResult], keep_images: bool = False) -> Iterator[PhotoResult]:
         """`images` (from `read_photos` or a video's frames) with their faces found and classified, in
@@ -164,9 +164,9 @@ class Predictor:
             if faces:
                 grey = cv2.cvtColor(result.image, cv2.COLOR_RGB2GRAY)
                 crops += [crop_face(grey, face, self.settings) for face in faces]
-        probabilities = iter(self.heads.probabilities(np.stack(crops), self.head) if crops else [])
+        probabilities = iter(self.classifier.probabilities(np.stack(crops), self.head) if crops else [])
         for result, faces in zip(batch, found):
-            result.faces += _face_results(faces, probabilities, self.heads.classes)
+            result.faces += _face_results(faces, probabilities, self.classifier.classes)
         for result in batch:
             if result.error is None:
                 result.seconds["classify"] = (time.perf_counter() - started) / len(batch)

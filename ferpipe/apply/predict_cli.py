@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from ferpipe.heads.kinds import HEADS, PROBABILITY_NOTES
+from ferpipe.probabilities.names import HEADS, PROBABILITY_NOTES
 from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import FerpipeError, printable, require
 from ferpipe.core.params import load_params
@@ -90,21 +90,21 @@ def _keras_engine(args: argparse.Namespace, params: dict, runtime):
     read_model_info(args.model)  # a missing or broken model folder fails before the frameworks load
     detector = FaceDetector(settings, runtime)
     select_backend(backend)
-    from ferpipe.apply.heads import Heads
+    from ferpipe.apply.keras_classifier import KerasClassifier
 
-    return detector, Heads(args.model, args.svm if args.head == "svm" else None), f"{backend} and the model in {args.model}"
+    return detector, KerasClassifier(args.model, args.svm if args.head == "svm" else None), f"{backend} and the model in {args.model}"
 
 
 def _onnx_engine(args: argparse.Namespace, runtime):
     """The export stage's files run by ONNX Runtime; faces are found and cropped with the card's faces: settings."""
-    from ferpipe.apply.onnx_heads import OnnxHeads
+    from ferpipe.apply.onnx_classifier import OnnxClassifier
     from ferpipe.export.card import CARD_FILE
     from ferpipe.faces.detector import FaceDetector
     from ferpipe.faces.settings import FaceSettings
 
-    heads = OnnxHeads(args.export, args.head)
-    settings = FaceSettings.from_params({"faces": heads.card.faces}, str(Path(args.export) / CARD_FILE))
-    return FaceDetector(settings, runtime), heads, f"ONNX Runtime and the export in {args.export}"
+    classifier = OnnxClassifier(args.export, args.head)
+    settings = FaceSettings.from_params({"faces": classifier.card.faces}, str(Path(args.export) / CARD_FILE))
+    return FaceDetector(settings, runtime), classifier, f"ONNX Runtime and the export in {args.export}"
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -131,10 +131,10 @@ def predict(args: argparse.Namespace) -> int:
         params = load_params(args.params)
         runtime = FaceRuntime.from_params(params, args.params)
     if engine == "keras":
-        detector, heads, loaded = _keras_engine(args, params, runtime)
+        detector, classifier, loaded = _keras_engine(args, params, runtime)
     else:
-        detector, heads, loaded = _onnx_engine(args, runtime)
-    predictor = Predictor(detector, heads, args.head)
+        detector, classifier, loaded = _onnx_engine(args, runtime)
+    predictor = Predictor(detector, classifier, args.head)
     if args.verbose:
         _say(f"start-up: {time.perf_counter() - started:.2f} s (detector, {loaded})")
     model = args.export if engine == "onnx" else args.model
@@ -166,7 +166,7 @@ def _predict_photos(args: argparse.Namespace, predictor, files: list[Path], resu
     drawings = drawn_paths(args.out, files) if args.out else {}
     if args.out:
         _out_folder(args)
-    classes = predictor.heads.classes
+    classes = predictor.classifier.classes
     as_csv = not args.json and is_folder_run(args.inputs)
     if not args.json:
         print(csv_text([csv_header(classes)]) if as_csv else
@@ -205,7 +205,7 @@ def _predict_videos(args: argparse.Namespace, predictor, videos: list[Path], res
     outs = _drawn_videos(args.out, videos) if args.out else {}
     if args.out:
         _out_folder(args)
-    classes = predictor.heads.classes
+    classes = predictor.classifier.classes
     if not args.json:
         print(csv_text([video_csv_header(classes)]), end="", flush=True)
     for result in results:

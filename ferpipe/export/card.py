@@ -18,7 +18,7 @@ from ferpipe.core.errors import require
 from ferpipe.core.records import ClassNames, FileName, Name, PositiveInt, Record, Sha256, read_record, validated
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.core.textfile import read_bytes
-from ferpipe.heads.kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
+from ferpipe.probabilities.names import SVM_DECISION_SOFTMAX, SVM_PLATT
 
 CARD_FILE = "model_card.json"
 NETWORK_FILE = "network.onnx"

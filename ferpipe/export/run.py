@@ -32,8 +32,8 @@ from ferpipe.export.card import (CROPS, FEATURES, NETWORK_FILE, PROBABILITIES, S
 from ferpipe.export.network import export_network, in_float32
 from ferpipe.export.svm import as_svm_input, export_svm
 from ferpipe.faces.settings import FaceSettings
-from ferpipe.heads.kinds import SVM_DECISION_SOFTMAX
-from ferpipe.heads.probabilities import (svm_decision_values, svm_decision_values_of_scores, svm_probabilities,
+from ferpipe.probabilities.names import SVM_DECISION_SOFTMAX
+from ferpipe.probabilities.svm import (svm_decision_values, svm_decision_values_of_scores, svm_probabilities,
                                          svm_probabilities_of_scores, svm_probability_method)
 from ferpipe.nn.models import as_model_input, feature_model, predict_batched
 from ferpipe.nn.saved import load_model

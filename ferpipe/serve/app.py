@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from ferpipe.heads.kinds import HEADS
+from ferpipe.probabilities.names import HEADS
 from ferpipe.serve.limits import RETRY_AFTER_S, BadUpload, Capacity, Limits
 
 STATIC = Path(__file__).parent / "static"

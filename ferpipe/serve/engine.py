@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ferpipe.apply.onnx_heads import OnnxHeads
+from ferpipe.apply.onnx_classifier import OnnxClassifier
 from ferpipe.apply.output import face_record
 from ferpipe.apply.predict import Predictor
 from ferpipe.core.errors import FerpipeError
@@ -23,7 +23,7 @@ from ferpipe.data.images import decode_image
 from ferpipe.export.card import CARD_FILE
 from ferpipe.faces.detector import FaceDetector, to_rgb
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
-from ferpipe.heads.kinds import PROBABILITY_NOTES
+from ferpipe.probabilities.names import PROBABILITY_NOTES
 from ferpipe.serve.limits import BadUpload, Limits
 
 # `serve` without --export: the FER-2013 network shipped in the repository where it is there, else the pipeline's own.
@@ -70,12 +70,12 @@ class Engine:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        heads = OnnxHeads(self.folder, None)  # every head the export has (one network run for both)
-        self.card = heads.card
+        classifier = OnnxClassifier(self.folder, None)  # every head the export has (one network run for both)
+        self.card = classifier.card
         settings = FaceSettings.from_params({"faces": self.card.faces}, str(self.folder / CARD_FILE))
         detector = FaceDetector(settings, FaceRuntime(device="auto", workers=1, batch_size=1))
-        self.predictor = Predictor(detector, heads, "softmax")
-        self.heads: tuple[str, ...] = heads.heads
+        self.predictor = Predictor(detector, classifier, "softmax")
+        self.heads: tuple[str, ...] = classifier.heads
         self.commit = commit_of(self.folder)
 
     @property
@@ -97,7 +97,7 @@ class Engine:
                 "card": self.card.model_dump(mode="json")}
 
     def method(self, head: str) -> str:
-        return self.predictor.heads.probability_method(head)
+        return self.predictor.classifier.probability_method(head)
 
     def decode(self, data: bytes, name: str, limits: Limits):
         """The upload as an RGB array, or BadUpload: 400 empty, 413 too many bytes or pixels (read from the

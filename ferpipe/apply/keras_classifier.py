@@ -2,7 +2,7 @@
 
 The softmax head gives the network's own probabilities. The SVM head runs the saved SVM pipeline
 (data/svm/model.skops) on the network's `features` layer, its probabilities as
-`ferpipe.heads.probabilities` makes them. `Heads` imports keras: create it only after
+`ferpipe.probabilities.svm` makes them. `KerasClassifier` imports keras: create it only after
 `ferpipe.nn.backend.select_backend`.
 """
 from __future__ import annotations
@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from ferpipe.core.errors import require
-from ferpipe.heads.kinds import SOFTMAX
-from ferpipe.heads.probabilities import svm_probabilities, svm_probability_method
+from ferpipe.probabilities.names import SOFTMAX
+from ferpipe.probabilities.svm import svm_probabilities, svm_probability_method
 from ferpipe.svm.model import load_svm
 
 
-class Heads:
+class KerasClassifier:
     """The network of `model_dir` and, given `svm_path`, the SVM fitted on its features."""
 
     def __init__(self, model_dir: str | Path, svm_path: str | Path | None = None):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferpipe.heads.kinds import SVM_DECISION_SOFTMAX, SVM_PLATT
+from ferpipe.probabilities.names import SVM_DECISION_SOFTMAX, SVM_PLATT
 
 
 def softmax(values: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The exported model (data/export/: the export stage's ONNX files and model card) run by ONNX Runtime:
-the same class probabilities as `Heads`, with neither Keras, TensorFlow nor scikit-learn in the process.
+the same class probabilities as `KerasClassifier`, with neither Keras, TensorFlow nor scikit-learn in the
+process.
 
 The card is read first and each file's sha256 checked against it; then each ONNX file must have the
 inputs and outputs the card describes (an ONNX file of another model fails here).
@@ -13,8 +14,8 @@ import numpy as np
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.export.card import CARD_FILE, CROPS, FEATURES, PROBABILITIES, SVM_LABEL, SVM_SCORES, read_card
 from ferpipe.export.ship import session_options
-from ferpipe.heads.kinds import SOFTMAX
-from ferpipe.heads.probabilities import svm_probabilities_of_scores
+from ferpipe.probabilities.names import SOFTMAX
+from ferpipe.probabilities.svm import svm_probabilities_of_scores
 
 
 def _session(model: bytes, path: Path):
@@ -38,7 +39,7 @@ def _require_signature(session, path: Path, inputs: dict[str, tuple], outputs: d
             f"describes {inputs} -> {outputs}; rerun the export stage")
 
 
-class OnnxHeads:
+class OnnxClassifier:
     """The exported network of `folder` and, for `head` svm, its exported SVM; `head` None: every head the
     export has (a shipped network-only model has no SVM)."""
 
