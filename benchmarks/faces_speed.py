@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from ferpipe.core.params import load_params
-from ferpipe.data.dataset import Dataset, Record, write_dataset
+from ferpipe.data.dataset import Dataset, ImageRecord, write_dataset
 from ferpipe.data.sources import fer2013
 from ferpipe.faces.crop import crop_dataset
 from ferpipe.faces.detector import FaceDetector
@@ -31,13 +31,13 @@ from ferpipe.faces.settings import FaceRuntime, FaceSettings
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fer_records(src: Path, sample: int | None, seed: int) -> list[Record]:
+def fer_records(src: Path, sample: int | None, seed: int) -> list[ImageRecord]:
     """FER-2013 from the Kaggle image folders (read by the fetch stage's loader), or from the npz
     that `benchmarks/gpu_fer2013.py pack` writes (x, y, split: small enough to carry to a GPU machine)."""
     if src.suffix == ".npz":
         with np.load(src) as packed:
             images, labels, splits = packed["x"], packed["y"], packed["split"]
-        records = [Record(str(splits[i]), int(labels[i]), "", f"{src.name}[{i}]", images[i]) for i in range(len(images))]
+        records = [ImageRecord(str(splits[i]), int(labels[i]), "", f"{src.name}[{i}]", images[i]) for i in range(len(images))]
     else:
         records = fer2013.load_folders(src)
     if not sample:

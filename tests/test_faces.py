@@ -13,7 +13,7 @@ from skimage.data import astronaut
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.arrays import load_split
-from ferpipe.data.dataset import Dataset, Record, write_dataset
+from ferpipe.data.dataset import Dataset, ImageRecord, write_dataset
 from ferpipe.faces.crop import crop_dataset, face_matrix, whole_frame
 from ferpipe.faces.detector import DetectorView, Face, FaceDetector, to_rgb
 from ferpipe.faces.summary import detection_report
@@ -137,7 +137,7 @@ def make_dataset(folder: Path, with_fer: bool) -> Dataset:
     images = [("train", photo), ("val", photo[:, ::-1].copy()), ("test", close_up), ("train", gradient), ("val", noise)]
     if with_fer:
         images += list(zip(("train", "val", "test"), fer_images(per_class=1)))
-    records = [Record(split, k % 2, f"s{k}", f"img{k}", img) for k, (split, img) in enumerate(images)]
+    records = [ImageRecord(split, k % 2, f"s{k}", f"img{k}", img) for k, (split, img) in enumerate(images)]
     write_dataset(folder, "fixture", ["a", "b"], records)
     return Dataset(folder)
 
@@ -165,8 +165,8 @@ def test_no_face_policy_is_counted(tmp_path, detector, policy):
 @pytest.mark.slow
 def test_drop_policy_refuses_to_empty_a_split(tmp_path, detector):
     gradient, noise = no_face_images()
-    records = [Record("train", 0, "s", "photo", astronaut()), Record("test", 0, "s", "gradient", gradient),
-               Record("test", 0, "s", "noise", noise)]
+    records = [ImageRecord("train", 0, "s", "photo", astronaut()), ImageRecord("test", 0, "s", "gradient", gradient),
+               ImageRecord("test", 0, "s", "noise", noise)]
     write_dataset(tmp_path / "ds", "fixture", ["a", "b"], records)
     with pytest.raises(FerpipeError, match="faces.no_face.*2 test images"):
         crop_dataset(Dataset(tmp_path / "ds"), settings(no_face="drop"), detector)
@@ -186,8 +186,8 @@ def test_runtime_settings_give_the_same_crops(tmp_path, detector):
 
 @pytest.mark.slow
 def test_image_below_20_px_is_an_error_naming_it(tmp_path, detector):
-    tiny = Record("train", 0, "s", "tiny.png", np.zeros((19, 40), dtype=np.uint8))
-    write_dataset(tmp_path / "ds", "fixture", ["a", "b"], [Record("train", 0, "s", "ok.png", astronaut()), tiny])
+    tiny = ImageRecord("train", 0, "s", "tiny.png", np.zeros((19, 40), dtype=np.uint8))
+    write_dataset(tmp_path / "ds", "fixture", ["a", "b"], [ImageRecord("train", 0, "s", "ok.png", astronaut()), tiny])
     with pytest.raises(FerpipeError, match=r"image id 1 \(tiny.png\).*40x19"):
         crop_dataset(Dataset(tmp_path / "ds"), settings(), detector)
 

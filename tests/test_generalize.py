@@ -14,7 +14,7 @@ from model_fixtures import base_params, run_stage, write_svm
 
 from ferpipe.apply.generalize import GeneralizeSettings
 from ferpipe.apply.target import DemoTarget, demo_records
-from ferpipe.apply.transfer import best_threshold, frozen_features, zero_shot
+from ferpipe.apply.smile_metrics import best_threshold, frozen_features, zero_shot
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES
 

@@ -3,7 +3,7 @@ or the synthetic demo target), cropped with the pipeline's `faces:` settings.
 
 Zero-shot, P(smile) = P(happy) of the softmax head and of the SVM (Platt probabilities, or the
 softmax of its decision values where it has none); frozen features, a cross-validated logistic
-regression on the network's features of the target (`ferpipe.apply.transfer`).
+regression on the network's features of the target (`ferpipe.apply.smile_metrics`).
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def measure(target: TargetCrops, model_dir: Path, svm_path: Path | None, s: Gene
             ) -> dict:
     """Zero-shot and frozen-feature measures; keras must already run on the chosen backend."""
     from ferpipe.apply.keras_classifier import KerasClassifier
-    from ferpipe.apply.transfer import frozen_features, plot_roc, zero_shot
+    from ferpipe.apply.smile_metrics import frozen_features, plot_roc, zero_shot
     from ferpipe.probabilities.svm import svm_probabilities, svm_probability_method
 
     classifier = KerasClassifier(model_dir, svm_path)

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from ferpipe.core.settings import MAX_SEED, Settings, subset
-from ferpipe.data.dataset import Record
+from ferpipe.data.dataset import ImageRecord
 from ferpipe.data.sources import genki4k
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES, demo_faces_at
 from ferpipe.data.sources.download import materialize
@@ -70,7 +70,7 @@ def demo_photo(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.round(canvas), 0, 255).astype(np.uint8)
 
 
-def demo_records(target: DemoTarget) -> list[Record]:
+def demo_records(target: DemoTarget) -> list[ImageRecord]:
     """Every rendered smile and as many non-smiles, dealt round-robin over the six other expressions."""
     smile = DEMO_CLASSES.index(SMILE_EXPRESSION)
     others = [c for c in range(len(DEMO_CLASSES)) if c != smile]
@@ -82,12 +82,12 @@ def demo_records(target: DemoTarget) -> list[Record]:
     records = []
     for i in sorted(smiles + non_smiles):
         image, label, subject = rendered[i]
-        records.append(Record("test", SMILE if label == smile else 1 - SMILE, subject, f"demo target {i} ({DEMO_CLASSES[label]})",
+        records.append(ImageRecord("test", SMILE if label == smile else 1 - SMILE, subject, f"demo target {i} ({DEMO_CLASSES[label]})",
                               demo_photo(image, rng)))
     return records
 
 
-def genki4k_records(params: dict, params_file: str, seed: int) -> list[Record]:
+def genki4k_records(params: dict, params_file: str, seed: int) -> list[ImageRecord]:
     # The same source params as `fetch`: a local folder or archive, or a sha256-pinned download.
     where = Genki4kSource.from_params(params, params_file)
     path = materialize("genki4k", where.sources.model_dump(), where.fetch.sha256.model_dump(), params_file)
@@ -95,7 +95,7 @@ def genki4k_records(params: dict, params_file: str, seed: int) -> list[Record]:
     return records
 
 
-def assign_parts(records: list[Record], val_fraction: float, seed: int) -> None:
+def assign_parts(records: list[ImageRecord], val_fraction: float, seed: int) -> None:
     """Mark a stratified, seeded `val_fraction` of the records `val`, the rest `test`."""
     parts = stratified_split(np.array([r.label for r in records]), val_fraction, 0.0, seed)
     for record, part in zip(records, parts):
@@ -103,7 +103,7 @@ def assign_parts(records: list[Record], val_fraction: float, seed: int) -> None:
 
 
 def load_target(target: str, demo: DemoTarget, params: dict, params_file: str, val_fraction: float, seed: int
-                ) -> list[Record]:
+                ) -> list[ImageRecord]:
     records = demo_records(demo) if target == "demo" else genki4k_records(params, params_file, seed)
     assign_parts(records, val_fraction, seed)
     return records

@@ -10,11 +10,11 @@ from collections import defaultdict
 
 import numpy as np
 
-from ferpipe.data.dataset import SPLITS, Record
+from ferpipe.data.dataset import SPLITS, ImageRecord
 from ferpipe.data.pixels import pixel_hash
 
 
-def audit(records: list[Record]) -> dict:
+def audit(records: list[ImageRecord]) -> dict:
     hashes = [pixel_hash(r.image) for r in records]
     groups: dict[str, list[int]] = defaultdict(list)
     for i, h in enumerate(hashes):
@@ -42,14 +42,14 @@ def audit(records: list[Record]) -> dict:
     return report
 
 
-def drop_train_copies(records: list[Record]) -> tuple[list[Record], int]:
+def drop_train_copies(records: list[ImageRecord]) -> tuple[list[ImageRecord], int]:
     """Remove training images that are pixel-identical to any val or test image."""
     evaluation = {pixel_hash(r.image) for r in records if r.split != "train"}
     kept = [r for r in records if r.split != "train" or pixel_hash(r.image) not in evaluation]
     return kept, len(records) - len(kept)
 
 
-def class_counts(records: list[Record], classes: list[str]) -> dict:
+def class_counts(records: list[ImageRecord], classes: list[str]) -> dict:
     counts = {}
     for split in SPLITS:
         labels = np.array([r.label for r in records if r.split == split], dtype=np.int64)

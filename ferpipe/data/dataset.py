@@ -24,7 +24,7 @@ from annotated_types import Ge
 import numpy as np
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.core.records import ClassNames, Name, Record as JsonRecord, Sha256, read_record
+from ferpipe.core.records import ClassNames, Name, Record, Sha256, read_record
 from ferpipe.core.textfile import read_text
 from ferpipe.data.pixels import pixel_hash
 
@@ -33,7 +33,8 @@ INDEX_COLUMNS = ["id", "split", "label", "label_name", "subject", "origin", "off
 
 
 @dataclass
-class Record:
+class ImageRecord:
+    """One image of a dataset, as a source loader gives it and `write_dataset` stores it (a row of index.csv)."""
     split: str
     label: int
     subject: str
@@ -41,7 +42,7 @@ class Record:
     image: np.ndarray
 
 
-class Meta(JsonRecord):
+class Meta(Record):
     """meta.json."""
     dataset: Name
     classes: ClassNames
@@ -49,13 +50,13 @@ class Meta(JsonRecord):
     content_hash: Sha256
 
 
-def content_hash(records: list[Record]) -> str:
+def content_hash(records: list[ImageRecord]) -> str:
     """Order-independent hash of the whole dataset: pixels, labels and splits."""
     rows = sorted(f"{r.split}:{r.label}:{pixel_hash(r.image)}" for r in records)
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-def _check_record(rec: Record, n_classes: int) -> None:
+def _check_record(rec: ImageRecord, n_classes: int) -> None:
     if rec.split not in SPLITS:
         raise FerpipeError(f"{rec.origin}: split {rec.split!r} is not one of {SPLITS}")
     if not 0 <= rec.label < n_classes:
@@ -65,7 +66,7 @@ def _check_record(rec: Record, n_classes: int) -> None:
         raise FerpipeError(f"{rec.origin}: expected a uint8 grey or RGB image, got {img.dtype} {img.shape}")
 
 
-def write_dataset(folder: Path, name: str, classes: list[str], records: list[Record]) -> dict:
+def write_dataset(folder: Path, name: str, classes: list[str], records: list[ImageRecord]) -> dict:
     """Write records into `folder` (which must not exist yet); return the meta written."""
     for rec in records:
         _check_record(rec, len(classes))

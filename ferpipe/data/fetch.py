@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from ferpipe.core.errors import require
 from ferpipe.core.settings import MAX_SEED, Settings, invalid
 from ferpipe.data.audit import audit, class_counts, drop_train_copies
-from ferpipe.data.dataset import SPLITS, Record, write_dataset
+from ferpipe.data.dataset import SPLITS, ImageRecord, write_dataset
 from ferpipe.data.sources import ckplus, demo, fer2013, genki4k
 from ferpipe.data.sources.download import materialize
 from ferpipe.data.sources.settings import Sha256s, Sources
@@ -78,7 +78,7 @@ class FetchSettings(Settings):
         return self
 
 
-def load_records(s: FetchSettings) -> tuple[list[str], list[Record]]:
+def load_records(s: FetchSettings) -> tuple[list[str], list[ImageRecord]]:
     """The dataset's classes and images, split by the loader (official or seeded split)."""
     f = s.fetch
     if s.dataset == "demo":
@@ -91,7 +91,7 @@ def load_records(s: FetchSettings) -> tuple[list[str], list[Record]]:
     return genki4k.load(path, f.val_fraction, f.test_fraction, f.seed)
 
 
-def apply_folds(s: FetchSettings, records: list[Record], classes: list[str]) -> str:
+def apply_folds(s: FetchSettings, records: list[ImageRecord], classes: list[str]) -> str:
     """Replace the loader's split by fold `fetch.fold` of `fetch.folds`: grouped by subject where every
     image has one, else by image; stratified by class either way. Returns what the folds group."""
     f = s.fetch

@@ -14,7 +14,7 @@ from scipy.stats import binomtest
 
 from ferpipe.report import fmt
 from ferpipe.report.paper import Paper
-from ferpipe.report.protocol import budget_text, protocol_text, shorter_than_paper
+from ferpipe.report.run_description import budget_text, protocol_text, shorter_than_paper
 from ferpipe.report.sweep_table import SweepTable
 
 HOLDS, FAILS, UNJUDGED = "holds", "does not hold", "cannot be judged"

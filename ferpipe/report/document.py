@@ -21,7 +21,7 @@ from ferpipe.report.claims import (
     sweep_claims,
 )
 from ferpipe.report.paper import Paper
-from ferpipe.report.protocols import protocols_section
+from ferpipe.report.ckplus_protocols import protocols_section
 from ferpipe.report.render import LABELS, table_section
 from ferpipe.report.sweep_table import SweepTable
 from ferpipe.report.transfer import transfer_section

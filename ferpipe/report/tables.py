@@ -16,7 +16,7 @@ from typing import Any
 from ferpipe.experiments.results import Experiment, ExpShow
 from ferpipe.experiments.sweeps import FOLDS_KEY, Sweep, sweep_of
 from ferpipe.report.paper import Paper
-from ferpipe.report.protocol import budget_text, protocol_text, shorter_than_paper
+from ferpipe.report.run_description import budget_text, protocol_text, shorter_than_paper
 from ferpipe.report.sweep_table import SweepTable, flatten
 
 SPEED_ONLY = "runtime."

@@ -20,7 +20,7 @@ from scipy.stats import t as student_t
 from ferpipe.report import fmt
 from ferpipe.report.claims import FAILS, HOLDS, UNJUDGED, interval_verdict
 from ferpipe.report.paper import Paper
-from ferpipe.report.protocols import PROTOCOL_KEY, SPLITS, PooledFolds, pool_folds
+from ferpipe.report.ckplus_protocols import PROTOCOL_KEY, SPLITS, PooledFolds, pool_folds
 from ferpipe.report.sweep_table import SweepTable
 
 START_KEYS = ("weights", "train.head_epochs", "train.finetune_lr_factor", "train.pretrained_batchnorm")

@@ -11,14 +11,14 @@ import yaml
 from builders import face_like
 from stage_runs import expect_error, stage_result
 
-from ferpipe.data.dataset import Record, write_dataset
+from ferpipe.data.dataset import ImageRecord, write_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def dataset(folder: Path) -> Path:
     rng = np.random.default_rng(0)
-    records = [Record(split, label, "", f"img{i}", face_like(rng, 48))
+    records = [ImageRecord(split, label, "", f"img{i}", face_like(rng, 48))
                for i, (split, label) in enumerate([(s, k) for s in ("train", "val", "test") for k in (0, 1)])]
     write_dataset(folder, "demo", ["happy", "sad"], records)
     return folder

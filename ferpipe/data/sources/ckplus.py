@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.data.dataset import Record
+from ferpipe.data.dataset import ImageRecord
 from ferpipe.data.images import list_images, read_image
 from ferpipe.data.sources.locate import find_root
 from ferpipe.data.splits import per_class_count_split, subject_split
@@ -50,7 +50,7 @@ def scan(root: Path) -> list[tuple[int, str, Path]]:
 
 
 def load(path: Path, protocol: str, val_fraction: float, test_fraction: float, seed: int
-         ) -> tuple[list[str], list[Record]]:
+         ) -> tuple[list[str], list[ImageRecord]]:
     root = find_root(path, _is_root, f"CK+48 class folders ({', '.join(CLASSES)})")
     items = scan(root)
     labels = np.array([label for label, _, _ in items])
@@ -66,7 +66,7 @@ def load(path: Path, protocol: str, val_fraction: float, test_fraction: float, s
         splits = per_class_count_split(labels, PAPER_COUNTS, seed)
         splits[counts[labels] < needed] = "unused"
     return classes, [
-        Record(split, classes.index(CLASSES[label]), subject, str(f.relative_to(root)), read_image(f, "L"))
+        ImageRecord(split, classes.index(CLASSES[label]), subject, str(f.relative_to(root)), read_image(f, "L"))
         for (label, subject, f), split in tqdm(list(zip(items, splits)), desc="ck+ images", unit=" img")
         if split != "unused"
     ]

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.textfile import read_text
-from ferpipe.data.dataset import Record
+from ferpipe.data.dataset import ImageRecord
 from ferpipe.data.images import list_images, read_image
 from ferpipe.data.sources.locate import find_root
 
@@ -30,7 +30,7 @@ def _is_root(folder: Path) -> bool:
     return (folder / "fer2013.csv").is_file() or ((folder / "train").is_dir() and (folder / "test").is_dir())
 
 
-def load(path: Path) -> tuple[list[str], list[Record]]:
+def load(path: Path) -> tuple[list[str], list[ImageRecord]]:
     if path.is_file():
         return CLASSES, load_csv(path)
     root = find_root(path, _is_root, "fer2013.csv or train/ and test/ class folders")
@@ -73,7 +73,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise FerpipeError(f"{path}:{reader.line_num}: not a valid csv row ({exc}); a stray quote?") from exc
 
 
-def load_csv(path: Path) -> list[Record]:
+def load_csv(path: Path) -> list[ImageRecord]:
     records = []
     for line, row in tqdm(_csv_rows(path), desc="fer2013.csv", unit=" rows"):
         where = f"{path}:{line}"
@@ -86,7 +86,7 @@ def load_csv(path: Path) -> list[Record]:
             raise FerpipeError(f"{where}: emotion {row['emotion']!r} is not an integer") from exc
         if not 0 <= label < len(CLASSES):
             raise FerpipeError(f"{where}: emotion {label} is out of range 0..{len(CLASSES) - 1}")
-        records.append(Record(USAGE_TO_SPLIT[usage], label, "", f"fer2013.csv:{line}", _parse_pixels(row["pixels"], where)))
+        records.append(ImageRecord(USAGE_TO_SPLIT[usage], label, "", f"fer2013.csv:{line}", _parse_pixels(row["pixels"], where)))
     if not records:
         raise FerpipeError(f"{path}: no rows")
     return records
@@ -111,7 +111,7 @@ def _split_of_test_file(path: Path) -> str:
     raise FerpipeError(f"{path}: test image names must start with PublicTest_ (val) or PrivateTest_ (test)")
 
 
-def load_folders(root: Path) -> list[Record]:
+def load_folders(root: Path) -> list[ImageRecord]:
     jobs = []
     for part in ("train", "test"):
         for label, folder in _class_folders(root / part):
@@ -121,5 +121,5 @@ def load_folders(root: Path) -> list[Record]:
             for f in files:
                 split = "train" if part == "train" else _split_of_test_file(f)
                 jobs.append((split, label, f))
-    return [Record(split, label, "", str(f.relative_to(root)), read_image(f, "L"))
+    return [ImageRecord(split, label, "", str(f.relative_to(root)), read_image(f, "L"))
             for split, label, f in tqdm(jobs, desc="fer2013 images", unit=" img")]

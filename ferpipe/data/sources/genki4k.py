@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.textfile import read_text
-from ferpipe.data.dataset import Record
+from ferpipe.data.dataset import ImageRecord
 from ferpipe.data.images import list_images, read_image
 from ferpipe.data.sources.locate import find_root
 from ferpipe.data.splits import stratified_split
@@ -51,7 +51,7 @@ def _read_labels(path: Path) -> list[int]:
     return labels
 
 
-def load(path: Path, val_fraction: float, test_fraction: float, seed: int) -> tuple[list[str], list[Record]]:
+def load(path: Path, val_fraction: float, test_fraction: float, seed: int) -> tuple[list[str], list[ImageRecord]]:
     root = find_root(path, _is_root, "files/ and labels.txt (GENKI-4K)")
     labels_path = _labels_file(root)
     labels = _read_labels(labels_path)
@@ -72,6 +72,6 @@ def load(path: Path, val_fraction: float, test_fraction: float, seed: int) -> tu
     y = np.array([labels[n - 1] for n, _ in numbered])
     splits = stratified_split(y, val_fraction, test_fraction, seed)
     return CLASSES, [
-        Record(split, int(label), "", str(f.relative_to(root)), read_image(f, "RGB"))
+        ImageRecord(split, int(label), "", str(f.relative_to(root)), read_image(f, "RGB"))
         for (_, f), label, split in tqdm(list(zip(numbered, y, splits)), desc="genki-4k images", unit=" img")
     ]

@@ -15,7 +15,7 @@ from ferpipe.experiments.results import parse_exp_show
 from ferpipe.experiments.sweeps import load_sweeps
 from ferpipe.report.claims import FAILS, HOLDS, proportion_interval
 from ferpipe.report.paper import load_paper
-from ferpipe.report.protocols import (
+from ferpipe.report.ckplus_protocols import (
     finding,
     paired_tables,
     pool_folds,
