@@ -1,7 +1,7 @@
 """`python -m ferpipe COMMAND ...`: the commands users run beside the DVC pipeline.
 
-Each command lives in its own module with a `main(argv)`; this file only dispatches, so that
-`python -m ferpipe --help` stays fast (no framework is imported before a command is chosen).
+Each command lives in its own module of ferpipe/commands/ with a `main(argv)`; this file only dispatches,
+so that `python -m ferpipe --help` stays fast (no framework is imported before a command is chosen).
 """
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from ferpipe.core.cli import run_stage
 
 # command -> (module with main(argv), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "params": ("ferpipe.params_command", "check params.yaml as every stage does (check), or write docs/parameters.md (doc)"),
-    "predict": ("ferpipe.apply.predict_cli", "expression of every face in photos and videos, with the trained model"),
-    "serve": ("ferpipe.serve.command", "a web page (photos, live webcam, the model card) and a JSON API on the export"),
-    "ship": ("ferpipe.export.ship", "a network-only copy of an export with int8 weights, small enough to ship "
-                                    "(models/<name>/), checked on the test crops"),
-    "sweep": ("ferpipe.sweep_command", "queue and run a sweep of sweeps.yaml (a paper table) as DVC experiments"),
-    "tables": ("ferpipe.report.tables_command", "the sweep tables and plots, from `dvc exp show --json`"),
-    "traditional": ("ferpipe.eval.traditional", "the deep pipeline against LBP / HOG + SVM on the same test images "
-                                                "(the paper's Table 3 claim)"),
+    "params": ("ferpipe.commands.params", "check params.yaml as every stage does (check), or write docs/parameters.md (doc)"),
+    "predict": ("ferpipe.commands.predict", "expression of every face in photos and videos, with the trained model"),
+    "serve": ("ferpipe.commands.serve", "a web page (photos, live webcam, the model card) and a JSON API on the export"),
+    "ship": ("ferpipe.commands.ship", "a network-only copy of an export with int8 weights, small enough to ship "
+                                       "(models/<name>/), checked on the test crops"),
+    "sweep": ("ferpipe.commands.sweep", "queue and run a sweep of sweeps.yaml (a paper table) as DVC experiments"),
+    "tables": ("ferpipe.commands.tables", "the sweep tables and plots, from `dvc exp show --json`"),
+    "traditional": ("ferpipe.commands.traditional", "the deep pipeline against LBP / HOG + SVM on the same test images "
+                                                     "(the paper's Table 3 claim)"),
 }
 
 

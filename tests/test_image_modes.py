@@ -87,7 +87,7 @@ def _faces_params() -> dict:
 
 
 def test_predict_help_states_the_limits():
-    from ferpipe.apply.predict_cli import __doc__ as help_text
+    from ferpipe.commands.predict import __doc__ as help_text
 
     flat = " ".join(help_text.split())
     assert f"at most {MAX_DETECT_SIDE} px" in flat and f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are refused" in flat

@@ -9,7 +9,9 @@ import pytest
 from stage_imports import REPO
 
 PACKAGE = REPO / "ferpipe"
-# Lowest first; a folder may import its own modules and those of the folders of lower lines only.
+# Lowest first; a folder may import its own modules and those of the folders of lower lines only. The
+# registry, a module, sits above the parts whose settings it maps; the commands, each the entry point of a
+# part, on top of everything.
 LAYERS = [
     {"core"},
     {"data"},
@@ -20,9 +22,12 @@ LAYERS = [
     {"apply"},
     {"experiments", "serve"},
     {"report"},
+    {"registry"},
+    {"commands"},
 ]
+MODULES = {"registry"}  # places in LAYERS that are one module (ferpipe/registry.py), not a folder
 LEVEL = {folder: level for level, folders in enumerate(LAYERS) for folder in folders}
-TOP = len(LAYERS)  # the package's own modules (__main__, the registry, the commands) and ferpipe.testing
+TOP = len(LAYERS)  # ferpipe/__main__.py, which dispatches to the commands, and ferpipe.testing
 
 
 def level_of(part: str) -> int:
@@ -43,14 +48,19 @@ def folders() -> list[str]:
     return sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
 
 
+def files_of(place: str) -> list[Path]:
+    return [PACKAGE / f"{place}.py"] if place in MODULES else sorted((PACKAGE / place).rglob("*.py"))
+
+
 def test_every_folder_has_a_place():
-    assert sorted(set(folders()) - {"testing"}) == sorted(LEVEL)
+    assert sorted(set(folders()) - {"testing"}) == sorted(set(LEVEL) - MODULES)
+    assert all((PACKAGE / f"{module}.py").is_file() for module in MODULES)
 
 
 @pytest.mark.parametrize("folder", sorted(LEVEL))
 def test_a_folder_uses_only_those_below_it(folder):
     upward = {f"{path.relative_to(PACKAGE)} -> {part}"
-              for path in sorted((PACKAGE / folder).rglob("*.py"))
+              for path in files_of(folder)
               for part in imported_parts(path) if part != folder and level_of(part) >= LEVEL[folder]}
     assert not upward, sorted(upward)
 
@@ -65,3 +75,8 @@ def test_the_check_sees_an_upward_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from ferpipe.apply.keras_classifier import KerasClassifier\n")
     assert imported_parts(module) == {"apply"} and level_of("apply") > LEVEL["export"]
+
+
+def test_the_package_s_own_modules_are_the_dispatcher_and_the_registry():
+    """Commands live in ferpipe/commands/, code of a part in its folder: nothing else at the top."""
+    assert sorted(p.stem for p in PACKAGE.glob("*.py")) == sorted({"__init__", "__main__"} | MODULES)

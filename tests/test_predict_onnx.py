@@ -55,7 +55,7 @@ def test_onnx_engine_finds_and_classifies_as_the_keras_engine(work, head):
 
 @pytest.mark.slow
 def test_onnx_engine_loads_no_training_stack(work):
-    script = ("import sys\nfrom ferpipe.apply.predict_cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+    script = ("import sys\nfrom ferpipe.commands.predict import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
               f"    print('loaded:', sorted({{m.split('.')[0] for m in sys.modules}} & set({TRAINING_STACK!r})), "
               "file=sys.stderr)")
     done = python_child(["-c", script, "photos/astronaut.jpg", "--head", "svm"], work)

@@ -16,8 +16,9 @@ from stage_runs import run_main
 
 from ferpipe import __main__ as ferpipe_command
 from ferpipe.apply.predict import FaceResult
-from ferpipe.apply.predict_cli import _predict_videos, parse_args
+from ferpipe.apply.predict_files import _predict_videos
 from ferpipe.apply.video import sampled_frames
+from ferpipe.commands.predict import parse_args
 from ferpipe.testing.face_video import write_face_video
 
 SOURCE_FPS, FRAMES = 10, 20  # a 2 s clip

@@ -88,7 +88,7 @@ def test_the_shared_stages_run_once_with_the_sweep_s_params_and_push_their_run_c
     assert result.status == "Success"
     assert node.commands[5:] == [["set", "fetch.demo.per_class=10", "lr=0.1"],
                                  [*DVC, "repro", "--pull", "augment"],
-                                 [sys.executable, "-m", "ferpipe.experiments.run_cache_push", "fetch", "faces",
+                                 [sys.executable, "-m", "ferpipe.commands.run_cache_push", "fetch", "faces",
                                   "augment"]]
 
 

@@ -14,11 +14,11 @@ from report_numbers import allowed_numbers, table_rows, untraced_numbers
 from stage_imports import REPO
 
 from ferpipe.core.outputs import record_written
-from ferpipe.report.claims import Run, accuracy_claim, data_claim, svm_vs_softmax_claim
 from ferpipe.experiments.results import parse_exp_show
-from ferpipe.report.paper import load_paper
 from ferpipe.experiments.sweeps import load_sweeps
-from ferpipe.report.tables_command import write_tables
+from ferpipe.report.claims import Run, accuracy_claim, data_claim, svm_vs_softmax_claim
+from ferpipe.report.paper import load_paper
+from ferpipe.report.tables_folder import write_tables
 
 DOC = json.loads((Path(__file__).parent / "data" / "exp_show_sweeps.json").read_text())
 PAPER = load_paper(REPO / "paper.yaml")

@@ -241,7 +241,7 @@ def waiting_server(demo_export, request):
     import uvicorn
 
     from ferpipe.serve.app import create_app
-    from ferpipe.serve.command import bound_socket, url_of as server_url
+    from ferpipe.serve.server import bound_socket, url_of as server_url
     from ferpipe.serve.limits import Capacity, Limits
 
     model = WaitingModel(json.loads((demo_export / "model_card.json").read_text()))
@@ -342,7 +342,7 @@ def test_a_taken_port_is_one_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        from ferpipe.serve.command import bound_socket
+        from ferpipe.serve.server import bound_socket
         from ferpipe.core.errors import FerpipeError
 
         with pytest.raises(FerpipeError, match="cannot listen there"):

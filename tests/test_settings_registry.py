@@ -11,11 +11,11 @@ import yaml
 from stage_imports import REPO
 from stage_runs import expect_error, stage_result
 
+from ferpipe.commands.params import main as params_main
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params
-from ferpipe.params_command import main as params_main
-from ferpipe.params_command import parameters_markdown
-from ferpipe.registry import STAGES, check_all, stage_params
+from ferpipe.registry import STAGES, all_models, check_all, stage_params
+from ferpipe.report.parameters import parameters_markdown
 
 DVC_STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 PARAMS = load_params(REPO / "params.yaml")
@@ -38,7 +38,7 @@ def test_the_committed_params_pass(capsys):
 
 def test_the_parameter_reference_is_up_to_date():
     committed = (REPO / "docs" / "parameters.md").read_text()
-    assert committed == parameters_markdown(PARAMS), \
+    assert committed == parameters_markdown(PARAMS, all_models()), \
         "docs/parameters.md is stale: regenerate it with `python -m ferpipe params doc`"
 
 

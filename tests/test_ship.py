@@ -14,8 +14,9 @@ from onnx import TensorProto, helper, numpy_helper
 from stage_runs import expect_error, result_of, run_main
 
 from ferpipe import __main__ as ferpipe_command
+from ferpipe.commands.ship import main as ship_main
 from ferpipe.export.card import CARD_FILE, NETWORK_FILE, read_card
-from ferpipe.export.ship import INT8_WEIGHTS, int8_weights, main as ship_main
+from ferpipe.export.ship import INT8_WEIGHTS, int8_weights
 
 
 def small_network(seed: int = 0) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:

@@ -13,15 +13,15 @@ import pytest
 from stage_imports import REPO
 from stage_runs import expect_error, result_of
 
+from ferpipe.commands.tables import main as tables_main
 from ferpipe.core.errors import FerpipeError
 from ferpipe.experiments.results import ExpShow, parse_exp_show
+from ferpipe.experiments.sweeps import load_sweeps
 from ferpipe.report.inputs import read_tables
 from ferpipe.report.paper import load_paper
-from ferpipe.experiments.sweeps import load_sweeps
 from ferpipe.report.render import settings_text, table_markdown, table_notes
 from ferpipe.report.tables import sweep_tables
-from ferpipe.report.tables_command import find_experiment, summary, write_tables
-from ferpipe.report.tables_command import main as tables_main
+from ferpipe.report.tables_folder import find_experiment, summary, write_tables
 
 DOC = json.loads((Path(__file__).parent / "data" / "exp_show_sweeps.json").read_text())
 SWEEPS = load_sweeps(REPO / "sweeps.yaml")

@@ -12,9 +12,10 @@ from stage_imports import REPO
 from stage_runs import expect_error, result_of
 from test_report_stage import run_of, run_report, write_run
 
-from ferpipe.eval.settings import CompareSettings
+from ferpipe.commands.traditional import main
 from ferpipe.eval.predictions import save_predictions
-from ferpipe.eval.traditional import main, three_way
+from ferpipe.eval.settings import CompareSettings
+from ferpipe.eval.traditional import three_way
 from ferpipe.report.paper import load_paper
 from ferpipe.report.traditional import traditional_claim
 

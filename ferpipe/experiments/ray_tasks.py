@@ -121,7 +121,7 @@ def shared_stages(checkout: Checkout, label: str, overrides: list[str], node: st
         # their outputs and run-cache to the DVC remote (`dvc push --run-cache` would leave the run-cache's
         # uncached outputs behind, and no other clone could restore the stages from it)
         if clone.dvc("repro", "--pull", SHARED_STAGES[-1]) and clone.run(
-                sys.executable, "-m", "ferpipe.experiments.run_cache_push", *SHARED_STAGES):
+                sys.executable, "-m", "ferpipe.commands.run_cache_push", *SHARED_STAGES):
             clone.remove()
     return result
 

@@ -169,29 +169,15 @@ def shipped_folder(folder: Path) -> bool:
     return card.shipped is not None
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
+def read_recipe(path: Path) -> str:
+    """The training settings of a recipe file (presets/fer2013_cpu.args) as one line, comments left out."""
+    require(path.is_file(), f"{path}: --recipe must name a file of the training settings")
+    return " ".join(line.split("#")[0].strip() for line in read_text(path, 1 << 20).splitlines()
+                    if line.split("#")[0].strip())
+
+
+def checkout_commit() -> str:
+    """The short commit of this checkout ("" outside a git checkout)."""
     import subprocess
 
-    from ferpipe.core.outputs import staged_outputs
-
-    parser = argparse.ArgumentParser(prog="python -m ferpipe ship", description=__doc__.splitlines()[0])
-    parser.add_argument("--export", default="data/export", help="the export stage's folder (its network is shipped)")
-    parser.add_argument("--test", default="data/augmented/test.npz", help="the test crops the export was scored on")
-    parser.add_argument("--out", required=True, help="the shipped model's folder, e.g. models/fer2013-resnet50")
-    parser.add_argument("--recipe", required=True, help="the training settings, as given to the pipeline (a file "
-                                                        "such as presets/fer2013_cpu.args, recorded by its text)")
-    parser.add_argument("--commit", help="the commit of the code that trained the network (default: this checkout's)")
-    parser.add_argument("--max-drop", type=float, default=0.01,
-                        help="the test accuracy the int8 copy may lose against its source (default 0.01: one point)")
-    args = parser.parse_args(argv)
-    recipe_path = Path(args.recipe)
-    require(recipe_path.is_file(), f"{recipe_path}: --recipe must name a file of the training settings")
-    recipe = " ".join(line.split("#")[0].strip() for line in read_text(recipe_path, 1 << 20).splitlines()
-                      if line.split("#")[0].strip())
-    commit = args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                           text=True).stdout.strip()
-    require(bool(commit), "--commit: not given, and this folder is no git checkout to read it from")
-    with staged_outputs(args.out, recognise=shipped_folder) as (out,):
-        card = ship(Path(args.export), Path(args.test), out, commit, recipe, args.max_drop)
-    print(describe(card, Path(args.out)))
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

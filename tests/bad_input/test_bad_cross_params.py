@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from stage_runs import expect_error, result_of
 
-from ferpipe import params_command
+from ferpipe.commands import params as params_command
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = (REPO / "params.yaml").read_text()

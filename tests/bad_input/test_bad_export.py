@@ -18,7 +18,7 @@ from PIL import Image
 from stage_runs import expect_error, result_of
 from test_bad_models import predict_params
 
-from ferpipe.apply import predict_cli
+from ferpipe.commands import predict as predict_command
 from ferpipe.export.card import CARD_FILE
 
 CROP, FEATURES, CLASSES = 32, 8, ["dark", "bright", "grey"]
@@ -79,7 +79,7 @@ def write_export(folder: Path) -> Path:
 
 def predict_onnx(tmp: Path, export: Path, *args) -> tuple[int, list[str]]:
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp / "photo.png")
-    return result_of(predict_cli._main, "--params", predict_params(tmp), tmp / "photo.png", "--engine", "onnx",
+    return result_of(predict_command._main, "--params", predict_params(tmp), tmp / "photo.png", "--engine", "onnx",
                      "--export", export, "--out", tmp / "drawn", *args)
 
 

@@ -21,7 +21,7 @@ from sklearn.svm import SVC
 from stage_runs import expect_error, result_of, stage_result
 from train_fixtures import CLASSES, toy_split
 
-from ferpipe.apply import predict_cli
+from ferpipe.commands import predict as predict_command
 from ferpipe.data.arrays import save_split
 from ferpipe.nn.saved import INFO_FILE, MODEL_FILE
 
@@ -159,7 +159,7 @@ def predict_params(tmp: Path) -> Path:
 
 
 def predict(tmp: Path, *args) -> tuple[int, list[str]]:
-    return result_of(predict_cli._main, "--params", predict_params(tmp), *args)
+    return result_of(predict_command._main, "--params", predict_params(tmp), *args)
 
 
 def dump(obj) -> Callable[[Path], None]:

@@ -17,12 +17,12 @@ import pytest
 from stage_imports import REPO
 from stage_runs import expect_error, result_of
 
+from ferpipe.commands.params import main as params_main
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.outputs import MANIFEST, staged_outputs, written_outputs
 from ferpipe.experiments.results import parse_exp_show
 from ferpipe.experiments.sweeps import load_sweeps
-from ferpipe.params_command import main as params_main
-from ferpipe.report.tables_command import write_tables
+from ferpipe.report.tables_folder import write_tables
 
 PARAMS = REPO / "params.yaml"
 EXP_SHOW = json.loads((REPO / "tests" / "data" / "exp_show_sweeps.json").read_text())

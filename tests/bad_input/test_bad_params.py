@@ -12,7 +12,7 @@ import pytest
 import yaml
 from stage_runs import expect_error, result_of, stage_result
 
-from ferpipe import params_command
+from ferpipe.commands import params as params_command
 from ferpipe.core import memory
 from ferpipe.data.arrays import save_split
 

@@ -14,7 +14,7 @@ from PIL import Image
 from stage_runs import expect_error, result_of
 from test_bad_models import predict, predict_params
 
-from ferpipe.apply import predict_cli
+from ferpipe.commands import predict as predict_command
 from ferpipe.nn.saved import INFO_FILE
 
 
@@ -116,7 +116,7 @@ def test_params_file_in_utf16(tiny, tmp_path):
     path = predict_params(tmp_path)
     path.write_bytes(path.read_text().encode("utf-16"))
     image(np.zeros((40, 40, 3), np.uint8))(tmp_path / "me.png")
-    expect_error(result_of(predict_cli._main, "--params", path, tmp_path / "me.png", "--model", tiny / "model"),
+    expect_error(result_of(predict_command._main, "--params", path, tmp_path / "me.png", "--model", tiny / "model"),
                  "params.yaml: the file is UTF-16-encoded")
 
 
@@ -165,7 +165,7 @@ def run_predict(tmp: Path, *args) -> "subprocess.CompletedProcess":
 
     from ferpipe.core.cli import run_stage
 
-    return run_main(lambda argv: run_stage(predict_cli._main, argv), ["--params", predict_params(tmp), *args], tmp)
+    return run_main(lambda argv: run_stage(predict_command._main, argv), ["--params", predict_params(tmp), *args], tmp)
 
 
 @pytest.mark.parametrize("name", ["=1+2.png", "@SUM(A1).png", "+cmd.png", "-2+3.png"])
@@ -181,7 +181,7 @@ def test_a_photo_name_never_becomes_a_spreadsheet_formula(tiny, tmp_path, name):
 
     from ferpipe.core.cli import run_stage
 
-    done = run_main(lambda argv: run_stage(predict_cli._main, argv),  # `predict .`: the bare names in the CSV
+    done = run_main(lambda argv: run_stage(predict_command._main, argv),  # `predict .`: the bare names in the CSV
                     ["--params", predict_params(tmp_path), ".", "--model", tiny / "model"], tmp_path / "photos")
     assert done.returncode == 0, done.stderr[-2000:]
     rows = list(csv.reader(io.StringIO(done.stdout)))

@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from stage_runs import result_of, stage_main
 
+from ferpipe.commands.params import main as params_main
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.outputs import MANIFEST
 from ferpipe.core.params import load_params, parse_yaml
 from ferpipe.data.images import read_image
-from ferpipe.params_command import main as params_main
 from ferpipe.report.sweep_table import flatten
 
 REPO = Path(__file__).resolve().parents[2]
@@ -227,7 +227,7 @@ def test_predict_on_any_photo_name_and_bytes_draws_it_or_says_one_error(tiny, na
 
     from stage_runs import run_main
 
-    from ferpipe.apply import predict_cli
+    from ferpipe.commands import predict as predict_command
     from ferpipe.core.cli import run_stage
 
     with folder() as tmp:
@@ -236,7 +236,7 @@ def test_predict_on_any_photo_name_and_bytes_draws_it_or_says_one_error(tiny, na
         if len(photo.name.encode()) > 255:
             return
         photo.write_bytes(data)
-        done = run_main(lambda argv: run_stage(predict_cli._main, argv),
+        done = run_main(lambda argv: run_stage(predict_command._main, argv),
                         ["--params", predict_params(tmp), str(photo), "--model", str(tiny / "model"),
                          "--out", str(tmp / "drawn")], tmp)
         assert "\x1b" not in done.stdout + done.stderr

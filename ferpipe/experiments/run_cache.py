@@ -1,5 +1,5 @@
-"""`python -m ferpipe.experiments.run_cache_push STAGE ...`: push to the DVC default remote the run-cache
-entries of these stages, as they stand in the workspace, with every object those entries name.
+"""The run-cache entries of some stages, as they stand in the workspace, pushed to the DVC default remote with
+every object those entries name (`python -m ferpipe.commands.run_cache_push`, which a Ray task runs).
 
 DVC 3.67's `dvc push --run-cache` sends the entries but only the objects of the outputs DVC caches; those of
 the uncached ones (the `cache: false` metrics and plots each stage writes) stay behind, and without them
@@ -8,17 +8,15 @@ another clone cannot restore the stage from the run-cache, so it runs the stage 
 from __future__ import annotations
 
 import os
-import sys
 
-from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import require
 
 
-def _main(argv: list[str] | None) -> None:
+def push_run_cache(names: list[str]) -> str:
+    """Push the run-cache entries of the stages `names` and their objects; what was pushed, as one line."""
     from dvc.repo import Repo
     from dvc.stage.cache import _get_stage_hash
 
-    names = sys.argv[1:] if argv is None else argv
     with Repo() as repo:
         entries = []
         for name in names:
@@ -29,12 +27,4 @@ def _main(argv: list[str] | None) -> None:
         repo.stage_cache.push(None)
         pushed = repo.cloud.push({obj for objs in repo.stage_cache.get_used_objs(entries).values() for obj in objs})
         require(not pushed.failed, f"{len(pushed.failed)} objects of the run-cache of {', '.join(names)} not pushed")
-    print(f"run-cache of {', '.join(names)}: {len(entries)} entries, {len(pushed.transferred)} objects pushed")
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_stage(_main, argv)
-
-
-if __name__ == "__main__":
-    main()
+    return f"run-cache of {', '.join(names)}: {len(entries)} entries, {len(pushed.transferred)} objects pushed"

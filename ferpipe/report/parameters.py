@@ -1,18 +1,11 @@
-"""`python -m ferpipe params check|doc [--params FILE]`: the whole params file checked as every
-stage checks it (plus unknown keys anywhere), or docs/parameters.md written from the models'
-field descriptions and the file's values."""
+"""The parameters reference (docs/parameters.md), a document generated as REPORT.md is: written from the
+settings models' field descriptions and the values of a params file (`python -m ferpipe params doc`)."""
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from ferpipe.core.cli import run_stage
-from ferpipe.core.outputs import generated_file, staged_outputs
-from ferpipe.core.params import load_params
 from ferpipe.core.settings import Settings, expected, nested_model, value_at
-from ferpipe.registry import all_models, check_all
 
-DOC_FILE = "docs/parameters.md"
 DOC_HEADER = """# Parameters
 
 Every key of params.yaml, one table per block: what it takes, its value in params.yaml, what it does.
@@ -56,10 +49,11 @@ def _tables(model: type[Settings], block: str, values: Any, tables: dict[str, li
             rows.append(row)
 
 
-def parameters_markdown(params: dict[str, Any]) -> str:
-    """docs/parameters.md for `params`: blocks in the order params.yaml has them."""
+def parameters_markdown(params: dict[str, Any], models: list[type[Settings]]) -> str:
+    """docs/parameters.md for `params`, one table per block of `models` (the registry's): blocks in the order
+    params.yaml has them."""
     tables: dict[str, list[str]] = {}
-    for model in all_models():
+    for model in models:
         if model.key:
             _tables(model, model.key, value_at(params, model.key), tables)
         else:
@@ -71,23 +65,3 @@ def parameters_markdown(params: dict[str, Any]) -> str:
         out += [f"## {'Top level' if not block else f'`{block}:`'}", "", *intro,
                 "| key | takes | params.yaml | what it does |", "|---|---|---|---|", *rows, ""]
     return "\n".join(out)
-
-
-def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ferpipe params", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("check", "doc"))
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
-    parser.add_argument("--out", default=DOC_FILE, help=f"doc: where the reference goes (default: {DOC_FILE})")
-    args = parser.parse_args(argv)
-    params = load_params(args.params)
-    check_all(params, args.params)
-    if args.action == "check":
-        print(f"{args.params}: every parameter checked")
-        return
-    with staged_outputs(args.out, recognise=generated_file(DOC_MARK)) as (out,):
-        out.write_text(parameters_markdown(params))
-    print(f"wrote {args.out}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_stage(_main, argv)

@@ -23,7 +23,7 @@ from ferpipe.experiments.ray_runner import LOCAL, RayOptions, run_on_ray
 from ferpipe.experiments.results import sweep_experiments
 from ferpipe.experiments.sweeps import SWEEPS_FILE, experiment_names, load_sweeps
 from ferpipe.registry import check_stage_params
-from ferpipe.report.tables_command import TABLES_DIR, summary, write_tables
+from ferpipe.report.tables_folder import TABLES_DIR, summary, write_tables
 
 
 def _main(argv: list[str] | None) -> None:
