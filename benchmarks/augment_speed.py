@@ -19,7 +19,8 @@ import numpy as np
 import yaml
 
 from ferpipe.augment.folder import eval_copies
-from ferpipe.augment.transforms import AugmentSettings, augment
+from ferpipe.augment.settings import AugmentSettings
+from ferpipe.augment.transforms import augment
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULTS = {"seed": 0, "factor": 12, "flip": 0.5, "brightness": 0.2, "contrast": 0.2, "crop": 0.85, "shift": 0.05,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from ferpipe.data.fetch import FetchSettings, run_fetch
+from ferpipe.data.fetch import run_fetch
+from ferpipe.data.settings import FetchSettings
 
 REPO = Path(__file__).resolve().parents[1]
 

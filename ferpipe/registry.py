@@ -20,22 +20,19 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ferpipe.apply.generalize import GeneralizeSettings
-from ferpipe.apply.target import Genki4kSource
-from ferpipe.augment.transforms import AugmentSettings
+from ferpipe.apply.settings import GeneralizeSettings, Genki4kSource
+from ferpipe.augment.settings import AugmentSettings
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.settings import Settings, params_keys, validate
 from ferpipe.core.textfile import kind_of, opened_regular
-from ferpipe.data.fetch import FetchSettings
-from ferpipe.data.sources.download import check_source
+from ferpipe.data.settings import FetchSettings, check_source
 from ferpipe.eval.settings import CompareSettings
-from ferpipe.features.extract import EmbedSettings
-from ferpipe.features.handcrafted import check_fits
-from ferpipe.svm.settings import SvmSettings
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
+from ferpipe.features.settings import EmbedSettings, check_fits
 from ferpipe.nn.config import Backend, TrainConfig
 from ferpipe.nn.saved import read_model_info
-from ferpipe.report.inputs import ReportParams
+from ferpipe.report.settings import ReportParams
+from ferpipe.svm.settings import SvmSettings
 
 STAGES: dict[str, tuple[type[Settings], ...]] = {
     "check_params": (),  # the whole file, as a file dependency: `check_all`

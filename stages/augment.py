@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from ferpipe.augment.folder import augment_folder, plot_example
-from ferpipe.augment.transforms import AugmentSettings
+from ferpipe.augment.settings import AugmentSettings
 from ferpipe.core.cli import run_stage, stage_parser
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params

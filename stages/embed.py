@@ -14,8 +14,9 @@ from pathlib import Path
 from ferpipe.core.cli import run_stage, stage_parser
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
-from ferpipe.features.extract import EmbedSettings, embed_splits
 from ferpipe.eval.plots import plot_projection, project_2d
+from ferpipe.features.extract import embed_splits
+from ferpipe.features.settings import EmbedSettings
 from ferpipe.nn.backend import backend_param, select_backend
 from ferpipe.nn.saved import read_model_info
 

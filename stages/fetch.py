@@ -10,7 +10,8 @@ from pathlib import Path
 from ferpipe.core.cli import run_stage, stage_parser
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
-from ferpipe.data.fetch import FetchSettings, run_fetch
+from ferpipe.data.fetch import run_fetch
+from ferpipe.data.settings import FetchSettings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ Reads metrics/{data,train,softmax,svm,compare}.json, paper.yaml (the paper's own
 sweep tables (sweeps/tables.json, written by `python -m ferpipe tables`) and, where given with
 --traditional, the three-way table of `python -m ferpipe traditional` (deep against hand-crafted
 features on the same test images: the paper's Table 3 claim); writes REPORT.md. Reads the parameters
-it describes the run with (ferpipe.report.inputs.REPORT_PARAMS).
+it describes the run with (ferpipe.report.settings.REPORT_PARAMS).
 """
 from __future__ import annotations
 

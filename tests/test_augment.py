@@ -13,7 +13,8 @@ import pytest
 from builders import array_stage_outputs, assert_failed_cleanly, plant_stale, run_array_stage
 
 from ferpipe.augment.folder import augment_folder
-from ferpipe.augment.transforms import AugmentSettings, augment
+from ferpipe.augment.settings import AugmentSettings
+from ferpipe.augment.transforms import augment
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.arrays import load_split, save_split
 from ferpipe.data.pixels import pixel_hash

@@ -20,7 +20,7 @@ from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params
 from ferpipe.data.arrays import load_split, save_split
 from ferpipe.eval.predictions import save_predictions
-from ferpipe.features.extract import EmbedSettings
+from ferpipe.features.settings import EmbedSettings
 from ferpipe.features.files import load_embedding_splits, load_embeddings
 from ferpipe.eval.plots import project_2d
 from ferpipe.testing.train_params import train_params

@@ -16,7 +16,8 @@ from PIL import Image
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.data.dataset import SPLITS, Dataset
-from ferpipe.data.fetch import FetchSettings, run_fetch
+from ferpipe.data.fetch import run_fetch
+from ferpipe.data.settings import FetchSettings
 from ferpipe.data.sources import ckplus, fer2013
 from ferpipe.data.splits import kfold_split, subject_split
 

@@ -12,8 +12,8 @@ import yaml
 from builders import assert_failed_cleanly, plant_stale, write_genki
 from model_fixtures import base_params, run_stage, write_svm
 
-from ferpipe.apply.generalize import GeneralizeSettings
-from ferpipe.apply.target import DemoTarget, demo_records
+from ferpipe.apply.settings import DemoTarget, GeneralizeSettings
+from ferpipe.apply.target import demo_records
 from ferpipe.apply.smile_metrics import best_threshold, frozen_features, zero_shot
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES

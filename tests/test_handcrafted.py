@@ -11,8 +11,8 @@ from stage_imports import REPO
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params
-from ferpipe.features.extract import EmbedSettings
-from ferpipe.features.handcrafted import HogSettings, LbpSettings, handcrafted_features, lbp_codes
+from ferpipe.features.handcrafted import handcrafted_features, lbp_codes
+from ferpipe.features.settings import EmbedSettings, HogSettings, LbpSettings
 
 EMBED = load_params(REPO / "params.yaml")["embed"]
 

@@ -11,35 +11,17 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
-from ferpipe.apply.target import SMILE_EXPRESSION, TARGET_CLASSES, DemoTarget, Genki4kSource, load_target
+from ferpipe.apply.settings import GeneralizeSettings, Genki4kSource
+from ferpipe.apply.target import SMILE_EXPRESSION, TARGET_CLASSES, load_target
 from ferpipe.core.errors import require
-from ferpipe.core.settings import MAX_SEED, Settings
 from ferpipe.data.dataset import Dataset, write_dataset
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.nn.saved import ModelInfo
 
-TARGETS = ("demo", "genki4k")
 IMAGES_PER_WORKER = 500
-
-
-class GeneralizeSettings(Settings):
-    """The trained model on smiles it never saw (the paper's GENKI-4K generalization test)."""
-    key = "generalize"
-    target: Literal[TARGETS] = Field(description="demo: synthetic faces of other subjects, at another size, on another "
-                                                 "background (generalize.demo) | genki4k: GENKI-4K from sources.genki4k "
-                                                 "or $FERPIPE_SOURCE_GENKI4K (unset: the stage stops, naming it)")
-    demo: DemoTarget = Field(description="the synthetic demo target")
-    val_fraction: float = Field(gt=0, lt=1, description="zero-shot: the threshold on P(happy) is chosen on this "
-                                                        "stratified part, accuracy is on the rest")
-    folds: int = Field(ge=2, le=100, description="frozen features: k-fold cross-validation of a logistic regression on the "
-                                         "network's features")
-    C: float = Field(gt=0, description="its inverse L2 regularisation strength")
-    seed: int = Field(ge=0, le=MAX_SEED, description="of the val part and the folds")
 
 
 def smile_column(info: ModelInfo, model_dir: Path) -> int:
@@ -59,7 +41,7 @@ class TargetCrops:
 
 def crop_target(records, s: GeneralizeSettings, faces: FaceSettings, runtime: FaceRuntime) -> TargetCrops:
     """Every target photo cropped exactly as the faces stage crops a dataset (no-face policy included)."""
-    from ferpipe.faces.crop import crop_dataset  # torch and MTCNN: not for the registry, which imports this module
+    from ferpipe.faces.crop import crop_dataset  # torch and MTCNN: loaded once the params and model are checked
     from ferpipe.faces.detector import FaceDetector
     from ferpipe.faces.summary import detection_report
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from pydantic import Field
 
-from ferpipe.core.settings import MAX_SEED, Settings, subset
+from ferpipe.apply.settings import DemoTarget, Genki4kSource
 from ferpipe.data.dataset import ImageRecord
 from ferpipe.data.sources import genki4k
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES, demo_faces_at
 from ferpipe.data.sources.download import materialize
-from ferpipe.data.sources.settings import Sha256s, Sources
 from ferpipe.data.splits import stratified_split
 
 TARGET_CLASSES = genki4k.CLASSES  # non_smile, smile
@@ -31,23 +29,6 @@ SMILE = TARGET_CLASSES.index("smile")
 SMILE_EXPRESSION = "happy"  # the model's class whose probability is P(smile)
 CANVAS = (1.6, 1.3)  # demo canvas width and height, in face-image sides
 EDGE = 0.08  # demo: width of the soft edge of the pasted face image, fraction of its side
-
-
-class DemoTarget(Settings):
-    """The synthetic target."""
-    seed: int = Field(ge=0, le=MAX_SEED, description="keep it apart from fetch.seed: the same seed would re-render the training "
-                                        "subjects")
-    per_class: int = Field(ge=2, le=10_000, description="faces rendered per expression: all happy ones (smiles) and as many of "
-                                             "the six others are kept")
-    size: int = Field(ge=32, le=1024, description="px of the face image (training demo: fetch.demo.size), put on a 1.6 x 1.3 "
-                                         "times wider canvas")
-
-
-class Genki4kSource(Settings):
-    """Where GENKI-4K comes from: the fetch stage's `sources.genki4k` and `fetch.sha256.genki4k`."""
-    key = ""
-    sources: subset(Sources, "genki4k")
-    fetch: subset(Settings, sha256=subset(Sha256s, "genki4k"))
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:

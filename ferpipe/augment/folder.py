@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.augment.transforms import AugmentSettings, Variants, augment
+from ferpipe.augment.settings import AugmentSettings
+from ferpipe.augment.transforms import Variants, augment
 from ferpipe.core.errors import require
 from ferpipe.core.image_grid import Cell, save_image_grid
 from ferpipe.core.memory import require_memory

@@ -3,79 +3,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from ferpipe.core.errors import require
-from ferpipe.core.settings import MAX_SEED, Settings, invalid
 from ferpipe.data.audit import audit, class_counts, drop_train_copies
 from ferpipe.data.dataset import SPLITS, ImageRecord, write_dataset
+from ferpipe.data.settings import FetchSettings
 from ferpipe.data.sources import ckplus, demo, fer2013, genki4k
 from ferpipe.data.sources.download import materialize
-from ferpipe.data.sources.settings import Sha256s, Sources
 from ferpipe.data.splits import kfold_split
-
-DATASETS = ("demo", "fer2013", "ckplus", "genki4k")
-
-
-class FetchDemo(Settings):
-    """The synthetic demo dataset."""
-    per_class: int = Field(ge=3, le=10_000, description="images per class; min(per_class, 120) identities, each showing every "
-                                             "expression")
-    size: int = Field(ge=32, le=1024, description="image side, px")
-
-
-class FetchBlock(Settings):
-    """How the chosen dataset is read and split."""
-    key = "fetch"
-    seed: int = Field(ge=0, le=MAX_SEED, description="of the seeded splits and of the demo renderer")
-    sha256: Sha256s = Field(description="sha256 of a downloaded archive, per dataset (required for http(s) sources)")
-    demo: FetchDemo = Field(description="the synthetic demo dataset")
-    ckplus_protocol: Literal[ckplus.PROTOCOLS] = Field(
-        description="ckplus: subject (no subject in two splits) | paper (the seed paper's frame-level 56/7/7 per class)")
-    val_fraction: float = Field(ge=0, le=1, description="fraction of images (or subjects) for val where the dataset "
-                                                        "has no official split")
-    test_fraction: float = Field(ge=0, le=1, description="fraction of images (or subjects) for test where the dataset "
-                                                         "has no official split (unused with k-fold)")
-    folds: int = Field(ge=0, le=100, description="k-fold instead (ckplus subject protocol, genki4k, demo): k >= 2 makes fold "
-                                         "`fold` the test split and val_fraction of the other folds val; folds of whole "
-                                         "subjects where subjects are known, stratified by class. 0: no k-fold")
-    fold: int = Field(ge=0, description="the test fold, 0..folds-1 (0 without k-fold)")
-    drop_train_copies: bool = Field(description="drop training images that are pixel-identical to a val or test image")
-
-
-class FetchSettings(Settings):
-    """The fetch stage's parameters: `dataset`, `sources` and the `fetch:` block."""
-    key = ""
-    dataset: Literal[DATASETS] = Field(description="which dataset the pipeline runs on")
-    sources: Sources = Field(description="where each real dataset comes from")
-    fetch: FetchBlock = Field(description="how the chosen dataset is read and split")
-
-    @model_validator(mode="after")
-    def _check_split(self) -> FetchSettings:
-        f = self.fetch
-        if f.folds == 0:
-            if f.val_fraction + f.test_fraction >= 1:
-                raise invalid("fetch.val_fraction + fetch.test_fraction",
-                              f"must be below 1, got {f.val_fraction + f.test_fraction}")
-            if f.fold != 0:
-                raise invalid("fetch.fold", f"= {f.fold} needs k-fold: set fetch.folds to k >= 2")
-            return self
-        if f.folds < 2:
-            raise invalid("fetch.folds", f"must be 0 (no k-fold) or k >= 2, got {f.folds}")
-        if f.fold >= f.folds:
-            raise invalid("fetch.fold", f"must be in 0..{f.folds - 1} (fetch.folds = {f.folds}), got {f.fold}")
-        if f.val_fraction >= 1:
-            raise invalid("fetch.val_fraction", f"must be below 1, got {f.val_fraction}")
-        if self.dataset == "fer2013":
-            raise invalid("fetch.folds:", "fer2013 has an official split (Training / PublicTest / PrivateTest), so "
-                          "k-fold is refused; set fetch.folds: 0")
-        if self.dataset == "ckplus" and f.ckplus_protocol == "paper":
-            raise invalid("fetch.folds:", "fetch.ckplus_protocol: paper is the paper's fixed frame-level split, so "
-                          "k-fold is refused; use fetch.ckplus_protocol: subject")
-        return self
 
 
 def load_records(s: FetchSettings) -> tuple[list[str], list[ImageRecord]]:

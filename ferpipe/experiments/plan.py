@@ -19,7 +19,8 @@ PARAMS_FILE = "params.yaml"
 def check_folds_fit(params: dict[str, Any], params_file: str) -> None:
     """k-fold: k must not exceed the subjects (or the images of the smallest class) of the dataset;
     loads the dataset's index once (as the fetch stage would) to know."""
-    from ferpipe.data.fetch import FetchSettings, apply_folds, load_records
+    from ferpipe.data.fetch import apply_folds, load_records
+    from ferpipe.data.settings import FetchSettings
 
     settings = FetchSettings.from_params(params, params_file)
     classes, records = load_records(settings)

@@ -24,7 +24,10 @@ from facenet_pytorch import MTCNN
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.data.images import check_image_side
-from ferpipe.faces.settings import PAD_MODES, FaceRuntime, FaceSettings
+from ferpipe.faces.settings import FaceRuntime, FaceSettings
+
+# How OpenCV fills the border, for each faces.pad_mode (faces.settings.PAD_MODES).
+BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT_101}
 
 
 def to_rgb(image: np.ndarray, name: str) -> np.ndarray:
@@ -70,7 +73,7 @@ class DetectorView:
             shrink = self.width < rgb.shape[1]
             rgb = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
         p = self.pad
-        return cv2.copyMakeBorder(rgb, p, p, p, p, PAD_MODES[pad_mode]) if p else rgb
+        return cv2.copyMakeBorder(rgb, p, p, p, p, BORDERS[pad_mode]) if p else rgb
 
     def to_original(self, points: np.ndarray) -> np.ndarray:
         """(..., 2) x, y points in the detector's image -> the original image."""

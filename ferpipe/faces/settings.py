@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import cv2
 from pydantic import Field, StringConstraints
 
 from ferpipe.core.settings import Expect, Settings, listed
@@ -13,7 +12,7 @@ from ferpipe.core.settings import Expect, Settings, listed
 MIN_OUTPUT_SIZE = 16
 MAX_OUTPUT_SIZE = 1024
 MAX_SIDE = 4096  # px of the image MTCNN sees; photos are shrunk to 1600 px for detection
-PAD_MODES = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT_101}
+PAD_MODES = ("replicate", "constant", "reflect")  # OpenCV border kinds (faces.detector.BORDERS)
 
 Threshold = Annotated[float, Field(gt=0, lt=1)]
 
@@ -29,7 +28,7 @@ class FaceSettings(Settings):
                                               "detection")
     pad: float = Field(ge=0, le=1, description="border added on each side of a small image, fraction of its shorter "
                                                "side (measured best on FER-2013)")
-    pad_mode: Literal[tuple(PAD_MODES)] = Field(description="how the border is filled")
+    pad_mode: Literal[PAD_MODES] = Field(description="how the border is filled")
     upscale_to: int = Field(ge=0, le=MAX_SIDE, description="shorter side of a small image upscaled to this (0: no upscaling)")
     select: Literal["largest", "confidence"] = Field(description="which face when several are found")
     margin: float = Field(ge=0, le=1, description="added on each side of the face box, fraction of the box side")

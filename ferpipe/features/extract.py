@@ -8,38 +8,17 @@ the classes are the splits' own, which must agree.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from ferpipe.core.errors import require
-from ferpipe.core.settings import MAX_SEED, Settings
 from ferpipe.data.arrays import load_split
 from ferpipe.features.files import SPLITS, save_embeddings
-from ferpipe.features.handcrafted import HogSettings, LbpSettings, handcrafted_features
+from ferpipe.features.handcrafted import handcrafted_features
+from ferpipe.features.settings import EmbedSettings
 from ferpipe.nn.saved import ModelInfo, read_model_info
 
-FEATURES = ("network", "lbp", "hog")
-TRAIN_SOURCES = ("original", "augmented")
-PROJECTIONS = ("pca", "tsne")
 BATCH_SIZE = 256  # crops per forward pass: bounds memory, does not change the features
-
-
-class EmbedSettings(Settings):
-    """The features the SVM is fitted on, and their 2-D picture."""
-    key = "embed"
-    features: Literal[FEATURES] = Field(
-        description="network: the trained network's `features` layer (the paper's deep features) | lbp: local binary "
-                    "pattern histograms on a grid of cells (`embed.lbp`) | hog: histograms of oriented gradients "
-                    "(`embed.hog`); lbp and hog read no model, the traditional baselines of the paper's Table 3")
-    train_source: Literal[TRAIN_SOURCES] = Field(
-        description="original: the un-augmented training crops (data/faces) | augmented: the x`augment.factor` set "
-                    "(344k x 2,048 on FER-2013: too big for an RBF SVM)")
-    projection: Literal[PROJECTIONS] = Field(description="plots/embeddings_2d.png, the test features in 2-D: pca | tsne")
-    seed: int = Field(ge=0, le=MAX_SEED, description="of the t-SNE projection")
-    lbp: LbpSettings = Field(description="the LBP features (used with features: lbp)")
-    hog: HogSettings = Field(description="the HOG features (used with features: hog)")
 
 
 def read_splits(split_files: dict[str, Path], model_classes: list[str] | None = None) -> tuple[dict[str, dict], list[str]]:

@@ -14,42 +14,13 @@ No network and no framework: the features depend on the crops and these settings
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
 import numpy as np
-from pydantic import BeforeValidator, Field
 from skimage.feature import hog, local_binary_pattern
 
 from ferpipe.core.errors import require
-from ferpipe.core.settings import Expect, Settings
+from ferpipe.features.settings import HogSettings, LbpSettings, check_fits
 
-LBP_METHODS = ("nri_uniform", "uniform")
 HOG_BLOCK_NORM = "L2-Hys"
-
-
-def _cells_of(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-CellCount = Annotated[int, Field(ge=1, le=64)]
-Grid = Annotated[tuple[CellCount, CellCount], BeforeValidator(_cells_of),
-                 Expect("two integers in [1, 64]: rows and columns of cells, e.g. [6, 6]")]
-
-
-class LbpSettings(Settings):
-    """Local binary pattern histograms on a grid of cells (`embed.features: lbp`)."""
-    points: int = Field(ge=4, le=24, description="neighbours sampled on the circle (P)")
-    radius: float = Field(gt=0, le=8, description="radius of the circle, px (R)")
-    method: Literal[LBP_METHODS] = Field(description="nri_uniform: every uniform pattern its own code, P (P - 1) + 3 "
-                                                     "codes (u2: 59 for P = 8) | uniform: rotations merged, P + 2 codes")
-    grid: Grid = Field(description="cells over the crop, rows and columns; one histogram per cell, concatenated")
-
-
-class HogSettings(Settings):
-    """Histograms of oriented gradients (`embed.features: hog`)."""
-    orientations: int = Field(ge=2, le=36, description="bins of unsigned gradient direction, 0..180 degrees")
-    pixels_per_cell: int = Field(ge=2, le=64, description="side of a square cell, px")
-    cells_per_block: int = Field(ge=1, le=16, description="side of a square normalisation block (L2-Hys), cells")
 
 
 def lbp_codes(points: int, method: str) -> int:
@@ -78,19 +49,6 @@ def lbp_histograms(image: np.ndarray, s: LbpSettings) -> np.ndarray:
 def hog_vector(image: np.ndarray, s: HogSettings) -> np.ndarray:
     return hog(image, orientations=s.orientations, pixels_per_cell=(s.pixels_per_cell, s.pixels_per_cell),
                cells_per_block=(s.cells_per_block, s.cells_per_block), block_norm=HOG_BLOCK_NORM, feature_vector=True)
-
-
-def check_fits(kind: str, settings: LbpSettings | HogSettings, size: int) -> None:
-    """The settings must fit size x size crops: an error naming the parameter and the params file otherwise."""
-    where = f"{settings.params_file}: embed.{kind}"
-    if kind == "lbp":
-        require(max(settings.grid) <= size, f"{where}.grid {list(settings.grid)} has more cells than the "
-                                             f"{size}x{size} crops have pixels a side")
-        require(2 * settings.radius < size, f"{where}.radius {settings.radius} does not fit {size}x{size} crops")
-    else:
-        block = settings.pixels_per_cell * settings.cells_per_block
-        require(block <= size, f"{where}: a block of {settings.cells_per_block}x{settings.cells_per_block} cells of "
-                               f"{settings.pixels_per_cell} px ({block} px) does not fit {size}x{size} crops")
 
 
 def handcrafted_features(images: np.ndarray, kind: str, settings: LbpSettings | HogSettings) -> np.ndarray:

@@ -6,46 +6,9 @@ from typing import Any
 
 from ferpipe.core.errors import FerpipeError, require
 from ferpipe.core.records import RECORD_LIMIT, parse_json
-from ferpipe.core.settings import PartialSettings, Settings, params_keys
 from ferpipe.core.textfile import read_text
+from ferpipe.report.settings import ReportParams
 from ferpipe.report.sweep_table import SweepTable, flatten
-
-
-# The parameters the report states (split protocol, network, training budget), declared in dvc.yaml.
-# Their types and documentation are those of the stages that use them (fetch, train); the report
-# only needs them present, and does not import those stages' modules (they are no dependency of it).
-class _ReportFetch(PartialSettings):
-    ckplus_protocol: Any
-    folds: Any
-    fold: Any
-
-
-class _ReportTrain(PartialSettings):
-    input_size: Any
-    steps_per_epoch: Any
-    schedule: Any
-
-
-class _ReportEmbed(PartialSettings):
-    features: Any
-
-
-class ReportParams(Settings):
-    key = ""
-    dataset: Any
-    fetch: _ReportFetch
-    embed: _ReportEmbed
-    arch: Any
-    weights: Any
-    lr: Any
-    batch_size: Any
-    epochs: Any
-    n_kerns: Any
-    pool_size: Any
-    train: _ReportTrain
-
-
-REPORT_PARAMS = tuple(params_keys(ReportParams))
 
 
 def read_json(path: str | Path, producer: str) -> dict[str, Any]:

@@ -273,7 +273,8 @@ def test_kfold_needs_a_subject_of_every_class_per_fold(tmp_path, holders, folds)
     from builders import write_ckplus
 
     from ferpipe.core.errors import FerpipeError
-    from ferpipe.data.fetch import FetchSettings, apply_folds, load_records
+    from ferpipe.data.fetch import apply_folds, load_records
+    from ferpipe.data.settings import FetchSettings
     from ferpipe.data.sources import ckplus
 
     counts = {c: 24 for c in ckplus.CLASSES}
@@ -292,7 +293,8 @@ def test_kfold_needs_a_subject_of_every_class_per_fold(tmp_path, holders, folds)
 def test_kfold_with_a_subject_of_every_class_per_fold_tests_every_class_in_every_fold(tmp_path):
     from builders import write_ckplus
 
-    from ferpipe.data.fetch import FetchSettings, apply_folds, load_records
+    from ferpipe.data.fetch import apply_folds, load_records
+    from ferpipe.data.settings import FetchSettings
     from ferpipe.data.sources import ckplus
 
     counts = {c: 24 for c in ckplus.CLASSES}

@@ -23,7 +23,6 @@ from ferpipe.data.splits import per_class_count_split, subject_split
 
 CLASSES = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
 PAPER_COUNTS = {"train": 56, "val": 7, "test": 7}
-PROTOCOLS = ("subject", "paper")
 NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)$")
 
 

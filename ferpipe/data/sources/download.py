@@ -29,37 +29,14 @@ from ferpipe.core.errors import FerpipeError
 from ferpipe.core.memory import size_text
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.core.textfile import read_text, require_regular
+from ferpipe.data.settings import REMOTE_PREFIXES, check_source
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
-REMOTE_PREFIXES = ("http://", "https://", "kaggle:")
 KAGGLE_API = "https://www.kaggle.com/api/v1"
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("FERPIPE_CACHE", "data/cache"))
-
-
-def env_var(dataset: str) -> str:
-    return f"FERPIPE_SOURCE_{dataset.upper()}"
-
-
-def resolve_source(dataset: str, sources: dict, params_file: str) -> str:
-    """The source for `dataset`: the environment variable if set, else `sources.<dataset>`."""
-    value = os.environ.get(env_var(dataset)) or (sources or {}).get(dataset)
-    if not value:
-        raise FerpipeError(
-            f"{params_file}: sources.{dataset} is not set: give a local path or URL there, with "
-            f"`dvc exp run -S sources.{dataset}=/path/to/{dataset}`, or in ${env_var(dataset)}")
-    return str(value)
-
-
-def check_source(dataset: str, sources: dict, params_file: str) -> str:
-    """The source for `dataset`, which must be set, and exist where it is a local path."""
-    source = resolve_source(dataset, sources, params_file)
-    if not source.startswith(REMOTE_PREFIXES) and not Path(source).expanduser().exists():
-        where = f"${env_var(dataset)}" if os.environ.get(env_var(dataset)) else f"{params_file}: sources.{dataset}"
-        raise FerpipeError(f"{where}: {Path(source).expanduser()} does not exist")
-    return source
 
 
 def _verify(path: Path, expected: str, what: str, param: str, downloaded: bool) -> None:
