@@ -1,8 +1,8 @@
 """The whole FER-2013 pipeline on one GPU in one command, with the figures of issue 11: a benchmark, not a test.
 
-It drives the stage code directly, in one process, not `dvc repro`, so that it needs neither dvc nor
-dvclive: every stage but train is its stage script's `main`; train is `ferpipe.nn.training.train` (the
-train stage without its dvclive curves). Parameters: params.yaml with presets/fer2013_gpu.args applied,
+It runs the stage scripts' `main` in one process, not `dvc repro`, so that it needs neither dvc nor
+dvclive: each with the arguments of its cmd in dvc.yaml, in the work folder (--work), the train stage
+without its dvclive curves. Parameters: params.yaml with presets/fer2013_gpu.args applied,
 the lines a user gives `dvc exp run`; where scikit-learn-intelex is missing (a GPU machine installed from
 wheels may lack it), the svm stage runs on scikit-learn, after PCA 256. Beside the Keras loop, the
 plain PyTorch loop of benchmarks/torch_reference.py trains on the same augmented crops for the same
@@ -42,8 +42,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
+from ferpipe.core.cli import stage_argv  # noqa: E402
 from ferpipe.data.sources.fer2013 import USAGE_TO_SPLIT as SPLIT_OF_PREFIX  # noqa: E402
 
+DVC_YAML = REPO / "dvc.yaml"
 PRESET = REPO / "presets" / "fer2013_gpu.args"
 SMOKE = {"batch_size": 8, "lr": 0.01, "epochs": 2, "train.steps_per_epoch": 2, "train.input_size": 32,
          "runtime.faces.batch_size": 32, "runtime.faces.workers": 1, "augment.factor": 2, "svm.backend": "sklearn",
@@ -122,8 +124,16 @@ def unpack(data: Path, folder: Path, per_class_and_split: int | None) -> int:
 
 # ---- stages -----------------------------------------------------------------------------------------
 
-def run_stage_script(name: str, argv: list[str]) -> None:
-    runpy.run_path(str(REPO / "stages" / f"{name}.py"), run_name=f"stage_{name}")["main"](argv)
+def run_stage_script(name: str, **options):
+    """Stage `name` as dvc.yaml's cmd runs it (its paths relative to the current folder, the work folder)."""
+    main = runpy.run_path(str(REPO / "stages" / f"{name}.py"), run_name=f"stage_{name}")["main"]
+    return main(stage_argv(DVC_YAML, name), **options)
+
+
+def stage_path(name: str, option: str) -> Path:
+    """The path that stage `name`'s cmd in dvc.yaml gives its `--option`."""
+    argv = stage_argv(DVC_YAML, name)
+    return Path(argv[argv.index(f"--{option}") + 1])
 
 
 # ---- probe ------------------------------------------------------------------------------------------
@@ -276,7 +286,7 @@ def run(args: argparse.Namespace) -> None:
     from ferpipe.nn.backend import select_backend
 
     params = set_dotted(load_params(REPO / "params.yaml"), preset_overrides())
-    work = args.work.resolve()
+    work, data = args.work.resolve(), args.data.resolve()
     shutil.rmtree(work, ignore_errors=True)
     params["sources"]["fer2013"] = str(work / "fer2013")
     if args.smoke:
@@ -289,35 +299,30 @@ def run(args: argparse.Namespace) -> None:
 
     from ferpipe.data.arrays import load_split
     from ferpipe.nn.config import train_config
-    from ferpipe.nn.models import FEATURES_LAYER
-    from ferpipe.nn.saved import ModelInfo, write_model_folder
     from ferpipe.nn.schedule import epoch_batches
-    from ferpipe.nn.training import train
     from torch_reference import train_reference
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none (CPU)"
-    report = Report(args.log)
+    report = Report(args.log.resolve())
     report.say(f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, GPU: {gpu}, {os.cpu_count()} CPU cores, "
                f"Python {platform.python_version()}, torch {torch.__version__}, keras {keras.__version__}"
                f"{', SMOKE (CPU-sized)' if args.smoke else ''}")
     report.say(f"# preset {PRESET.relative_to(REPO)}{' + ' + json.dumps(SMOKE) if args.smoke else ''}; "
                f"svm: {json.dumps(params['svm'])}")
-    (work / "params.yaml").parent.mkdir(parents=True, exist_ok=True)
-    (work / "params.yaml").write_text(yaml.safe_dump(params))
-    p = ["--params", str(work / "params.yaml")]
+    work.mkdir(parents=True)
+    os.chdir(work)  # dvc.yaml's paths are relative: the stages read and write in the work folder
+    params_file = stage_path("train", "params")
+    params_file.write_text(yaml.safe_dump(params))
     limit = SMOKE_IMAGES_PER_CLASS_AND_SPLIT if args.smoke else None
 
-    report.stage("data", lambda: unpack(args.data, work / "fer2013", limit), lambda n, s: f"{n} images unpacked")
-    report.stage("fetch", lambda: run_stage_script("fetch", p + ["--out", str(work / "dataset"), "--metrics", str(work / "data.json")]))
-    report.stage("faces", lambda: run_stage_script("faces", p + [
-        "--dataset", str(work / "dataset"), "--out", str(work / "faces"), "--metrics", str(work / "faces.json"),
-        "--plot", str(work / "faces.png")]) or json.loads((work / "faces.json").read_text())["all"],
-        lambda r, s: f"MTCNN {r['images'] / s:.0f} img/s ({r['images']} images; CPU reference: 112 img/s on 2 cores), "
-                     f"face found in {r['detection_rate']:.1%}")
-    report.stage("augment", lambda: run_stage_script("augment", p + [
-        "--faces", str(work / "faces"), "--out", str(work / "augmented"), "--metrics", str(work / "augment.json"),
-        "--plot", str(work / "augment.png")]))
-    splits = {s: load_split(work / "augmented" / f"{s}.npz") for s in ("train", "val", "test")}
+    report.stage("data", lambda: unpack(data, work / "fer2013", limit), lambda n, s: f"{n} images unpacked")
+    report.stage("fetch", lambda: run_stage_script("fetch"))
+    report.stage("faces", lambda: run_stage_script("faces") or json.loads(stage_path("faces", "metrics").read_text())["all"],
+                 lambda r, s: f"MTCNN {r['images'] / s:.0f} img/s ({r['images']} images; CPU reference: 112 img/s on 2 cores), "
+                              f"face found in {r['detection_rate']:.1%}")
+    report.stage("augment", lambda: run_stage_script("augment"))
+    crops = {"train": stage_path("train", "train"), "val": stage_path("train", "val"), "test": stage_path("evaluate_softmax", "test")}
+    splits = {s: load_split(path) for s, path in crops.items()}
     classes = [str(c) for c in splits["train"]["classes"]]
     parts = {s: (d["images"], d["labels"]) for s, d in splits.items()}
     cfg = train_config(params)
@@ -329,32 +334,23 @@ def run(args: argparse.Namespace) -> None:
         epochs = epochs_in_budget(cfg, len(parts["train"][0]), left, speeds)
         if epochs < cfg.epochs:
             report.say(f"epochs: {epochs} of the preset's {cfg.epochs} fit in the {args.budget_s:.0f} s budget")
-            cfg = train_config({**params, "epochs": epochs})
+            params["epochs"] = epochs
+            params_file.write_text(yaml.safe_dump(params))  # what the train stage reads
+            cfg = train_config(params)
     report.say(f"training: {cfg.epochs} epochs x {cfg.train.steps_per_epoch or 'all'} batches of {cfg.batch_size}, "
                f"input {cfg.train.input_size} px, {cfg.train.mixed_precision}")
-    result = report.stage("train (keras)", lambda: train(cfg, *parts["train"], *parts["val"], len(classes), work / "checkpoints"),
+    result = report.stage("train (keras)", lambda: run_stage_script("train", curves=False),
                           lambda r, _: f"{r.images_per_s:.0f} img/s, best PublicTest {r.best_val_accuracy:.4f} at epoch {r.best_epoch}")
-    write_model_folder(work / "model", result.model, ModelInfo(classes=classes, crop_size=int(parts["train"][0].shape[1]),
-                       feature_layer=FEATURES_LAYER, config=cfg.as_dict(), precision=result.precision))
     reference = report.stage("train (plain torch)", lambda: train_reference(
         cfg, parts, len(classes), "cuda" if torch.cuda.is_available() else "cpu", epoch_batches),
         lambda r, _: f"{r.images_per_s:.0f} img/s, best PublicTest {r.best_val_accuracy:.4f} at epoch {r.best_epoch}")
-    report.stage("evaluate_softmax", lambda: run_stage_script("evaluate_softmax", p + [
-        "--model", str(work / "model"), "--test", str(work / "augmented" / "test.npz"), "--metrics", str(work / "softmax.json"),
-        "--confusion", str(work / "confusion.json"), "--predictions", str(work / "softmax_test.npz")]))
-    report.stage("embed", lambda: run_stage_script("embed", p + [
-        "--model", str(work / "model"), "--faces", str(work / "faces"), "--augmented-train", str(work / "augmented" / "train.npz"),
-        "--out", str(work / "embeddings"), "--plot", str(work / "embeddings.png")]))
-    svm = report.stage("svm", lambda: run_stage_script("svm", p + [
-        "--embeddings", str(work / "embeddings"), "--model", str(work / "svm.skops"), "--metrics", str(work / "svm.json"),
-        "--grid", str(work / "svm_grid.json"), "--confusion", str(work / "svm_confusion.json"),
-        "--predictions", str(work / "svm_test.npz")]) or json.loads((work / "svm.json").read_text()),
-        lambda m, _: f"{m['backend']}, PCA {m['pca']}, {m['grid_points']} grid points on {m['grid_rows']} rows, "
-                     f"final fit on {m['fit_rows']} rows, {os.cpu_count()} cores")
-    report.stage("compare", lambda: run_stage_script("compare", p + [
-        "--softmax", str(work / "softmax_test.npz"), "--svm", str(work / "svm_test.npz"), "--metrics", str(work / "compare.json"),
-        "--plot", str(work / "compare.png")]))
-    softmax, compared = (json.loads((work / f"{name}.json").read_text()) for name in ("softmax", "compare"))
+    report.stage("evaluate_softmax", lambda: run_stage_script("evaluate_softmax"))
+    report.stage("embed", lambda: run_stage_script("embed"))
+    svm = report.stage("svm", lambda: run_stage_script("svm") or json.loads(stage_path("svm", "metrics").read_text()),
+                       lambda m, _: f"{m['backend']}, PCA {m['pca']}, {m['grid_points']} grid points on {m['grid_rows']} rows, "
+                                    f"final fit on {m['fit_rows']} rows, {os.cpu_count()} cores")
+    report.stage("compare", lambda: run_stage_script("compare"))
+    softmax, compared = (json.loads(stage_path(name, "metrics").read_text()) for name in ("evaluate_softmax", "compare"))
 
     def syncs(key: str) -> str:
         return "n/a (cpu)" if speeds[key]["syncs"] is None else f"{speeds[key]['syncs']:.1f}"

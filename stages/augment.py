@@ -16,11 +16,11 @@ from ferpipe.core.params import load_params
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--faces", default="data/faces", help="folder of the faces stage's split files")
-    parser.add_argument("--out", default="data/augmented")
-    parser.add_argument("--metrics", default="metrics/augment.json")
-    parser.add_argument("--plot", default="plots/augment_examples.png")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--faces", help="folder of the faces stage's split files")
+    parser.add_argument("--out")
+    parser.add_argument("--metrics")
+    parser.add_argument("--plot")
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.metrics, args.plot) as (out, metrics, plot):
         settings = AugmentSettings.from_params(load_params(args.params), params_file=args.params)

@@ -15,8 +15,8 @@ CHECKED = "every parameter checked\n"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--out", default="data/params_checked.txt")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--out")
     args = parser.parse_args(argv)
     with staged_outputs(args.out) as (out,):
         check_all(load_params(args.params), args.params)

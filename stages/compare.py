@@ -17,11 +17,11 @@ from ferpipe.eval.settings import CompareSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--softmax", default="data/predictions/softmax_test.npz")
-    parser.add_argument("--svm", default="data/predictions/svm_test.npz")
-    parser.add_argument("--metrics", default="metrics/compare.json")
-    parser.add_argument("--plot", default="plots/compare_recall.png")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--softmax")
+    parser.add_argument("--svm")
+    parser.add_argument("--metrics")
+    parser.add_argument("--plot")
     args = parser.parse_args(argv)
     with staged_outputs(args.metrics, args.plot) as (metrics_path, plot_path):
         settings = CompareSettings.from_params(load_params(args.params), args.params)

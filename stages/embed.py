@@ -22,12 +22,12 @@ from ferpipe.nn.saved import read_model_info
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--model", default="data/model")
-    parser.add_argument("--faces", default="data/faces", help="folder of the faces stage's split files")
-    parser.add_argument("--augmented-train", default="data/augmented/train.npz")
-    parser.add_argument("--out", default="data/embeddings")
-    parser.add_argument("--plot", default="plots/embeddings_2d.png")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--model")
+    parser.add_argument("--faces", help="folder of the faces stage's split files")
+    parser.add_argument("--augmented-train")
+    parser.add_argument("--out")
+    parser.add_argument("--plot")
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.plot) as (out, plot):
         params = load_params(args.params)

@@ -17,12 +17,12 @@ from ferpipe.nn.saved import read_model_info
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--model", default="data/model")
-    parser.add_argument("--test", default="data/augmented/test.npz")
-    parser.add_argument("--metrics", default="metrics/softmax.json")
-    parser.add_argument("--confusion", default="plots/softmax_confusion.json")
-    parser.add_argument("--predictions", default="data/predictions/softmax_test.npz")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--model")
+    parser.add_argument("--test")
+    parser.add_argument("--metrics")
+    parser.add_argument("--confusion")
+    parser.add_argument("--predictions")
     args = parser.parse_args(argv)
     with staged_outputs(args.metrics, args.confusion, args.predictions) as (metrics_path, confusion_path, predictions_path):
         backend = backend_param(load_params(args.params), args.params)

@@ -20,14 +20,14 @@ from ferpipe.nn.saved import read_model_info
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--model", default="data/model")
-    parser.add_argument("--svm", default="data/svm/model.skops")
-    parser.add_argument("--test", default="data/augmented/test.npz")
-    parser.add_argument("--data-metrics", default="metrics/data.json")
-    parser.add_argument("--softmax-metrics", default="metrics/softmax.json")
-    parser.add_argument("--svm-metrics", default="metrics/svm.json")
-    parser.add_argument("--out", default="data/export")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--model")
+    parser.add_argument("--svm")
+    parser.add_argument("--test")
+    parser.add_argument("--data-metrics")
+    parser.add_argument("--softmax-metrics")
+    parser.add_argument("--svm-metrics")
+    parser.add_argument("--out")
     args = parser.parse_args(argv)
     with staged_outputs(args.out) as (out,):
         params = load_params(args.params)

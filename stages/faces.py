@@ -20,11 +20,11 @@ from ferpipe.faces.settings import FaceRuntime, FaceSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="data/dataset", help="canonical dataset folder (fetch's output)")
-    parser.add_argument("--out", default="data/faces", help="folder for the per-split face arrays")
-    parser.add_argument("--metrics", default="metrics/faces.json")
-    parser.add_argument("--plot", default="plots/faces_samples.png")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--dataset", help="canonical dataset folder (fetch's output)")
+    parser.add_argument("--out", help="folder for the per-split face arrays")
+    parser.add_argument("--metrics")
+    parser.add_argument("--plot")
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.metrics, args.plot) as (out, metrics, plot):
         params = load_params(args.params)

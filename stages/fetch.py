@@ -15,9 +15,9 @@ from ferpipe.data.settings import FetchSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--out", default="data/dataset")
-    parser.add_argument("--metrics", default="metrics/data.json")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--out")
+    parser.add_argument("--metrics")
     args = parser.parse_args(argv)
     with staged_outputs(args.out, args.metrics) as (out, metrics_path):
         settings = FetchSettings.from_params(load_params(args.params), params_file=args.params)

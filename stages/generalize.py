@@ -19,11 +19,11 @@ from ferpipe.nn.backend import backend_param
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--model", default="data/model")
-    parser.add_argument("--svm", default="data/svm/model.skops", help="the svm stage's model ('' : softmax head only)")
-    parser.add_argument("--metrics", default="metrics/generalize.json")
-    parser.add_argument("--plot", default="plots/generalize_roc.png")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--model")
+    parser.add_argument("--svm", help="the svm stage's model ('' : softmax head only)")
+    parser.add_argument("--metrics")
+    parser.add_argument("--plot")
     args = parser.parse_args(argv)
     with staged_outputs(args.metrics, args.plot) as (metrics_path, plot_path):
         params = load_params(args.params)

@@ -21,18 +21,19 @@ METRICS = ("data", "train", "softmax", "svm", "compare")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
     for stem in METRICS:
-        parser.add_argument(f"--{stem}", default=f"metrics/{stem}.json")
-    parser.add_argument("--paper", default="paper.yaml", help="the paper's figures")
-    parser.add_argument("--tables", action="append", help="the sweep tables (python -m ferpipe tables; default "
-                        "sweeps/tables.json); given again, the tables of another file join them (their plots stay in "
+        parser.add_argument(f"--{stem}")
+    parser.add_argument("--paper", help="the paper's figures")
+    # default=None: an appended option adds to its default, so dvc.yaml's file is taken only when none is given
+    parser.add_argument("--tables", action="append", default=None, help="the sweep tables (python -m ferpipe tables; "
+                        "default: dvc.yaml's); given again, the tables of another file join them (their plots stay in "
                         "the first file's folder)")
     parser.add_argument("--traditional", help="the three-way table of `python -m ferpipe traditional` (none: the Table 3 "
                                               "claim is left unjudged)")
-    parser.add_argument("--out", default="REPORT.md")
+    parser.add_argument("--out")
     args = parser.parse_args(argv)
-    args.tables = args.tables or ["sweeps/tables.json"]
+    args.tables = args.tables or [parser.get_default("tables")]
     with staged_outputs(args.out, recognise=generated_file(REPORT_MARK)) as (out_path,):
         params = report_params(load_params(args.params), args.params)
         metrics = {stem: read_json(getattr(args, stem), "run the stage that writes it (`dvc repro`)") for stem in METRICS}

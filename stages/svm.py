@@ -18,13 +18,13 @@ from ferpipe.svm.settings import SvmSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--embeddings", default="data/embeddings")
-    parser.add_argument("--model", default="data/svm/model.skops")
-    parser.add_argument("--metrics", default="metrics/svm.json")
-    parser.add_argument("--grid", default="plots/svm_grid.json")
-    parser.add_argument("--confusion", default="plots/svm_confusion.json")
-    parser.add_argument("--predictions", default="data/predictions/svm_test.npz")
+    parser = stage_parser(__doc__.splitlines()[0], __file__)
+    parser.add_argument("--embeddings")
+    parser.add_argument("--model")
+    parser.add_argument("--metrics")
+    parser.add_argument("--grid")
+    parser.add_argument("--confusion")
+    parser.add_argument("--predictions")
     args = parser.parse_args(argv)
     outputs = (args.model, args.metrics, args.grid, args.confusion, args.predictions)
     with staged_outputs(*outputs) as (model, metrics_path, grid, confusion, predictions):

@@ -1,5 +1,8 @@
 """What every stage script shares: argument parsing of params and paths, clean failure.
 
+A stage's paths are written once, in its cmd in dvc.yaml: its script's options default to them, so
+`python stages/<stage>.py` alone runs the stage as `dvc repro` does.
+
 An interruption (SIGINT, Ctrl-C, or SIGTERM, as a scheduler or `kill` sends) unwinds like an error, so
 that the staged outputs are removed, and ends in one line, `interrupted`, and the shell's exit status
 for the signal (130, 143).
@@ -8,14 +11,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Callable, Iterator
 
 from tqdm import tqdm
 
 from ferpipe.core.errors import DISK_FAULTS, FerpipeError, Terminated, printable
+from ferpipe.core.params import read_yaml
 
 
 MAX_LINE = 2000
@@ -65,7 +71,22 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
         _end("interrupted", 128 + signal.SIGTERM)
 
 
-def stage_parser(description: str) -> argparse.ArgumentParser:
+def stage_argv(dvc_yaml: str | Path, stage: str) -> list[str]:
+    """The arguments that `stage`'s cmd in `dvc_yaml` gives its script (after `python stages/<stage>.py`)."""
+    words = shlex.split(read_yaml(dvc_yaml, f"{dvc_yaml}: not found (it holds the stages' paths)")["stages"][stage]["cmd"])
+    return words[words.index(f"stages/{stage}.py") + 1:]
+
+
+def stage_parser(description: str, script: str) -> argparse.ArgumentParser:
+    """The parser of the stage script `script` (its `__file__`), with `--params`: each option the script
+    adds without a default of its own defaults to the value its cmd in dvc.yaml (beside the stages
+    folder) gives it."""
+    path = Path(script).resolve()
+    argv = stage_argv(path.parents[1] / "dvc.yaml", path.stem)
+    flags, values = argv[::2], argv[1::2]
+    if len(flags) != len(values) or not all(flag.startswith("--") for flag in flags):
+        raise ValueError(f"dvc.yaml: the cmd of stage {path.stem} is not `--option value` pairs: {argv}")
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.set_defaults(**{flag[2:].replace("-", "_"): value for flag, value in zip(flags, values)})
+    parser.add_argument("--params", help="parameters file")
     return parser
