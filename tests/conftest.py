@@ -17,8 +17,8 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from model_fixtures import export_demo_lenet, train_demo_lenet  # noqa: E402
-from xdist_order import longest_first, make_scheduler  # noqa: E402
+from support.model_fixtures import export_demo_lenet, train_demo_lenet  # noqa: E402
+from support.xdist_order import longest_first, make_scheduler  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

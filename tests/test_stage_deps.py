@@ -6,7 +6,7 @@ import re
 
 import pytest
 import yaml
-from stage_imports import REPO, has_code, imported_files
+from support.stage_imports import REPO, has_code, imported_files
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from ferpipe.experiments.ray_tasks import WORKDIR_ENV
-from ferpipe.testing.project_copy import RUN_OUTPUTS, TINY_SWEEP, copy_repository, run
+from support.project_copy import RUN_OUTPUTS, TINY_SWEEP, copy_repository, run
 
 RAY = str(Path(sys.executable).parent / "ray")
 NODES = ("node_a", "node_b")
