@@ -22,7 +22,7 @@ repro: setup
 
 # Three pytest workers (pytest-xdist) on two cores, one test file at a time each, the longest files first
 # (the Ray sweep module on one worker, the end-to-end test_pipeline.py on another, the rest around them)
-# and the files of the shared LeNet fixtures on one worker: tests/xdist_order.py (measured: docs/development.md).
+# and the files of the shared LeNet fixtures on one worker: tests/support/xdist_order.py (measured: docs/development.md).
 # `pytest tests/test_x.py` alone still runs in one process.
 XDIST := -n 3 --dist loadfile
 

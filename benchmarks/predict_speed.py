@@ -25,9 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.testing.face_video import write_face_video
-
 REPO = Path(__file__).resolve().parents[1]
+# The tests' shared helpers (tests/support/) are no part of the installed package: reached from this checkout.
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.face_video import write_face_video  # noqa: E402
+
 WIDTH, HEIGHT = 640, 480
 
 

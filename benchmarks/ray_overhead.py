@@ -1,7 +1,7 @@
 """Per-experiment overhead of `sweep NAME --ray` (clones, pulls, pushes, scheduling) against DVC's queue on
 the same tiny sweep, in one run (target: under 15 s an experiment).
 
-In one copy of the project (ferpipe.testing.ray_cluster: sweep tiny4, 4 LeNet experiments on 7 x 10 demo
+In one copy of the project (tests/support/ray_cluster.py: sweep tiny4, 4 LeNet experiments on 7 x 10 demo
 faces, a bare git remote, a folder as DVC remote), it runs the sweep through DVC's queue with 2 workers,
 then on a Ray cluster of two one-CPU nodes on this machine (2 at once too), and prints: the wall time of
 each, their difference per experiment, and where the Ray path's own time went, from the seconds each
@@ -19,8 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ferpipe.testing.project_copy import user_env
-from ferpipe.testing.ray_cluster import sweep_project, two_node_cluster
+REPO = Path(__file__).resolve().parents[1]
+# The tests' shared helpers (tests/support/) are no part of the installed package: reached from this checkout.
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.project_copy import user_env  # noqa: E402
+from support.ray_cluster import sweep_project, two_node_cluster  # noqa: E402
 
 _COMMAND = re.compile(r"^\$ (?P<cmd>.*)  \[(?P<seconds>[0-9.]+) s\]$")
 SETUP = ("git clone", "git checkout", "git config", "dvc cache dir")  # a task's own clone

@@ -31,9 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ferpipe.testing.face_video import write_demo_face_y4m
-
 REPO = Path(__file__).resolve().parents[1]
+# The tests' shared helpers (tests/support/) are no part of the installed package: reached from this checkout.
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.face_video import write_demo_face_y4m  # noqa: E402
+
 WIDTH, HEIGHT = 640, 480
 
 
@@ -84,7 +87,7 @@ def post(url: str, data: bytes, kind: str = "image/jpeg", query: str = "") -> tu
 
 
 def webcam_in_chromium(url: str, seconds: float, folder: Path) -> float | None:
-    from ferpipe.testing.browser import CHROMEDRIVER, CHROMIUM, chromium_with_fake_camera
+    from support.browser import CHROMEDRIVER, CHROMIUM, chromium_with_fake_camera
 
     if not (CHROMIUM and CHROMEDRIVER):
         return None

@@ -27,7 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+# The checkout's ferpipe, the benchmarks' own modules and the tests' shared helpers (tests/support/, no part
+# of the installed package).
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent), str(ROOT / "tests")]
 
 LOOPS = ("keras-loop", "torch-loop", "plain-torch")
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -36,7 +38,7 @@ MATMUL_SIDE = 4096
 
 def config(size: int, batch: int, precision: str, loop: str):
     from ferpipe.nn.config import train_config
-    from ferpipe.testing.train_params import train_params
+    from support.train_params import train_params
 
     return train_config(train_params(arch="resnet50", batch_size=batch, lr=0.05, train_input_size=size,
                                      train_momentum=0.9, train_nesterov=True, train_weight_decay=0.0005,

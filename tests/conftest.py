@@ -17,8 +17,32 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from model_fixtures import export_demo_lenet, train_demo_lenet  # noqa: E402
-from xdist_order import longest_first, make_scheduler  # noqa: E402
+from support import no_training  # noqa: E402
+from support.model_fixtures import export_demo_lenet, train_demo_lenet  # noqa: E402
+from support.xdist_order import longest_first, make_scheduler  # noqa: E402
+
+no_training.install()
+
+
+def fast_tests_train_nothing(item):
+    """A hook wrapper's body: a test not marked slow fails if it, or a fixture it sets up, trains a network."""
+    if item.get_closest_marker("slow") is not None:
+        return (yield)
+    with no_training.training_refused() as refused:
+        outcome = yield
+    if refused:
+        pytest.fail(f"{no_training.MESSAGE.format(step=refused[0])}; the error was caught on its way", pytrace=False)
+    return outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from fast_tests_train_nothing(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from fast_tests_train_nothing(item))
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from stage_runs import REPO
+from support.stage_runs import REPO
 
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
 ARTIFACTS = DVC_YAML["artifacts"]

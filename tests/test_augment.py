@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import array_stage_outputs, assert_failed_cleanly, plant_stale, run_array_stage
+from support.builders import array_stage_outputs, assert_failed_cleanly, plant_stale, run_array_stage
 
 from ferpipe.augment.folder import augment_folder
 from ferpipe.augment.settings import AugmentSettings

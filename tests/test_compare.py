@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from stage_runs import run_in_process
-from svm_fixtures import COMPARE_PARAMS
+from support.stage_runs import run_in_process
+from support.svm_fixtures import COMPARE_PARAMS
 
 from ferpipe.core.outputs import record_written
 from ferpipe.core.errors import FerpipeError

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from builders import write_fer_csv, write_genki
+from support.builders import write_fer_csv, write_genki
 from test_fetch import fetch, params_for
 
 from ferpipe.core.errors import FerpipeError

@@ -12,7 +12,7 @@ import pytest
 from ferpipe.core.errors import FerpipeError
 from ferpipe.experiments.queue import queue_statuses, start_queue
 from ferpipe.experiments.results import baselines_with_sweeps, sweep_baselines, sweep_experiments
-from ferpipe.testing.project_copy import user_env
+from support.project_copy import user_env
 
 # What DVC 3.67's Experiments.ls(all_commits=True) answers: commit -> [(experiment name, its commit)].
 LISTED = {

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from stage_imports import REPO
-from stage_runs import run_in_process
-from svm_fixtures import COMPARE_PARAMS, SVM_PARAMS
-from train_fixtures import CLASSES, write_toy_splits
+from support.stage_imports import REPO
+from support.stage_runs import run_in_process
+from support.svm_fixtures import COMPARE_PARAMS, SVM_PARAMS
+from support.train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.core.outputs import record_written
 from ferpipe.core.errors import FerpipeError
@@ -23,7 +23,7 @@ from ferpipe.eval.predictions import save_predictions
 from ferpipe.features.settings import EmbedSettings
 from ferpipe.features.files import load_embedding_splits, load_embeddings
 from ferpipe.eval.plots import project_2d
-from ferpipe.testing.train_params import train_params
+from support.train_params import train_params
 
 EMBED_PARAMS = load_params(REPO / "params.yaml")["embed"]  # features: network
 

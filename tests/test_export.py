@@ -10,9 +10,9 @@ import numpy as np
 import onnxruntime
 import pytest
 import yaml
-from model_fixtures import EXPORT_ARGS, write_svm
-from stage_runs import expect_error, run_in_child, stage_result
-from svm_fixtures import blobs
+from support.model_fixtures import EXPORT_ARGS, write_svm
+from support.stage_runs import expect_error, run_in_child, stage_result
+from support.svm_fixtures import blobs
 
 from ferpipe.eval.predictions import load_predictions
 from ferpipe.core.sha256 import sha256_of
@@ -124,7 +124,7 @@ def test_the_default_resnet50_exports_on_torch(demo_export, tmp_path):
     from ferpipe.nn.config import train_config
     from ferpipe.nn.models import build_model
     from ferpipe.nn.saved import ModelInfo, write_model_folder
-    from ferpipe.testing.train_params import train_params
+    from support.train_params import train_params
 
     folder = demo_export.parent
     params = yaml.safe_load((folder / "params.yaml").read_text())

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 import pytest
-from svm_fixtures import SVM_PARAMS, blobs
+from support.svm_fixtures import SVM_PARAMS, blobs
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.export.run import VOTE_MARGIN, near_vote_tie, svm_parity

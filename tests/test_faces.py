@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from builders import array_stage_outputs, assert_failed_cleanly, plant_stale, run_array_stage
+from support.builders import array_stage_outputs, assert_failed_cleanly, plant_stale, run_array_stage
 from skimage.data import astronaut
 
 from ferpipe.core.errors import FerpipeError

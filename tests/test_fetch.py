@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from builders import (assert_failed_cleanly, leftovers, plant_stale, run_script, write_ckplus, write_ckplus_sequences,
+from support.builders import (assert_failed_cleanly, leftovers, plant_stale, run_script, write_ckplus, write_ckplus_sequences,
                       write_fer_csv, write_fer_folders, write_genki)
 from PIL import Image
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from builders import assert_failed_cleanly, plant_stale, write_genki
-from model_fixtures import base_params, run_stage, write_svm
+from support.builders import assert_failed_cleanly, plant_stale, write_genki
+from support.model_fixtures import base_params, run_stage, write_svm
 
 from ferpipe.apply.settings import DemoTarget, GeneralizeSettings
 from ferpipe.apply.target import demo_records

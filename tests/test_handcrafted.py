@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from stage_imports import REPO
+from support.stage_imports import REPO
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from stage_imports import REPO
+from support.stage_imports import REPO
 
 PACKAGE = REPO / "ferpipe"
 # Lowest first; a folder may import its own modules and those of the folders of lower lines only. The
@@ -27,21 +27,25 @@ LAYERS = [
 ]
 MODULES = {"registry"}  # places in LAYERS that are one module (ferpipe/registry.py), not a folder
 LEVEL = {folder: level for level, folders in enumerate(LAYERS) for folder in folders}
-TOP = len(LAYERS)  # ferpipe/__main__.py, which dispatches to the commands, and ferpipe.testing
+TOP = len(LAYERS)  # ferpipe/__main__.py, which dispatches to the commands
 
 
 def level_of(part: str) -> int:
     return LEVEL.get(part, TOP)
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports by its absolute name (imports inside functions included)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names.update([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+    return names
+
+
 def imported_parts(path: Path) -> set[str]:
     """The first part under ferpipe of every ferpipe module `path` imports (`ferpipe.svm.fit` -> svm)."""
-    parts = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
-        parts.update(n.split(".")[1] for n in names if n.startswith("ferpipe.") and n.count(".") >= 1)
-    return parts
+    return {n.split(".")[1] for n in imported_modules(path) if n.startswith("ferpipe.")}
 
 
 def folders() -> list[str]:
@@ -53,7 +57,7 @@ def files_of(place: str) -> list[Path]:
 
 
 def test_every_folder_has_a_place():
-    assert sorted(set(folders()) - {"testing"}) == sorted(set(LEVEL) - MODULES)
+    assert folders() == sorted(set(LEVEL) - MODULES)
     assert all((PACKAGE / f"{module}.py").is_file() for module in MODULES)
 
 
@@ -65,10 +69,17 @@ def test_a_folder_uses_only_those_below_it(folder):
     assert not upward, sorted(upward)
 
 
-def test_nothing_in_the_package_uses_its_test_support():
+def test_nothing_in_the_package_uses_the_test_support():
+    """tests/support/ is not installed with ferpipe: an import of it would work in a checkout only."""
     users = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-             if "testing" in imported_parts(p) and p.parent.name != "testing"]
+             if {name.split(".")[0] for name in imported_modules(p)} & {"support", "tests"}]
     assert not users
+
+
+def test_the_check_sees_an_import_of_the_test_support(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from support.stage_runs import REPO\n")
+    assert imported_modules(module) == {"support.stage_runs"}
 
 
 def test_the_check_sees_an_upward_import(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from builders import STALE_TAG, leftovers, plant_stale
-from stage_runs import REPO
+from support.builders import STALE_TAG, leftovers, plant_stale
+from support.stage_runs import REPO
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.outputs import staged_outputs, temp_path

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from report_numbers import allowed_numbers, untraced_numbers
-from stage_runs import curve
+from support.report_numbers import allowed_numbers, untraced_numbers
+from support.stage_runs import curve
 
 from ferpipe.core.sha256 import sha256_of
 from ferpipe.eval.predictions import load_predictions
 from ferpipe.export.card import CARD_FILE
-from ferpipe.testing.project_copy import REPO, RUN_OUTPUTS, copy_repository, run
+from support.project_copy import REPO, RUN_OUTPUTS, copy_repository, run
 
 
 def stale_lock_entries(status: dict) -> dict[str, list[str]]:

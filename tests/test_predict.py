@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from model_fixtures import astronaut_photos, write_svm
+from support.model_fixtures import astronaut_photos, write_svm
 from PIL import Image
-from stage_runs import python_child, run_main
+from support.stage_runs import python_child, run_main
 
 from ferpipe.probabilities.names import SVM_DECISION_SOFTMAX, SVM_PLATT
 from ferpipe.probabilities.svm import svm_probabilities

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_fixtures import astronaut_photos
-from stage_runs import python_child, run_main
+from support.model_fixtures import astronaut_photos
+from support.stage_runs import python_child, run_main
 
 from ferpipe import __main__ as ferpipe_command
 from ferpipe.core.sha256 import sha256_of

@@ -12,14 +12,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from stage_runs import run_main
+from support.stage_runs import run_main
 
 from ferpipe import __main__ as ferpipe_command
 from ferpipe.apply.predict import FaceResult
 from ferpipe.apply.predict_files import _predict_videos
 from ferpipe.apply.video import sampled_frames
 from ferpipe.commands.predict import parse_args
-from ferpipe.testing.face_video import write_face_video
+from support.face_video import write_face_video
 
 SOURCE_FPS, FRAMES = 10, 20  # a 2 s clip
 
@@ -200,7 +200,7 @@ def test_a_variable_frame_rate_video_gets_its_own_time_stamps_and_no_false_warni
     """Frames at 0, 2.0 and 6.4 s of a 10 s Matroska file (nominal 2.5 fps, so "25 frames"): sampled at their
     own times, and the end of the frames is the end of the video, not 22 undecodable frames."""
     from ferpipe.apply.video import opened
-    from ferpipe.testing.face_video import write_vfr_video
+    from support.face_video import write_vfr_video
 
     video = write_vfr_video(tmp_path / "vfr.mkv", [0, 2000, 6400], duration_ms=10_000)
     with opened(video) as capture:

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from stage_runs import run_in_child, run_in_process
-from train_fixtures import CLASSES, backbone_digests, write_toy_splits
+from support.stage_runs import run_in_child, run_in_process
+from support.train_fixtures import CLASSES, backbone_digests, write_toy_splits
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.nn.checkpoints import fingerprint
@@ -19,7 +19,7 @@ from ferpipe.nn.config import train_config
 from ferpipe.nn.models import BACKBONE_NAME, FEATURES_LAYER, build_model
 from ferpipe.nn.pretrained import folder_sha256
 from ferpipe.nn.saved import ModelInfo, read_model_info, write_model_folder
-from ferpipe.testing.train_params import train_params
+from support.train_params import train_params
 
 SOURCE_CLASSES = ["angry", "happy", "neutral", "sad"]  # another database's classes than the toy set's three
 

@@ -1,6 +1,6 @@
 """`python -m ferpipe sweep NAME --ray ADDRESS` end to end, on one machine: a bare git repository as the git
 remote, a local folder as the DVC remote, and a Ray cluster of a head and two worker nodes
-(ferpipe/testing/ray_cluster.py), stopped after the tests even when one fails.
+(tests/support/ray_cluster.py), stopped after the tests even when one fails.
 
 A 3-experiment sweep of a tiny LeNet on 7 x 10 demo faces, up to evaluate_softmax (what the sweep tables
 read), runs on both worker nodes with `faces` run once, and the node that starts a second experiment first is
@@ -22,8 +22,8 @@ from typing import Iterator
 
 import pytest
 
-from ferpipe.testing.project_copy import TINY_SWEEP, run, user_env
-from ferpipe.testing.ray_cluster import NODES, TINY3, kill_node, nodes_by_id, sweep_project, two_node_cluster
+from support.project_copy import TINY_SWEEP, run, user_env
+from support.ray_cluster import NODES, TINY3, kill_node, nodes_by_id, sweep_project, two_node_cluster
 
 pytestmark = pytest.mark.slow
 

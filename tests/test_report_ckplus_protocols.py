@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 import pytest
-from stage_imports import REPO
+from support.stage_imports import REPO
 
 from ferpipe.experiments.results import parse_exp_show
 from ferpipe.experiments.sweeps import load_sweeps

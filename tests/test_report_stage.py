@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from report_numbers import allowed_numbers, table_rows, untraced_numbers
-from stage_imports import REPO
+from support.report_numbers import allowed_numbers, table_rows, untraced_numbers
+from support.stage_imports import REPO
 
 from ferpipe.core.outputs import record_written
 from ferpipe.experiments.results import parse_exp_show

@@ -3,7 +3,7 @@ the per-fold difference and its verdict, the best-model and 98.6% verdicts, comp
 from __future__ import annotations
 
 import pytest
-from stage_imports import REPO
+from support.stage_imports import REPO
 
 from ferpipe.report.claims import FAILS, HOLDS, UNJUDGED
 from ferpipe.report.paper import load_paper

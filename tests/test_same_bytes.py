@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from model_fixtures import EXPORT_ARGS, run_stage, write_svm
+from support.model_fixtures import EXPORT_ARGS, run_stage, write_svm
 from onnx import TensorProto, helper
 
 from ferpipe.core.figures import save_png

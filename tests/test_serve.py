@@ -28,11 +28,11 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from stage_runs import REPO, run_main
+from support.stage_runs import REPO, run_main
 
 from ferpipe import __main__ as ferpipe_command
-from ferpipe.testing.browser import CHROMEDRIVER, CHROMIUM, chromium_with_fake_camera
-from ferpipe.testing.face_video import demo_faces_photo, write_demo_face_y4m
+from support.browser import CHROMEDRIVER, CHROMIUM, chromium_with_fake_camera
+from support.face_video import demo_faces_photo, write_demo_face_y4m
 
 pytestmark = pytest.mark.slow
 MAX_BYTES, MAX_PIXELS = 1_000_000, 4_000_000  # the served caps, small enough to test cheaply

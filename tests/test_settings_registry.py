@@ -8,8 +8,8 @@ import re
 
 import pytest
 import yaml
-from stage_imports import REPO
-from stage_runs import expect_error, stage_result
+from support.stage_imports import REPO
+from support.stage_runs import expect_error, stage_result
 
 from ferpipe.commands.params import main as params_main
 from ferpipe.core.errors import FerpipeError

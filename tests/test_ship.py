@@ -9,9 +9,9 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from model_fixtures import astronaut_photos
+from support.model_fixtures import astronaut_photos
 from onnx import TensorProto, helper, numpy_helper
-from stage_runs import expect_error, result_of, run_main
+from support.stage_runs import expect_error, result_of, run_main
 
 from ferpipe import __main__ as ferpipe_command
 from ferpipe.commands.ship import main as ship_main

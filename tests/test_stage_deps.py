@@ -1,5 +1,5 @@
 """dvc.yaml declares what each stage runs: its deps are exactly the ferpipe code its script imports, as
-`python tests/stage_imports.py` writes them; its cmd holds the stage's paths, which the script does not
+`python tests/support/stage_imports.py` writes them; its cmd holds the stage's paths, which the script does not
 write again; and no stage declares the speed-only `runtime:` params, so changing them reruns nothing."""
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import re
 
 import pytest
 import yaml
-from stage_imports import DVC_YAML, REPO, has_code, imported_files, written_deps
+from support.stage_imports import DVC_YAML, REPO, has_code, imported_files, written_deps
 
 from ferpipe.core.cli import stage_argv, stage_parser
 
 STAGES = yaml.safe_load(DVC_YAML.read_text())["stages"]
-FIX = "run `python tests/stage_imports.py` to write the deps again"
+FIX = "run `python tests/support/stage_imports.py` to write the deps again"
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from stage_runs import run_in_process
-from svm_fixtures import blobs, params, write_blob_embeddings
+from support.stage_runs import run_in_process
+from support.svm_fixtures import blobs, params, write_blob_embeddings
 
 from ferpipe.core.outputs import record_written
 from ferpipe.core.errors import FerpipeError

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from stage_imports import REPO
+from support.stage_imports import REPO
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.experiments.overrides import apply_overrides, override

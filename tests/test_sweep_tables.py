@@ -10,8 +10,8 @@ import statistics
 from pathlib import Path, PurePosixPath
 
 import pytest
-from stage_imports import REPO
-from stage_runs import expect_error, result_of
+from support.stage_imports import REPO
+from support.stage_runs import expect_error, result_of
 
 from ferpipe.commands.tables import main as tables_main
 from ferpipe.core.errors import FerpipeError

@@ -48,7 +48,7 @@ def train_steps(weights_file: str, shims: bool) -> None:
     from ferpipe.nn.torch_cuda import remove_shims, speed_up_keras_on_cuda
     from ferpipe.nn.schedule import PhasePlan
     from ferpipe.nn.training import compile_for_phase
-    from ferpipe.testing.train_params import train_params
+    from support.train_params import train_params
 
     class ReadBacks(TorchDispatchMode):
         """Counts `.item()`-like reads, which wait for the GPU on a CUDA device."""

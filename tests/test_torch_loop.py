@@ -11,7 +11,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from train_fixtures import CLASSES, kill_after_epoch, run, toy_split  # noqa: E402
+from support.train_fixtures import CLASSES, kill_after_epoch, run, toy_split  # noqa: E402
 
 from ferpipe.core.errors import FerpipeError  # noqa: E402
 from ferpipe.nn import backend  # noqa: E402
@@ -19,7 +19,7 @@ from ferpipe.nn.config import train_config  # noqa: E402
 from ferpipe.nn.models import BACKBONE_NAME, build_model, predict_probabilities  # noqa: E402
 from ferpipe.nn.torch_resnet50 import from_keras, into_keras  # noqa: E402
 from ferpipe.nn.torch_training import TorchLoop  # noqa: E402
-from ferpipe.testing.train_params import train_params  # noqa: E402
+from support.train_params import train_params  # noqa: E402
 
 
 def resnet_cfg(**overrides):

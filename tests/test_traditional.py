@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_numbers import allowed_numbers, untraced_numbers
-from stage_imports import REPO
-from stage_runs import expect_error, result_of
+from support.report_numbers import allowed_numbers, untraced_numbers
+from support.stage_imports import REPO
+from support.stage_runs import expect_error, result_of
 from test_report_stage import run_of, run_report, write_run
 
 from ferpipe.commands.traditional import main

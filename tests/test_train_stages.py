@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from stage_runs import curve, run_in_child, run_in_process
-from train_fixtures import CLASSES, write_toy_splits
+from support.stage_runs import curve, run_in_child, run_in_process
+from support.train_fixtures import CLASSES, write_toy_splits
 
 from ferpipe.core.outputs import record_written
-from ferpipe.testing.train_params import train_params
+from support.train_params import train_params
 
 # LeNet learns the toy set (class = brightness) with these in every run we tried: val and test 100%
 # from the third epoch on, any seed, either backend, one thread or two.

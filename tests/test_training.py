@@ -14,7 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from train_fixtures import CLASSES, backbone_digests, kill_after_epoch, run, toy_split  # noqa: E402
+from support.train_fixtures import CLASSES, backbone_digests, kill_after_epoch, run, toy_split  # noqa: E402
 
 from ferpipe.core.errors import FerpipeError  # noqa: E402
 from ferpipe.nn import backend, checkpoints, training  # noqa: E402
@@ -29,7 +29,7 @@ from ferpipe.nn.models import (  # noqa: E402
 from ferpipe.nn.torch_resnet50 import ResNet50, into_keras  # noqa: E402
 from ferpipe.nn.schedule import epoch_batches  # noqa: E402
 from ferpipe.nn.training import choose_precision, start_phase  # noqa: E402
-from ferpipe.testing.train_params import train_params  # noqa: E402
+from support.train_params import train_params  # noqa: E402
 
 
 def test_lenet_layers_follow_the_paper():

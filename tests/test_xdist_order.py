@@ -1,10 +1,10 @@
-"""The order and units in which `make test`'s xdist workers get the test files (tests/xdist_order.py)."""
+"""The order and units in which `make test`'s xdist workers get the test files (tests/support/xdist_order.py)."""
 from __future__ import annotations
 
 import re
 
-from stage_runs import REPO
-from xdist_order import LONGEST_FIRST, SHARED_MODEL, SHARED_MODEL_FILES, longest_first, unit_of
+from support.stage_runs import REPO
+from support.xdist_order import LONGEST_FIRST, SHARED_MODEL, SHARED_MODEL_FILES, longest_first, unit_of
 
 
 def test_the_long_files_go_first_and_the_shared_model_files_together():

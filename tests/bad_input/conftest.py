@@ -1,34 +1,13 @@
-"""A tiny untrained network saved as the train stage saves one (model.keras + model.json), and the test
-split it fits: enough for every check a model file goes through, in a second, without training."""
+"""The tiny untrained network of `support.tiny_model` and the test split it fits, for the bad-input
+tests of the stages that read a model."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 import pytest
-from train_fixtures import CLASSES, write_toy_splits
-
-from ferpipe.nn.backend import select_backend
-
-CROP = 32
-FEATURES = 8
-
-
-def save_tiny_model(folder: Path, classes: list[str] = CLASSES, crop: int = CROP) -> Path:
-    select_backend("tensorflow")
-    import keras
-
-    from ferpipe.nn.saved import ModelInfo, write_model_folder
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((crop, crop, 1), name="crops")
-    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
-    x = keras.layers.Dense(FEATURES, activation="tanh", name="features")(x)
-    outputs = keras.layers.Dense(len(classes), activation="softmax", name="predictions")(x)
-    info = ModelInfo(classes=list(classes), crop_size=crop, feature_layer="features", config={"arch": "tiny"},
-                     precision="float32")
-    write_model_folder(folder, keras.Model(inputs, outputs), info)
-    return folder
+from support.tiny_model import CROP, save_tiny_model
+from support.train_fixtures import write_toy_splits
 
 
 @pytest.fixture(scope="session")

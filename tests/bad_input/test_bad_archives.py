@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from builders import write_fer_csv, write_fer_folders
-from stage_runs import expect_error
+from support.builders import write_fer_csv, write_fer_folders
+from support.stage_runs import expect_error
 from test_bad_datasets import fetch_outputs, run_fetch
 
 from ferpipe.core.sha256 import sha256_of

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from stage_runs import expect_error, result_of
+from support.stage_runs import expect_error, result_of
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.npz import read_arrays

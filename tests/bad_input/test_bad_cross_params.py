@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from stage_runs import expect_error, result_of
+from support.stage_runs import expect_error, result_of
 
 from ferpipe.commands import params as params_command
 

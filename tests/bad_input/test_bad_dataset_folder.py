@@ -8,8 +8,8 @@ from typing import Callable
 import numpy as np
 import pytest
 import yaml
-from builders import face_like
-from stage_runs import expect_error, stage_result
+from support.builders import face_like
+from support.stage_runs import expect_error, stage_result
 
 from ferpipe.data.dataset import ImageRecord, write_dataset
 

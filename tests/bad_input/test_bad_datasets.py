@@ -12,9 +12,9 @@ from typing import Callable
 import numpy as np
 import pytest
 import yaml
-from builders import write_ckplus, write_fer_csv, write_fer_folders, write_genki
+from support.builders import write_ckplus, write_fer_csv, write_fer_folders, write_genki
 from PIL import Image
-from stage_runs import expect_error, stage_result
+from support.stage_runs import expect_error, stage_result
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -270,7 +270,7 @@ def test_params_file_that_is_a_folder(tmp_path):
 def test_kfold_needs_a_subject_of_every_class_per_fold(tmp_path, holders, folds):
     """CK+ with a class that few subjects show: k folds that cannot all test (and train on) it are refused by
     fetch and by the sweep's pre-check (which runs the same `apply_folds`), not found out in fold 0."""
-    from builders import write_ckplus
+    from support.builders import write_ckplus
 
     from ferpipe.core.errors import FerpipeError
     from ferpipe.data.fetch import apply_folds, load_records
@@ -291,7 +291,7 @@ def test_kfold_needs_a_subject_of_every_class_per_fold(tmp_path, holders, folds)
 
 
 def test_kfold_with_a_subject_of_every_class_per_fold_tests_every_class_in_every_fold(tmp_path):
-    from builders import write_ckplus
+    from support.builders import write_ckplus
 
     from ferpipe.data.fetch import apply_folds, load_records
     from ferpipe.data.settings import FetchSettings

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
-from stage_runs import expect_error, result_of
+from support.stage_runs import expect_error, result_of
 from test_bad_models import predict_params
 
 from ferpipe.commands import predict as predict_command

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import skops.io
 import yaml
-from conftest import CROP, FEATURES
-from model_fixtures import write_svm
+from support.tiny_model import CROP, FEATURES
+from support.model_fixtures import write_svm
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from stage_runs import expect_error, result_of, stage_result
-from train_fixtures import CLASSES, toy_split
+from support.stage_runs import expect_error, result_of, stage_result
+from support.train_fixtures import CLASSES, toy_split
 
 from ferpipe.commands import predict as predict_command
 from ferpipe.data.arrays import save_split

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
-from stage_imports import REPO
-from stage_runs import expect_error, result_of
+from support.stage_imports import REPO
+from support.stage_runs import expect_error, result_of
 
 from ferpipe.commands.params import main as params_main
 from ferpipe.core.errors import FerpipeError
@@ -167,7 +167,7 @@ def full_disk(tmp_path):
 
 @pytest.mark.parametrize("command", ["check_params", "params doc"])
 def test_a_real_full_disk_is_one_line_and_leaves_no_folder_or_file(full_disk, command):
-    from stage_runs import stage_main
+    from support.stage_runs import stage_main
 
     out = full_disk / "new" / "folder" / "out.txt"
     before = sorted(p.name for p in full_disk.iterdir())

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pytest
 import yaml
-from stage_runs import expect_error, result_of, stage_result
+from support.stage_runs import expect_error, result_of, stage_result
 
 from ferpipe.commands import params as params_command
 from ferpipe.core import memory
@@ -187,7 +187,7 @@ def test_a_params_file_changed_while_a_stage_runs_leaves_no_outputs(tmp_path, mo
     outputs were recorded with values it never used: now the stage fails, and DVC records nothing."""
     import sys
 
-    from stage_runs import stage_main
+    from support.stage_runs import stage_main
 
     path = text(PARAMS)(tmp_path)
     main = stage_main("check_params")

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import pytest
 from PIL import Image
-from stage_runs import expect_error, result_of
+from support.stage_runs import expect_error, result_of
 from test_bad_models import predict, predict_params
 
 from ferpipe.commands import predict as predict_command
@@ -161,7 +161,7 @@ def test_a_photo_of_several_frames_is_named_not_read_at_its_first(tiny, tmp_path
 
 
 def run_predict(tmp: Path, *args) -> "subprocess.CompletedProcess":
-    from stage_runs import run_main
+    from support.stage_runs import run_main
 
     from ferpipe.core.cli import run_stage
 
@@ -177,7 +177,7 @@ def test_a_photo_name_never_becomes_a_spreadsheet_formula(tiny, tmp_path, name):
 
     (tmp_path / "photos").mkdir()
     image(astronaut())(tmp_path / "photos" / name)
-    from stage_runs import run_main
+    from support.stage_runs import run_main
 
     from ferpipe.core.cli import run_stage
 

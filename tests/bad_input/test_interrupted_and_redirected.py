@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from stage_runs import run_main
+from support.stage_runs import run_main
 from test_bad_export import predict_onnx, write_export
 
 from ferpipe import __main__ as ferpipe_command

@@ -24,7 +24,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from stage_runs import result_of, stage_main
+from support.stage_runs import result_of, stage_main
 
 from ferpipe.commands.params import main as params_main
 from ferpipe.core.errors import FerpipeError
@@ -225,7 +225,7 @@ def test_predict_on_any_photo_name_and_bytes_draws_it_or_says_one_error(tiny, na
     name reaches the terminal raw."""
     from test_bad_models import predict_params
 
-    from stage_runs import run_main
+    from support.stage_runs import run_main
 
     from ferpipe.commands import predict as predict_command
     from ferpipe.core.cli import run_stage
@@ -250,7 +250,7 @@ def test_predict_on_any_photo_name_and_bytes_draws_it_or_says_one_error(tiny, na
 
 
 def video_bytes(times: list[int], cut: float) -> bytes:
-    from ferpipe.testing.face_video import write_vfr_video
+    from support.face_video import write_vfr_video
 
     with tempfile.TemporaryDirectory() as tmp:
         data = write_vfr_video(Path(tmp) / "v.mkv", times, duration_ms=times[-1] + 500).read_bytes()
@@ -284,7 +284,7 @@ def test_video_bytes_are_sampled_frames_or_one_error(data, name):
 @given(TIMES)
 def test_a_variable_frame_rate_video_is_sampled_at_its_own_times(times):
     from ferpipe.apply.video import opened, sampled_frames
-    from ferpipe.testing.face_video import write_vfr_video
+    from support.face_video import write_vfr_video
 
     with folder() as tmp:
         video = write_vfr_video(tmp / "v.mkv", times, duration_ms=times[-1] + 500)

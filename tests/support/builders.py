@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from PIL import Image
-from stage_runs import run_in_child, run_in_process
+from support.stage_runs import run_in_child, run_in_process
 
 from ferpipe.core.outputs import record_written, temp_path
 from ferpipe.data.sources import ckplus, fer2013

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from stage_runs import run_in_process
-from svm_fixtures import SVM_PARAMS, blobs
+from support import REPO
+from support.stage_runs import run_in_process
+from support.svm_fixtures import SVM_PARAMS, blobs
+from support.train_params import train_params
 
 from ferpipe.data.sources.demo_faces import DEMO_CLASSES
 from ferpipe.svm.fit import fit_final
 from ferpipe.svm.settings import SvmSettings
 from ferpipe.svm.model import save_svm
-from ferpipe.testing.train_params import train_params
 
-REPO = Path(__file__).resolve().parents[1]
 LENET_FEATURES = 500  # the LeNet's hidden layer
 EXPORT_ARGS = ("--model", "model", "--svm", "svm.skops", "--test", "augmented/test.npz", "--data-metrics", "data.json",
                "--softmax-metrics", "softmax.json", "--svm-metrics", "svm.json", "--out", "export")

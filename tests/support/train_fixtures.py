@@ -1,4 +1,4 @@
-"""Tiny learnable data for the train / evaluate_softmax tests (their parameters: `ferpipe.testing.train_params`),
+"""Tiny learnable data for the train / evaluate_softmax tests (their parameters: `support.train_params`),
 and a run of the training loop on it."""
 from __future__ import annotations
 

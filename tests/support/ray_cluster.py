@@ -12,17 +12,22 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 from ferpipe.experiments.ray_tasks import WORKDIR_ENV
-from ferpipe.testing.project_copy import RUN_OUTPUTS, TINY_SWEEP, copy_repository, run
+from support.project_copy import RUN_OUTPUTS, TINY_SWEEP, copy_repository, run
 
 RAY = str(Path(sys.executable).parent / "ray")
 NODES = ("node_a", "node_b")
 OBJECT_STORE_BYTES = 100 * 1024 * 1024  # the tasks pass only small results: keep shared memory small
+# Set, to a value drawn for each cluster, in the environment of the nodes `two_node_cluster` starts, which
+# every process of a node inherits: what `kill_node` looks for, beside the node's work folder.
+CLUSTER_ENV = "FERPIPE_TEST_CLUSTER"
+CLUSTER_FILE = "cluster-id"  # in the cluster's work folder: the value of CLUSTER_ENV
 
 
 TINY3 = {**TINY_SWEEP, "vary": {"lr": [0.1, 0.05, 0.01]}}
@@ -52,7 +57,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
+def start_node(node: str, workdir: Path, head_port: int, head: bool, cluster_id: str) -> None:
     """The head (`node` "head": no CPU, so that it runs no task) or a worker node of one CPU named `node`."""
     where = ["--head", f"--port={head_port}", "--include-dashboard=false"] if head else [
         f"--address=127.0.0.1:{head_port}"]
@@ -61,8 +66,8 @@ def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
     # worker node would not send; a cluster on loopback only needs none.
     # RAY_worker_niceness: Ray starts its task processes at nice 15, where the experiments starved beside
     # the other test workers (at 0): the sweep module's fixture took 852 s, 410 s at nice 0.
-    env = dict(os.environ, **{WORKDIR_ENV: str(workdir / node)}, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled",
-               RAY_worker_niceness="0")
+    env = dict(os.environ, **{WORKDIR_ENV: str(workdir / node), CLUSTER_ENV: cluster_id}, RAY_USAGE_STATS_ENABLED="0",
+               RAY_AUTH_MODE="disabled", RAY_worker_niceness="0")
     proc = subprocess.run([RAY, "start", *where, f"--num-cpus={cpus}", "--num-gpus=0",
                            f"--object-store-memory={OBJECT_STORE_BYTES}", f"--resources={json.dumps(resources)}",
                            "--disable-usage-stats"], env=env, capture_output=True, text=True)
@@ -73,24 +78,34 @@ def start_node(node: str, workdir: Path, head_port: int, head: bool) -> None:
 @contextlib.contextmanager
 def two_node_cluster(workdir: Path) -> Iterator[str]:
     """The head's address while both worker nodes run; `ray stop --force` after."""
-    port = free_port()
+    port, cluster_id = free_port(), uuid.uuid4().hex
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / CLUSTER_FILE).write_text(cluster_id)
     try:
-        start_node("head", workdir, port, head=True)
+        start_node("head", workdir, port, head=True, cluster_id=cluster_id)
         for node in NODES:
-            start_node(node, workdir, port, head=False)
+            start_node(node, workdir, port, head=False, cluster_id=cluster_id)
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([RAY, "stop", "--force"], check=False, capture_output=True)
 
 
 def kill_node(workdir: Path, node: str) -> int:
-    """SIGKILL every process of `node` (its raylet, its workers and what they run), found by its work
-    folder in their environment, as when the machine dies; how many were killed."""
-    mark = f"{WORKDIR_ENV}={workdir / node}".encode()
+    """SIGKILL every process of `node` (its raylet, its workers and what they run) of the cluster that
+    `two_node_cluster` started in `workdir`, as when the machine dies; how many were killed.
+
+    Only processes this module started, or their children, are killed: a process must carry both the node's
+    work folder and the cluster's own id (drawn when it started, kept in workdir) in its environment, which
+    processes inherit from the `ray start` that started the node. A Ray node of anyone else, even one with
+    the same work folder, lacks the id; without the cluster's id file nothing is killed."""
+    id_file = workdir / CLUSTER_FILE
+    if not id_file.is_file():
+        return 0
+    marks = {f"{WORKDIR_ENV}={workdir / node}".encode(), f"{CLUSTER_ENV}={id_file.read_text()}".encode()}
     killed = 0
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and mark in (proc / "environ").read_bytes().split(b"\0"):
+            if proc.name.isdigit() and marks <= set((proc / "environ").read_bytes().split(b"\0")):
                 os.kill(int(proc.name), signal.SIGKILL)
                 killed += 1
         except (OSError, PermissionError):

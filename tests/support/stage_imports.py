@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # not support.REPO: this file also runs as a script, without tests/ on the path
 
 
 def _module_file(name: str) -> Path | None:
@@ -50,7 +50,7 @@ def imported_files(script: Path) -> set[Path]:
     return {p.relative_to(REPO) for p in seen}
 
 
-# ---- the code deps of dvc.yaml: `python tests/stage_imports.py` writes them -------------------------
+# ---- the code deps of dvc.yaml: `python tests/support/stage_imports.py` writes them -------------------------
 
 DVC_YAML = REPO / "dvc.yaml"
 WIDTH = 120  # dvc.yaml's deps lines wrap here

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from support import REPO
+
 # Written by the run, so removed from the copy: a test reading them then reads what the run wrote.
 RUN_OUTPUTS = {"metrics", "plots", "REPORT.md"}
 # A LeNet experiment on 7 x 10 demo faces that takes seconds: the sweep machinery, not learning, is under test

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from ferpipe.core.cli import run_stage
+from support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
+from ferpipe.core.cli import run_stage
 
 
 def stage_main(stage: str) -> Callable[[list[str] | None], None]:
