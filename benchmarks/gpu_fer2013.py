@@ -1,4 +1,4 @@
-"""The whole FER-2013 pipeline on one GPU in one command, with the figures of issue 11: a benchmark, not a test.
+"""The whole FER-2013 pipeline on one GPU in one command, with its times, speeds and accuracies: a benchmark, not a test.
 
 It drives the stage code directly, in one process, not `dvc repro`, so that it needs neither dvc nor
 dvclive: every stage but train is its stage script's `main`; train is `ferpipe.nn.training.train` (the
