@@ -1,4 +1,4 @@
-"""The whole FER-2013 pipeline on one GPU in one command, with the figures of issue 11: a benchmark, not a test.
+"""The whole FER-2013 pipeline on one GPU in one command, with its times, speeds and accuracies: a benchmark, not a test.
 
 It runs the stage scripts' `main` in one process, not `dvc repro`, so that it needs neither dvc nor
 dvclive: each with the arguments of its cmd in dvc.yaml, in the work folder (--work), the train stage

@@ -114,7 +114,7 @@ def test_a_missing_export_or_recipe_is_one_error_and_no_output(tmp_path):
 @pytest.mark.slow
 def test_a_shipped_folder_is_shipped_again_but_no_other_folder_is_replaced(shipped, demo_export, tmp_path):
     """A committed models/<name>/ (no manifest: another checkout wrote it) is a shipped model and is replaced;
-    a folder holding anything else is never replaced (issue 38)."""
+    a folder holding anything else is never replaced: it may be a user's."""
     import shutil
 
     from ferpipe.export.ship import shipped_folder

@@ -12,7 +12,7 @@ from pathlib import Path
 
 CPUINFO = Path("/proc/cpuinfo")
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})  # x86 AVX-512 / AMX, Arm (`Features` line)
-GPU_PRECISION = "mixed_float16"  # `auto` on a GPU: the policy every GPU run used before `auto` existed
+GPU_PRECISION = "mixed_float16"  # `auto` on a GPU: float16 Tensor Cores since Volta, bf16 only from Ampere
 
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:

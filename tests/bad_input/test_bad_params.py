@@ -183,8 +183,8 @@ def test_a_mistyped_override_gets_the_registry_s_hint_not_hydra_s(override, mess
 
 
 def test_a_params_file_changed_while_a_stage_runs_leaves_no_outputs(tmp_path, monkeypatch):
-    """`dvc exp run -S lr=0.03` beside a running `dvc repro` rewrote params.yaml mid-stage, and the stage's
-    outputs were recorded with values it never used: now the stage fails, and DVC records nothing."""
+    """`dvc exp run -S lr=0.03` beside a running `dvc repro` rewrites params.yaml mid-stage; were the outputs
+    kept, DVC would record them with values the stage never used: so the stage fails, and DVC records nothing."""
     import sys
 
     from support.stage_runs import stage_main
