@@ -33,7 +33,7 @@ from ferpipe.features.extract import EmbedSettings
 from ferpipe.features.handcrafted import check_fits
 from ferpipe.svm.settings import SvmSettings
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
-from ferpipe.nn.config import Backend, TrainConfig
+from ferpipe.nn.settings import Backend, TrainConfig
 from ferpipe.nn.saved import read_model_info
 from ferpipe.report.inputs import ReportParams
 
