@@ -182,7 +182,7 @@ def keras_step_speed(cfg, x: np.ndarray, y: np.ndarray, num_classes: int, steps:
 
     from ferpipe.nn.models import build_model, to_model_input
     from ferpipe.nn.schedule import PhasePlan
-    from ferpipe.nn.training import compile_for_phase
+    from ferpipe.nn.keras_loop import compile_for_phase
 
     model = build_model(cfg, x.shape[1], num_classes)
     compile_for_phase(model, cfg, PhasePlan(head_only=False, lr=cfg.lr, steps=10_000, warmup_steps=0))
@@ -298,7 +298,7 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from ferpipe.data.arrays import load_split
-    from ferpipe.nn.config import train_config
+    from ferpipe.nn.settings import train_config
     from ferpipe.nn.schedule import epoch_batches
     from torch_reference import train_reference
 

@@ -34,7 +34,7 @@ def features(args: argparse.Namespace) -> None:
     from ferpipe.nn.backend import select_backend
 
     select_backend("tensorflow")
-    from ferpipe.nn.config import train_config
+    from ferpipe.nn.settings import train_config
     from ferpipe.nn.models import feature_model, predict_batched
     from ferpipe.nn.training import train
 

@@ -37,7 +37,7 @@ MATMUL_SIDE = 4096
 
 
 def config(size: int, batch: int, precision: str, loop: str):
-    from ferpipe.nn.config import train_config
+    from ferpipe.nn.settings import train_config
     from support.train_params import train_params
 
     return train_config(train_params(arch="resnet50", batch_size=batch, lr=0.05, train_input_size=size,
@@ -67,7 +67,7 @@ def measure(runner: str, precision: str, size: int, batch: int, steps: int, warm
             for _ in range(n):
                 net.train_step(xt, yt, 0.05)
     else:
-        from ferpipe.nn.training import KerasLoop
+        from ferpipe.nn.keras_loop import KerasLoop
 
         cfg = config(size, batch, precision, runner.split("-")[0])
         keras.utils.set_random_seed(0)
@@ -76,7 +76,7 @@ def measure(runner: str, precision: str, size: int, batch: int, steps: int, warm
             loop = KerasLoop(cfg, x, y, x, y, 7)
             loop.start()
         else:
-            from ferpipe.nn.torch_training import TorchLoop
+            from ferpipe.nn.torch_loop import TorchLoop
 
             loop = TorchLoop(cfg, precision, x, y, x, y, 7)
         loop.start_phase(0)

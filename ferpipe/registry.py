@@ -29,7 +29,7 @@ from ferpipe.data.settings import FetchSettings, check_source
 from ferpipe.eval.settings import CompareSettings
 from ferpipe.faces.settings import FaceRuntime, FaceSettings
 from ferpipe.features.settings import EmbedSettings, check_fits
-from ferpipe.nn.config import Backend, TrainConfig
+from ferpipe.nn.settings import Backend, TrainConfig
 from ferpipe.nn.saved import read_model_info
 from ferpipe.report.settings import ReportParams
 from ferpipe.svm.settings import SvmSettings

@@ -20,7 +20,7 @@ from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
 from ferpipe.data.arrays import load_split
 from ferpipe.nn.backend import select_backend, torch_sees_cuda
-from ferpipe.nn.config import train_config
+from ferpipe.nn.settings import train_config
 from ferpipe.nn.pretrained import check_source_fits, describe_source, is_model_folder
 from ferpipe.nn.precision import resolve_loop
 

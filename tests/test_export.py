@@ -121,7 +121,7 @@ def test_the_default_resnet50_exports_on_torch(demo_export, tmp_path):
     check passes on the torch backend's exporter. On TensorFlow, the demo's trained ResNet-50 is exported
     by test_pipeline.py's `make repro`."""
     backend = "torch"
-    from ferpipe.nn.config import train_config
+    from ferpipe.nn.settings import train_config
     from ferpipe.nn.models import build_model
     from ferpipe.nn.saved import ModelInfo, write_model_folder
     from support.train_params import train_params
@@ -153,7 +153,7 @@ def test_a_network_of_16_bit_compute_exports_in_float32(demo_export, tmp_path, p
     writes the network with float32 layers, checked against it, and says in the card how it was trained."""
     import keras
 
-    from ferpipe.nn.config import train_config
+    from ferpipe.nn.settings import train_config
     from ferpipe.nn.models import build_model
     from ferpipe.nn.saved import ModelInfo, load_model, write_model_folder
 

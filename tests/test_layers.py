@@ -1,5 +1,7 @@
 """Each folder of the package uses only the folders below it (imports inside functions included), so that
-code two parts share lives low enough for both: the order of the method, from files to the report."""
+code two parts share lives low enough for both: the order of the method, from files to the report. And no
+module imports itself back through others (no import cycle, inside a folder either), so that each module
+reads without those that use it."""
 from __future__ import annotations
 
 import ast
@@ -48,6 +50,55 @@ def imported_parts(path: Path) -> set[str]:
     return {n.split(".")[1] for n in imported_modules(path) if n.startswith("ferpipe.")}
 
 
+def module_name(path: Path, root: Path = PACKAGE.parent) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_modules_imported(path: Path, modules: set[str]) -> set[str]:
+    """The package's modules `path` imports, at module level or in a function (`from ferpipe.nn import
+    backend` imports ferpipe.nn.backend; `from ferpipe.nn.schedule import PhasePlan`, ferpipe.nn.schedule)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names & modules
+
+
+def import_cycles(files: list[Path], root: Path = PACKAGE.parent) -> list[list[str]]:
+    """Each set of modules that import one another round in a circle (Tarjan's strongly connected
+    components of more than one module, or a module that imports itself), sorted."""
+    modules = {module_name(p, root): p for p in files}
+    graph = {m: package_modules_imported(p, set(modules)) for m, p in modules.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = stack[stack.index(module):]
+            del stack[stack.index(module):]
+            if len(component) > 1 or module in graph[module]:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(cycles)
+
+
 def folders() -> list[str]:
     return sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
 
@@ -67,6 +118,25 @@ def test_a_folder_uses_only_those_below_it(folder):
               for path in files_of(folder)
               for part in imported_parts(path) if part != folder and level_of(part) >= LEVEL[folder]}
     assert not upward, sorted(upward)
+
+
+def test_no_import_cycle_in_the_package():
+    """Between folders the order above rules cycles out; this finds those inside a folder (and between
+    the package's own modules, which share the top)."""
+    assert not import_cycles(sorted(PACKAGE.rglob("*.py")))
+
+
+def test_the_cycle_check_sees_a_cycle_through_a_function_level_import(tmp_path):
+    folder = tmp_path / "ferpipe" / "nn"
+    folder.mkdir(parents=True)
+    (folder / "loop.py").write_text("from ferpipe.nn.schedule import epoch_batches\n")
+    (folder / "schedule.py").write_text("from ferpipe.nn import steps\n")
+    (folder / "steps.py").write_text("def f():\n    from ferpipe.nn.loop import Loop\n")
+    (folder / "alone.py").write_text("import ferpipe.nn.schedule\n")
+    files = sorted(folder.glob("*.py"))
+    assert import_cycles(files, tmp_path) == [["ferpipe.nn.loop", "ferpipe.nn.schedule", "ferpipe.nn.steps"]]
+    (folder / "steps.py").write_text("def f():\n    from ferpipe.core.errors import require\n")
+    assert import_cycles(files, tmp_path) == []
 
 
 def test_nothing_in_the_package_uses_the_test_support():

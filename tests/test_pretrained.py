@@ -15,7 +15,7 @@ from support.train_fixtures import CLASSES, backbone_digests, write_toy_splits
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.nn.checkpoints import fingerprint
-from ferpipe.nn.config import train_config
+from ferpipe.nn.settings import train_config
 from ferpipe.nn.models import BACKBONE_NAME, FEATURES_LAYER, build_model
 from ferpipe.nn.pretrained import folder_sha256
 from ferpipe.nn.saved import ModelInfo, read_model_info, write_model_folder

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from stage_imports import REPO
+from support.stage_imports import REPO
 
 PACKAGE = REPO / "ferpipe"
 SETTINGS_MODULES = sorted(PACKAGE.rglob("settings.py"))
 LIGHT_LIBRARIES = {"pydantic", "pydantic_core", "annotated_types"}
-# What the registry may import beyond settings modules and core/: the train block's models, and the reader of
+# What the registry may import beyond settings modules and core/: the reader of
 # a source model's model.json for the checks on the files `weights` names.
-REGISTRY_EXTRAS = {"ferpipe.nn.config", "ferpipe.nn.saved"}
+REGISTRY_EXTRAS = {"ferpipe.nn.saved"}
 HEAVY = ("cv2", "torch", "tensorflow", "keras", "sklearn", "skimage", "scipy", "matplotlib", "facenet_pytorch")
 
 

@@ -43,11 +43,11 @@ def train_steps(weights_file: str, shims: bool) -> None:
     from torch.utils._python_dispatch import TorchDispatchMode
 
     import keras
-    from ferpipe.nn.config import train_config
+    from ferpipe.nn.settings import train_config
     from ferpipe.nn.models import build_model
     from ferpipe.nn.torch_cuda import remove_shims, speed_up_keras_on_cuda
     from ferpipe.nn.schedule import PhasePlan
-    from ferpipe.nn.training import compile_for_phase
+    from ferpipe.nn.keras_loop import compile_for_phase
     from support.train_params import train_params
 
     class ReadBacks(TorchDispatchMode):

@@ -15,10 +15,10 @@ from support.train_fixtures import CLASSES, kill_after_epoch, run, toy_split  # 
 
 from ferpipe.core.errors import FerpipeError  # noqa: E402
 from ferpipe.nn import backend  # noqa: E402
-from ferpipe.nn.config import train_config  # noqa: E402
+from ferpipe.nn.settings import train_config  # noqa: E402
 from ferpipe.nn.models import BACKBONE_NAME, build_model, predict_probabilities  # noqa: E402
 from ferpipe.nn.torch_resnet50 import from_keras, into_keras  # noqa: E402
-from ferpipe.nn.torch_training import TorchLoop  # noqa: E402
+from ferpipe.nn.torch_loop import TorchLoop  # noqa: E402
 from support.train_params import train_params  # noqa: E402
 
 
@@ -160,7 +160,7 @@ def test_mixup_blends_inputs_and_targets_by_one_beta_draw():
 
 
 def test_the_keras_loop_refuses_what_only_the_pytorch_loop_trains():
-    from ferpipe.nn.training import KerasLoop
+    from ferpipe.nn.keras_loop import KerasLoop
 
     x, y = toy_split(8, seed=4)
     cfg = resnet_cfg(train_loop="auto", train_label_smoothing=0.1)  # auto resolves to keras on a GPU

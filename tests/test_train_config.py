@@ -7,7 +7,7 @@ import pytest
 
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.params import load_params
-from ferpipe.nn.config import lenet_feature_sizes, train_config
+from ferpipe.nn.settings import lenet_feature_sizes, train_config
 from support.train_params import train_params
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from support.train_fixtures import CLASSES, backbone_digests, kill_after_epoch, 
 from ferpipe.core.errors import FerpipeError  # noqa: E402
 from ferpipe.nn import backend, checkpoints, training  # noqa: E402
 from ferpipe.nn.checkpoints import Checkpoints, fingerprint  # noqa: E402
-from ferpipe.nn.config import train_config  # noqa: E402
+from ferpipe.nn.settings import train_config  # noqa: E402
 from ferpipe.nn.models import (  # noqa: E402
     BACKBONE_NAME,
     as_model_input,
@@ -28,7 +28,8 @@ from ferpipe.nn.models import (  # noqa: E402
 )
 from ferpipe.nn.torch_resnet50 import ResNet50, into_keras  # noqa: E402
 from ferpipe.nn.schedule import epoch_batches  # noqa: E402
-from ferpipe.nn.training import choose_precision, start_phase  # noqa: E402
+from ferpipe.nn.keras_loop import start_phase  # noqa: E402
+from ferpipe.nn.training import choose_precision  # noqa: E402
 from support.train_params import train_params  # noqa: E402
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.nn.config import Backend
+from ferpipe.nn.settings import Backend
 
 NVIDIA_DRIVER_FILE = Path("/proc/driver/nvidia/version")  # present where an NVIDIA driver is loaded
 GPU_LEFT_UNUSED = ("warning: this machine has an NVIDIA GPU but TensorFlow sees none (tensorflow-cpu is installed), "

@@ -6,9 +6,8 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -16,7 +15,8 @@ import numpy as np
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.records import FileName, Record, read_record
 from ferpipe.nn.backend import backend_version
-from ferpipe.nn.config import TrainConfig
+from ferpipe.nn.loop import ModelFormat
+from ferpipe.nn.settings import TrainConfig
 from ferpipe.nn.pretrained import weights_sha256
 
 
@@ -52,17 +52,6 @@ def fingerprint(cfg: TrainConfig, arrays: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class ModelFormat:
-    """How a training loop writes and reads back what it resumes from."""
-    suffix: str
-    write: Callable[[Any, Path], None]
-    read: Callable[[Path], Any]
-
-
-KERAS_FORMAT = ModelFormat(".keras", lambda model, path: model.save(path), keras.models.load_model)
-
-
 class Checkpoints:
     """One model file per saved epoch and `state.json`, which names the last and the best of them.
 
@@ -70,7 +59,7 @@ class Checkpoints:
     names are removed after it, so a kill at any moment leaves a state and the very models it names.
     """
 
-    def __init__(self, folder: Path, fingerprint: str, model_format: ModelFormat = KERAS_FORMAT):
+    def __init__(self, folder: Path, fingerprint: str, model_format: ModelFormat):
         self.folder, self.fingerprint, self.format = Path(folder), fingerprint, model_format
         self.state_file = self.folder / "state.json"
         self.files: dict[str, str] = {}  # "last" / "best" -> file name in the folder

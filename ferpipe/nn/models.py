@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.nn.config import LENET_KERNEL, TrainConfig
+from ferpipe.nn.settings import LENET_KERNEL, TrainConfig
 from ferpipe.nn.pretrained import backbone_weights, is_model_folder
 
 # keras.applications.resnet50.preprocess_input ("caffe" mode): BGR means of ImageNet, no scaling.

@@ -1,7 +1,7 @@
 """The training schedule, free of any deep-learning framework: which batches each epoch trains, and the
 learning rate of every step (a linear warm-up, then Keras' cosine decay or a constant rate, per phase of
-two-phase fine-tuning). Both training loops read it (`ferpipe.nn.training`, `ferpipe.nn.torch_training`),
-so that they train the same batches at the same rates."""
+two-phase fine-tuning). The driver (`ferpipe.nn.training`) and both training loops (`keras_loop`,
+`torch_loop`) read it, so that they train the same batches at the same rates."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ferpipe.nn.config import TrainConfig
+from ferpipe.nn.settings import TrainConfig
 
 
 def epoch_batches(n: int, cfg: TrainConfig, epoch: int) -> list[np.ndarray]:

@@ -14,8 +14,9 @@ waits for the GPU and the layout copies that Keras' torch backend puts into it.
 
 Each is applied only where Keras runs on torch with a CUDA device (`speed_up_keras_on_cuda`), and only
 where the patched Keras functions exist as this module knows them (Keras 3.15); the CPU path stays
-Keras' own. Shim 2 rounds `lr x gradient` separately from its addition (the fused form may use a
-fused multiply-add): float noise.
+Keras' own. Shim 2 is the step of `ferpipe.nn.keras_sgd`: it rounds `lr x gradient` separately from
+its addition (the fused form may use a fused multiply-add), and with Nesterov momentum adds
+`momentum x v` before `-lr x g` where Keras adds it after: float noise.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import sys
 from typing import Callable
 
 import torch
+
+from ferpipe.nn.keras_sgd import keras_sgd_step
 
 APPLIED: list[str] = []  # the names of the shims applied in this process
 _ORIGINALS: list[tuple[object, str, object]] = []  # (module or class, attribute, Keras' own value)
@@ -88,23 +91,12 @@ def _without_blocking_copies(original: Callable, core) -> Callable:
     return convert_to_tensor
 
 
-@torch.no_grad()
 def _sgd_step_with_tensor_rate(self, grads, variables, learning_rate) -> None:
-    """keras.src.backend.torch.optimizers.torch_sgd.SGD._parallel_update_step, with the rate a tensor."""
+    """keras.src.backend.torch.optimizers.torch_sgd.SGD._parallel_update_step, with the rate a tensor
+    (Keras applies the weight decay before it, apart)."""
     momentum_of = [self.momentums[self._get_variable_index(v)].value for v in variables] if self.momentum else []
-    values = [v.value for v in variables]
     rate = getattr(learning_rate, "value", learning_rate)  # a schedule's tensor, or a Keras variable's
-    step = torch._foreach_mul(grads, -rate)  # -lr x gradient, on the device
-    if not self.momentum:
-        torch._foreach_add_(values, step)
-        return
-    torch._foreach_mul_(momentum_of, self.momentum)
-    torch._foreach_add_(momentum_of, step)
-    if self.nesterov:
-        torch._foreach_add_(values, step)
-        torch._foreach_add_(values, momentum_of, alpha=self.momentum)
-    else:
-        torch._foreach_add_(values, momentum_of)
+    keras_sgd_step([v.value for v in variables], grads, momentum_of, rate, self.momentum, self.nesterov)
 
 
 def _channels_first_view(original: Callable) -> Callable:

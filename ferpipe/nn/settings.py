@@ -1,4 +1,6 @@
-"""The `train` stage's parameters, checked before any deep-learning framework is imported.
+"""The `train` stage's parameters, checked before any deep-learning framework is imported (this module
+loads none: the registry and `check_params` read it on their own; `pretrained` reads a model folder's
+model.json to check `weights`).
 
 The paper's Table 2 names (`lr`, `batch_size`, `epochs`, `n_kerns`, `pool_size`) and the switches
 `arch`, `backend`, `weights` live at the top level of params.yaml, so `dvc exp run -S lr=0.01`

@@ -1,14 +1,13 @@
-"""The PyTorch loop of ResNet-50 (`train.loop: torch`): the Keras model's network, optimizer, schedule
-and batches, trained in plain PyTorch.
+"""The PyTorch loop of ResNet-50 (`train.loop: torch`, and `auto` on a CPU): the Keras model's network,
+optimizer, schedule and batches, trained in plain PyTorch.
 
 Keras builds and initialises the model (ImageNet or a weights file included); `torch_resnet50` copies
 it into a PyTorch module, which trains in channels-last memory, under bf16 autocast where the
 precision is `mixed_bfloat16` (float32 weights, loss and softmax); the best epoch's weights go back
-into the Keras model, which every later stage loads. SGD as Keras computes it (v = momentum x v -
-lr x g; w += v, or w += momentum x v - lr x g with Nesterov; weight decay w -= lr x decay x w first),
-over every trainable weight, with Keras' cosine decay per step; two-phase fine-tuning and frozen
-pretrained BatchNorm as in the Keras loop. Loss and hits add up on the device and are read once per
-epoch. Measured against Keras' own loop in docs/benchmarks.md.
+into the Keras model, which every later stage loads. SGD as Keras computes it (`keras_sgd`) over every
+trainable weight, with Keras' cosine decay per step; two-phase fine-tuning and frozen pretrained
+BatchNorm as in the Keras loop. Loss and hits add up on the device and are read once per epoch.
+Measured against Keras' own loop in docs/benchmarks.md.
 """
 from __future__ import annotations
 
@@ -19,11 +18,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ferpipe.core.errors import FerpipeError
-from ferpipe.nn.checkpoints import ModelFormat
-from ferpipe.nn.config import TrainConfig
+from ferpipe.nn.keras_sgd import keras_sgd_step
+from ferpipe.nn.loop import ModelFormat
 from ferpipe.nn.models import build_model
-from ferpipe.nn.torch_resnet50 import from_keras, into_keras
 from ferpipe.nn.schedule import learning_rate, phase_plan
+from ferpipe.nn.settings import TrainConfig
+from ferpipe.nn.torch_resnet50 import from_keras, into_keras
 
 TORCH_FORMAT = ModelFormat(".pt", lambda checkpoint, path: torch.save(checkpoint, path),
                            lambda path: torch.load(path, weights_only=True))
@@ -32,6 +32,8 @@ EVAL_BATCH = 256
 
 
 class TorchLoop:
+    """`ferpipe.nn.loop.TrainingLoop` in plain PyTorch: the checkpoint is the module's weights, the
+    velocity and the step in the phase."""
     model_format = TORCH_FORMAT
 
     def __init__(self, cfg: TrainConfig, precision: str, x_train, y_train, x_val, y_val, num_classes: int):
@@ -89,22 +91,6 @@ class TorchLoop:
         """The phase's rate at this step, as Keras' CosineDecay (or a constant rate) with its warm-up gives it."""
         return learning_rate(self.plan, self.cfg.train.schedule, self.step)
 
-    def _update(self, lr: float) -> None:
-        t, grads = self.cfg.train, [p.grad for p in self.params]
-        with torch.no_grad():
-            if t.weight_decay:
-                torch._foreach_mul_(self.params, 1 - lr * t.weight_decay)
-            if not t.momentum:
-                torch._foreach_add_(self.params, grads, alpha=-lr)
-                return
-            torch._foreach_mul_(self.velocity, t.momentum)
-            torch._foreach_add_(self.velocity, grads, alpha=-lr)
-            if t.nesterov:
-                torch._foreach_add_(self.params, self.velocity, alpha=t.momentum)
-                torch._foreach_add_(self.params, grads, alpha=-lr)
-            else:
-                torch._foreach_add_(self.params, self.velocity)
-
     def _logits(self, crops: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             return self.net(crops).float()
@@ -142,7 +128,9 @@ class TorchLoop:
             for p in self.params:
                 p.grad = None
             loss.backward()
-            self._update(self.lr())
+            t = self.cfg.train
+            keras_sgd_step(self.params, [p.grad for p in self.params], self.velocity, self.lr(), t.momentum,
+                           t.nesterov, t.weight_decay)
             self.step += 1
             loss_sum += loss.detach() * len(batch)
             hits += (logits.detach().argmax(1) == y).sum()
