@@ -54,8 +54,10 @@ def project_files() -> list[Path]:
 
 
 def unresolved_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
     problems = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    imported_modules: dict[str, str] = {}  # a local name -> the ferpipe module it names
+    for node in ast.walk(tree):
         if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
                 and node.module.split(".")[0] == "ferpipe"):
             continue
@@ -65,8 +67,15 @@ def unresolved_imports(path: Path) -> list[str]:
             continue
         known = defined_names(target)
         for alias in node.names:
-            if alias.name != "*" and alias.name not in known and module_file(f"{node.module}.{alias.name}") is None:
+            if module_file(f"{node.module}.{alias.name}") is not None:
+                imported_modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            elif alias.name != "*" and alias.name not in known:
                 problems.append(f"line {node.lineno}: {node.module} has no {alias.name}")
+    for node in ast.walk(tree):  # `from ferpipe.eval import traditional` then `traditional.main`
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported_modules:
+            module = imported_modules[node.value.id]
+            if node.attr not in defined_names(module_file(module)) and module_file(f"{module}.{node.attr}") is None:
+                problems.append(f"line {node.lineno}: {module} has no {node.attr}")
     return problems
 
 
@@ -74,6 +83,12 @@ def test_the_checker_sees_a_missing_name(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from ferpipe.nn.schedule import epoch_batches, no_such_function\n")
     assert unresolved_imports(bad) == ["line 2: ferpipe.nn.schedule has no no_such_function"]
+
+
+def test_the_checker_sees_a_missing_attribute_of_an_imported_module(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from ferpipe.nn import schedule\n\nschedule.epoch_batches\nschedule.no_such_function(1)\n")
+    assert unresolved_imports(bad) == ["line 4: ferpipe.nn.schedule has no no_such_function"]
 
 
 @pytest.mark.parametrize("path", project_files(), ids=lambda p: str(p.relative_to(REPO)))

@@ -14,7 +14,7 @@ from support.stage_runs import expect_error, result_of
 from ferpipe.core.errors import FerpipeError
 from ferpipe.core.npz import read_arrays
 from ferpipe.data.arrays import load_split
-from ferpipe.eval import traditional
+from ferpipe.commands import traditional
 
 
 def fifo(tmp: Path) -> Path:
