@@ -9,17 +9,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from support.stage_imports import REPO, module_file
 
-REPO = Path(__file__).resolve().parents[1]
 SOURCE_FOLDERS = ("ferpipe", "stages", "benchmarks", "tests")
-
-
-def module_file(name: str) -> Path | None:
-    base = REPO / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def defined_names(path: Path) -> set[str]:

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from support.stage_imports import REPO
+from support.stage_imports import REPO, imported_names
 
 PACKAGE = REPO / "ferpipe"
 # Lowest first; a folder may import its own modules and those of the folders of lower lines only. The
@@ -36,18 +36,9 @@ def level_of(part: str) -> int:
     return LEVEL.get(part, TOP)
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module `path` imports by its absolute name (imports inside functions included)."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names.update([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
-    return names
-
-
 def imported_parts(path: Path) -> set[str]:
     """The first part under ferpipe of every ferpipe module `path` imports (`ferpipe.svm.fit` -> svm)."""
-    return {n.split(".")[1] for n in imported_modules(path) if n.startswith("ferpipe.")}
+    return {n.split(".")[1] for n in imported_names(path) if n.startswith("ferpipe.")}
 
 
 def module_name(path: Path, root: Path = PACKAGE.parent) -> str:
@@ -55,24 +46,11 @@ def module_name(path: Path, root: Path = PACKAGE.parent) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def package_modules_imported(path: Path, modules: set[str]) -> set[str]:
-    """The package's modules `path` imports, at module level or in a function (`from ferpipe.nn import
-    backend` imports ferpipe.nn.backend; `from ferpipe.nn.schedule import PhasePlan`, ferpipe.nn.schedule)."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names & modules
-
-
 def import_cycles(files: list[Path], root: Path = PACKAGE.parent) -> list[list[str]]:
     """Each set of modules that import one another round in a circle (Tarjan's strongly connected
     components of more than one module, or a module that imports itself), sorted."""
     modules = {module_name(p, root): p for p in files}
-    graph = {m: package_modules_imported(p, set(modules)) for m, p in modules.items()}
+    graph = {m: imported_names(p, members=True) & set(modules) for m, p in modules.items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -142,14 +120,14 @@ def test_the_cycle_check_sees_a_cycle_through_a_function_level_import(tmp_path):
 def test_nothing_in_the_package_uses_the_test_support():
     """tests/support/ is not installed with ferpipe: an import of it would work in a checkout only."""
     users = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-             if {name.split(".")[0] for name in imported_modules(p)} & {"support", "tests"}]
+             if {name.split(".")[0] for name in imported_names(p)} & {"support", "tests"}]
     assert not users
 
 
 def test_the_check_sees_an_import_of_the_test_support(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from support.stage_runs import REPO\n")
-    assert imported_modules(module) == {"support.stage_runs"}
+    assert imported_names(module) == {"support.stage_runs"}
 
 
 def test_the_check_sees_an_upward_import(tmp_path):

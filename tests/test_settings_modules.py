@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.stage_imports import REPO
+from support.stage_imports import REPO, imported_names
 
 PACKAGE = REPO / "ferpipe"
 SETTINGS_MODULES = sorted(PACKAGE.rglob("settings.py"))
@@ -21,17 +21,6 @@ SOURCE_MODEL_READERS = frozenset({"ferpipe.nn.saved", "ferpipe.nn.pretrained"})
 HEAVY = ("cv2", "torch", "tensorflow", "keras", "sklearn", "skimage", "scipy", "matplotlib", "facenet_pytorch")
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module `path` imports, at the top or inside functions (`from a.b import c` -> a.b)."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names - {"__future__"}
-
-
 def not_light(path: Path, extras: frozenset[str] = frozenset()) -> list[str]:
     """The imports of `path` that are neither the standard library, pydantic, ferpipe's core/ nor a settings module."""
     def light(name: str) -> bool:
@@ -39,7 +28,7 @@ def not_light(path: Path, extras: frozenset[str] = frozenset()) -> list[str]:
         if top != "ferpipe":
             return top in sys.stdlib_module_names or top in LIGHT_LIBRARIES
         return name.startswith("ferpipe.core.") or name.endswith(".settings") or name in extras
-    return sorted(name for name in imported_modules(path) if not light(name))
+    return sorted(name for name in imported_names(path) if not light(name))
 
 
 def test_every_part_with_parameters_has_a_settings_module():

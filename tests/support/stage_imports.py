@@ -10,23 +10,27 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]  # not support.REPO: this file also runs as a script, without tests/ on the path
 
 
-def _module_file(name: str) -> Path | None:
-    base = REPO / Path(*name.split("."))
+def module_file(name: str, root: Path = REPO) -> Path | None:
+    """The source file of module `name` under `root`, or None where it is not one of the project's."""
+    base = root / Path(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _imported_names(path: Path) -> set[str]:
+def imported_names(path: Path, members: bool = False) -> set[str]:
+    """Every module `path` imports by its absolute name, at the top or inside functions (`from a.b import
+    c` -> a.b); with `members`, a.b.c too, since c may be a sub-module or just a name."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # a sub-module, or just a name
-    return {n for n in names if n.split(".")[0] == "ferpipe"}
+            if members:
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names - {"__future__"}
 
 
 def has_code(path: Path) -> bool:
@@ -40,10 +44,10 @@ def imported_files(script: Path) -> set[Path]:
     seen: set[Path] = set()
     todo = [script]
     while todo:
-        for name in _imported_names(todo.pop()):
+        for name in {n for n in imported_names(todo.pop(), members=True) if n.split(".")[0] == "ferpipe"}:
             parts = name.split(".")
             for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__, a/b/__init__, then c
-                path = _module_file(".".join(parts[:i]))
+                path = module_file(".".join(parts[:i]))
                 if path and path not in seen and (path.name != "__init__.py" or has_code(path)):
                     seen.add(path)
                     todo.append(path)
