@@ -84,3 +84,23 @@ def test_the_check_finds_a_broken_link_and_a_broken_anchor(tmp_path):
                     "`[in code](missing-too.md)` [web](https://example.org/x.md)\n"
                     "```\n[in a fence](missing-three.md)\n```\n")
     assert broken(page) == ["missing.md: no such file", "other.md#nowhere: no heading #nowhere in other.md"]
+
+
+# A project source file named in prose or inline code (`ferpipe/nn/loop.py`, `tests/support/stage_runs.py`):
+# renames and moves of code must carry the pages along.
+SOURCE_PATH = re.compile(r"(?<![\w./-])((?:ferpipe|stages|benchmarks|tests)/[\w/]+\.py)\b")
+
+
+def stale_source_paths(page: Path) -> list[str]:
+    return sorted({m.group(1) for m in SOURCE_PATH.finditer(page.read_text()) if not (REPO / m.group(1)).is_file()})
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_source_files_a_page_names_exist(page):
+    assert stale_source_paths(page) == []
+
+
+def test_the_check_finds_a_moved_source_file(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("The loop: `ferpipe/nn/loop.py`; the old one, ferpipe/nn/torch_training.py.\n")
+    assert stale_source_paths(page) == ["ferpipe/nn/torch_training.py"]
