@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ RAY = str(Path(sys.executable).parent / "ray")
 NODES = ("node_a", "node_b")
 OBJECT_STORE_BYTES = 100 * 1024 * 1024  # the tasks pass only small results: keep shared memory small
 # Set, to a value drawn for each cluster, in the environment of the nodes `two_node_cluster` starts, which
-# every process of a node inherits: what `kill_node` looks for, beside the node's work folder.
+# every process of a node inherits: what `cluster_processes` looks for (with the node's work folder, for one node).
 CLUSTER_ENV = "FERPIPE_TEST_CLUSTER"
 CLUSTER_FILE = "cluster-id"  # in the cluster's work folder: the value of CLUSTER_ENV
 
@@ -77,7 +78,8 @@ def start_node(node: str, workdir: Path, head_port: int, head: bool, cluster_id:
 
 @contextlib.contextmanager
 def two_node_cluster(workdir: Path) -> Iterator[str]:
-    """The head's address while both worker nodes run; `ray stop --force` after."""
+    """The head's address while both worker nodes run; every process of the cluster stopped after (not `ray
+    stop --force`, which would also stop any other Ray on the machine, a user's included)."""
     port, cluster_id = free_port(), uuid.uuid4().hex
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / CLUSTER_FILE).write_text(cluster_id)
@@ -87,30 +89,54 @@ def two_node_cluster(workdir: Path) -> Iterator[str]:
             start_node(node, workdir, port, head=False, cluster_id=cluster_id)
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([RAY, "stop", "--force"], check=False, capture_output=True)
+        stop_cluster(workdir)
 
 
-def kill_node(workdir: Path, node: str) -> int:
-    """SIGKILL every process of `node` (its raylet, its workers and what they run) of the cluster that
-    `two_node_cluster` started in `workdir`, as when the machine dies; how many were killed.
+def cluster_processes(workdir: Path, node: str | None = None) -> list[int]:
+    """The processes of the cluster that `two_node_cluster` started in `workdir` (of `node` alone, if given).
 
-    Only processes this module started, or their children, are killed: a process must carry both the node's
-    work folder and the cluster's own id (drawn when it started, kept in workdir) in its environment, which
-    processes inherit from the `ray start` that started the node. A Ray node of anyone else, even one with
-    the same work folder, lacks the id; without the cluster's id file nothing is killed."""
+    Only processes this module started, or their children, are found: a process must carry the cluster's own
+    id (drawn when it started, kept in workdir), and for a node that node's work folder, in its environment,
+    which processes inherit from the `ray start` that started their node. A Ray node of anyone else, even one
+    with the same work folder, lacks the id; without the cluster's id file nothing is found."""
     id_file = workdir / CLUSTER_FILE
     if not id_file.is_file():
-        return 0
-    marks = {f"{WORKDIR_ENV}={workdir / node}".encode(), f"{CLUSTER_ENV}={id_file.read_text()}".encode()}
-    killed = 0
+        return []
+    marks = {f"{CLUSTER_ENV}={id_file.read_text()}".encode()}
+    if node is not None:
+        marks.add(f"{WORKDIR_ENV}={workdir / node}".encode())
+    found = []
     for proc in Path("/proc").iterdir():
         try:
             if proc.name.isdigit() and marks <= set((proc / "environ").read_bytes().split(b"\0")):
-                os.kill(int(proc.name), signal.SIGKILL)
-                killed += 1
-        except (OSError, PermissionError):
+                found.append(int(proc.name))
+        except OSError:  # gone meanwhile, a zombie, or not ours to read
             continue
-    return killed
+    return found
+
+
+def signal_all(pids: list[int], sig: int) -> int:
+    sent = 0
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+            sent += 1
+    return sent
+
+
+def kill_node(workdir: Path, node: str) -> int:
+    """SIGKILL every process of `node` (its raylet, its workers and what they run), as when the machine
+    dies; how many were killed."""
+    return signal_all(cluster_processes(workdir, node), signal.SIGKILL)
+
+
+def stop_cluster(workdir: Path, grace_s: float = 10.0) -> None:
+    """SIGTERM every process of the cluster, then SIGKILL what is left after `grace_s`."""
+    signal_all(cluster_processes(workdir), signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while cluster_processes(workdir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    signal_all(cluster_processes(workdir), signal.SIGKILL)
 
 
 def nodes_by_id(address: str) -> dict[str, str]:
