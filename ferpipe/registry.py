@@ -49,7 +49,7 @@ STAGES: dict[str, tuple[type[Settings], ...]] = {
     "report": (ReportParams,),
 }
 UNDECLARED = (FaceRuntime,)  # speed only: read by stages, declared by none, so changing it reruns nothing
-PRETRAINED_DIR = Path("data/pretrained")  # the train stage's --pretrained in dvc.yaml: a dependency of train
+PRETRAINED_DIR = Path("data/pretrained")  # the train stage's --pretrained in dvc.yaml, a dependency of train (a test keeps them equal)
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 HDF5_SIGNATURE_AT = (0, 512, 1024, 2048)  # where an HDF5 file's superblock may start
 

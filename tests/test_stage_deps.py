@@ -71,3 +71,12 @@ def test_no_stage_declares_the_speed_only_params():
         declared = [str(p) for p in stage.get("params", [])]
         assert not [p for p in declared if p.split(".")[0] == "runtime"], name
     assert STAGES["faces"]["params"] == ["faces"]
+
+
+def test_the_registry_checks_the_folder_the_train_stage_depends_on():
+    """check_params guards the pretrained-model folder before DVC hashes it; it must be the one train reads."""
+    from ferpipe.registry import PRETRAINED_DIR
+
+    argv = stage_argv(DVC_YAML, "train")
+    folder = argv[argv.index("--pretrained") + 1]
+    assert str(PRETRAINED_DIR) == folder and folder in STAGES["train"]["deps"]
