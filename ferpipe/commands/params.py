@@ -10,12 +10,13 @@ from ferpipe.core.outputs import generated_file, staged_outputs
 from ferpipe.core.params import load_params
 from ferpipe.registry import all_models, check_all
 from ferpipe.report.parameters import DOC_MARK, parameters_markdown
+from ferpipe.commands import help_description
 
 DOC_FILE = "docs/parameters.md"
 
 
 def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ferpipe params", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ferpipe params", description=help_description(__doc__))
     parser.add_argument("action", choices=("check", "doc"))
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     parser.add_argument("--out", default=DOC_FILE, help=f"doc: where the reference goes (default: {DOC_FILE})")

@@ -38,10 +38,11 @@ from pathlib import Path
 from ferpipe.apply.predict_files import DEFAULT_FPS, ENGINES, MODEL, SVM, predict
 from ferpipe.core.cli import run_stage
 from ferpipe.probabilities.names import HEADS
+from ferpipe.commands import help_description
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ferpipe predict", description=__doc__.splitlines()[0].split(": ", 1)[1],
+    parser = argparse.ArgumentParser(prog="python -m ferpipe predict", description=help_description(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[2:]))
     parser.add_argument("inputs", nargs="+", metavar="PHOTO_OR_FOLDER", help="photo files, or folders of them, or videos")

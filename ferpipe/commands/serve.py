@@ -19,12 +19,13 @@ from ferpipe.core.cli import run_stage
 from ferpipe.core.errors import require
 from ferpipe.serve.limits import Capacity, Limits
 from ferpipe.serve.server import serve
+from ferpipe.commands import help_description
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ferpipe serve", description=__doc__.splitlines()[0].split(": ", 1)[1],
+    parser = argparse.ArgumentParser(prog="python -m ferpipe serve", description=help_description(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[2:]))
     parser.add_argument("--export", type=Path, help="the export folder to serve (default: models/fer2013-resnet50 where "

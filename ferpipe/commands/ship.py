@@ -9,10 +9,11 @@ from ferpipe.core.errors import require
 from ferpipe.core.outputs import staged_outputs
 from ferpipe.export import ship as shipping
 from ferpipe.export.ship import checkout_commit, describe, read_recipe, ship, shipped_folder
+from ferpipe.commands import help_description
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ferpipe ship", description=shipping.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ferpipe ship", description=help_description(shipping.__doc__))
     parser.add_argument("--export", default="data/export", help="the export stage's folder (its network is shipped)")
     parser.add_argument("--test", default="data/augmented/test.npz", help="the test crops the export was scored on")
     parser.add_argument("--out", required=True, help="the shipped model's folder, e.g. models/fer2013-resnet50")

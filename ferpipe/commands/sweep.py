@@ -24,11 +24,12 @@ from ferpipe.experiments.results import sweep_experiments
 from ferpipe.experiments.sweeps import SWEEPS_FILE, experiment_names, load_sweeps
 from ferpipe.registry import check_stage_params
 from ferpipe.report.tables_folder import TABLES_DIR, summary, write_tables
+from ferpipe.commands import help_description
 
 
 def _main(argv: list[str] | None) -> None:
     sweeps = load_sweeps(SWEEPS_FILE) if Path(SWEEPS_FILE).is_file() else {}
-    parser = argparse.ArgumentParser(prog="python -m ferpipe sweep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ferpipe sweep", description=help_description(__doc__))
     parser.add_argument("name", help=f"a sweep of {SWEEPS_FILE}: {', '.join(sweeps) or '(none found)'}")
     parser.add_argument("-S", "--set-param", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a parameter for every experiment of the sweep, as in `dvc exp run -S` (repeatable)")

@@ -21,10 +21,11 @@ from ferpipe.report import fmt
 from ferpipe.report.inputs import read_tables
 from ferpipe.report.paper import PAPER_FILE
 from ferpipe.report.tables_folder import TABLES_DIR, TABLES_JSON, find_experiment, lowest_value, summary, write_tables
+from ferpipe.commands import help_description
 
 
 def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ferpipe tables", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ferpipe tables", description=help_description(__doc__))
     parser.add_argument("--out", default=TABLES_DIR, help=f"output folder, replaced as a whole if this command wrote it (default: {TABLES_DIR})")
     parser.add_argument("--sweeps", default=SWEEPS_FILE, help=f"the sweeps file (default: {SWEEPS_FILE})")
     parser.add_argument("--paper", default=PAPER_FILE, help=f"the paper's figures (default: {PAPER_FILE})")

@@ -21,10 +21,11 @@ from ferpipe.core.outputs import staged_outputs
 from ferpipe.core.params import load_params
 from ferpipe.eval.settings import CompareSettings
 from ferpipe.eval.traditional import PIPELINES, three_way
+from ferpipe.commands import help_description
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ferpipe traditional", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ferpipe traditional", description=help_description(__doc__))
     parser.add_argument("--params", default="params.yaml", help="its `compare:` block: bootstrap resamples and seed")
     for name, label in PIPELINES.items():
         parser.add_argument(f"--{name}", nargs="+", type=Path, help=f"test predictions of the {label}, one file per fold")
