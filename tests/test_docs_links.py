@@ -18,15 +18,16 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
-def prose_lines(text: str) -> list[str]:
-    """The lines outside fenced code blocks, inline code removed: links inside code are examples."""
+def prose_lines(text: str, inline_code: bool = False) -> list[str]:
+    """The lines outside fenced code blocks, inline code removed (links inside code are examples) unless
+    `inline_code` (a heading's anchor keeps the text of its code)."""
     lines, fenced = [], False
     for line in text.splitlines():
         if FENCE.match(line):
             fenced = not fenced
             continue
         if not fenced:
-            lines.append(INLINE_CODE.sub("", line))
+            lines.append(line if inline_code else INLINE_CODE.sub("", line))
     return lines
 
 
@@ -46,7 +47,7 @@ def anchors(page: Path) -> set[str]:
     """Every heading's anchor, with GitHub's -1, -2 suffixes for repeated headings."""
     seen: dict[str, int] = {}
     found = set()
-    for line in prose_lines(page.read_text()):
+    for line in prose_lines(page.read_text(), inline_code=True):
         match = HEADING.match(line)
         if not match:
             continue
@@ -104,3 +105,9 @@ def test_the_check_finds_a_moved_source_file(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("The loop: `ferpipe/nn/loop.py`; the old one, ferpipe/nn/torch_training.py.\n")
     assert stale_source_paths(page) == ["ferpipe/nn/torch_training.py"]
+
+
+def test_a_heading_s_anchor_keeps_the_text_of_its_code(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# Ship it: `ship`\n\n[here](#ship-it-ship) and `[not a link](#nowhere)`\n")
+    assert anchors(page) == {"ship-it-ship"} and broken(page) == []
