@@ -142,3 +142,12 @@ def test_serve_serves_the_shipped_model_with_its_softmax_head_alone(shipped):
     assert card["heads"] == ["softmax"] and card["card"]["shipped"]["commit"] == "abc1234"
     found = engine.predict((shipped / "photos" / "astronaut.jpg").read_bytes(), "astronaut.jpg", engine.heads, Limits())
     assert list(found["heads"]) == ["softmax"] and len(found["heads"]["softmax"]["faces"]) == 1
+
+
+def test_without_commit_and_without_git_the_commit_is_asked_for(tmp_path, monkeypatch):
+    """The commit is read from git where --commit is not given; a machine without git gets one error line."""
+    (tmp_path / "recipe.args").write_text("-S arch=lenet\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
+    out = tmp_path / "model"
+    expect_error(result_of(ship_main, "--export", str(tmp_path), "--out", str(out), "--recipe",
+                           str(tmp_path / "recipe.args")), "--commit: not given", [out])

@@ -180,4 +180,7 @@ def checkout_commit() -> str:
     """The short commit of this checkout ("" outside a git checkout)."""
     import subprocess
 
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:  # no git on this machine: the caller asks for --commit
+        return ""

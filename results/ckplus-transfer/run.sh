@@ -12,9 +12,10 @@
 set -euo pipefail
 RESULTS=results/ckplus-transfer
 SOURCE=data/pretrained/fer2013-resnet50
-FOLDS=${FOLDS:-5}  # the CPU budget of one working session (2 cores): 5 subject folds, not 10 (README)
-# The recipe both starts share; the pretrained network first trains its new head alone for one epoch.
-RECIPE=(-S arch=resnet50 -S train.input_size=48 -S batch_size=32 -S epochs=4 -S train.steps_per_epoch=25
+FOLDS=${FOLDS:-10}  # subject folds, as the LeNet's k-fold of results/ckplus/
+# The recipe both starts share; the pretrained network first trains its new head alone for one epoch. The
+# input size is the FER-2013 network's (64 px: a network is fine-tuned at the size it was trained at).
+RECIPE=(-S arch=resnet50 -S train.input_size=64 -S batch_size=32 -S epochs=4 -S train.steps_per_epoch=25
         -S train.schedule=cosine -S train.momentum=0.9 -S train.nesterov=true -S train.weight_decay=0.0005
         -S train.dropout=0.0 -S train.loop=auto -S train.mixed_precision=auto)
 SCRATCH=(-S weights=none -S train.head_epochs=0)
