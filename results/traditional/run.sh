@@ -13,6 +13,7 @@
 #       run's folder (data/faces/, data/predictions/, metrics/ and params.yaml of results/fer2013-resnet50/run.sh)
 #   results/traditional/run.sh report PATH/TO/RUN            # the three-way tables and REPORT.md files (RUN: the
 #                                                            #   FER-2013 ResNet-50 run's folder, as above)
+#   results/traditional/run.sh report-fer2013 PATH/TO/RUN    # FER-2013's alone (after `fer2013` alone)
 set -euo pipefail
 RESULTS=results/traditional
 REPO=$(pwd)
@@ -92,7 +93,7 @@ case "${1:-}" in
     done
     handcrafted "$dir"
     ;;
-  report)
+  report|report-fer2013)
     # The three-way tables (the compare block's bootstrap: 10,000 resamples, seed 0), then the report stage
     # on the run's metrics with its three-way table; the data's location written as the variable it came from.
     traditional() {  # traditional OUT DIR...: the table of the runs in DIR... (one per fold), softmax and SVM where there
@@ -119,6 +120,21 @@ for name, path in params["sources"].items():
 open(sys.argv[2], "w").write(yaml.safe_dump(params, sort_keys=False))
 PY
     }
+    fer2013_report() {  # fer2013_report RUN: the ResNet-50 run's records, LBP's and HOG's metrics beside them, the
+                        # three-way table, REPORT.md
+      local run out=$RESULTS/fer2013
+      run=$(cd "${1:?usage: $0 report PATH/TO/RUN}" && pwd)
+      records "$run" "$out"
+      cp "$WORK"/fer2013/metrics/*.json "$out/metrics/"
+      mkdir -p "$out/plots" && cp "$run/plots/compare_recall.png" "$WORK"/fer2013/plots/compare_recall-*.png "$out/plots/"
+      traditional "$out/traditional.json" "$WORK/fer2013"
+      (cd "$out" && python ../../../stages/report.py --params params.yaml --paper ../../../paper.yaml \
+         --tables ../../fer2013/sweeps/tables.json --traditional traditional.json --out REPORT.md)
+    }
+    if [ "$1" = report-fer2013 ]; then
+      fer2013_report "${2:-}"
+      exit 0
+    fi
     dir=$WORK/ckplus-paper
     out=$RESULTS/ckplus-paper
     records "$dir" "$out"
@@ -164,18 +180,10 @@ for deep in lenet:
         print(f"{deep} - {crafted} over 10 folds: {mean:+.1f} +- {sd:.1f} points (t 95% {c['t95_low']:+.1f}..{c['t95_high']:+.1f})")
 json.dump(out, open(sys.argv[3], "w"), indent=2)
 PY
-    # FER-2013: the ResNet-50 run's records, LBP's and HOG's metrics beside them, the three-way table, REPORT.md
-    run=$(cd "${2:?usage: $0 report PATH/TO/RUN}" && pwd)
-    out=$RESULTS/fer2013
-    records "$run" "$out"
-    cp "$WORK"/fer2013/metrics/*.json "$out/metrics/"
-    mkdir -p "$out/plots" && cp "$run/plots/compare_recall.png" "$WORK"/fer2013/plots/compare_recall-*.png "$out/plots/"
-    traditional "$out/traditional.json" "$WORK/fer2013"
-    (cd "$out" && python ../../../stages/report.py --params params.yaml --paper ../../../paper.yaml \
-       --tables ../../fer2013/sweeps/tables.json --traditional traditional.json --out REPORT.md)
+    fer2013_report "${2:-}"
     ;;
   *)
-    echo "usage: $0 ckplus-paper PATH | ckplus-kfold PATH | fer2013 PATH/TO/RUN | report" >&2
+    echo "usage: $0 ckplus-paper PATH | ckplus-kfold PATH | fer2013 PATH/TO/RUN | report PATH/TO/RUN | report-fer2013 PATH/TO/RUN" >&2
     exit 2
     ;;
 esac
