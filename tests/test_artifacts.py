@@ -1,5 +1,6 @@
 """The model registry entries of dvc.yaml (`artifacts:`): the trained network folder and the export,
-declared as models with a description and labels, on paths a stage writes; read back through
+declared as models with a description and labels, on paths a stage writes, and the FER-2013 network kept
+in git (models/fer2013-resnet50/, the `ship` command's copy); read back through
 `dvc.api.artifacts_show` and fetched with `dvc artifacts get` from a Git repository and a DVC remote of
 its own (made here, in temporary folders: no network), as docs/predict.md shows a user."""
 from __future__ import annotations
@@ -15,9 +16,12 @@ from support.stage_runs import REPO
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
 ARTIFACTS = DVC_YAML["artifacts"]
 STAGE_OF = {"ferpipe-network": "train", "ferpipe-export": "export"}
-# What the two stages of the made-up project below write in place of a trained network and an export.
+SHIPPED = "fer2013-resnet50"  # committed to git, not a stage's output
+# What the two stages of the made-up project below write in place of a trained network and an export, and
+# what it commits in place of the shipped model.
 FILES = {"data/model": {"model.keras": "weights", "model.json": "info"},
-         "data/export": {"network.onnx": "network", "svm.onnx": "svm", "model_card.json": "card"}}
+         "data/export": {"network.onnx": "network", "svm.onnx": "svm", "model_card.json": "card"},
+         "models/fer2013-resnet50": {"network.onnx": "int8 network", "model_card.json": "shipped card"}}
 
 
 def stage_outs(stage: str) -> list[str]:
@@ -31,7 +35,16 @@ def test_the_network_and_the_export_are_declared_models_on_a_stages_output(name)
     assert "ResNet-50" in artifact["desc"] and "S. Liu" in artifact["desc"]  # the paper's network
     assert "FER-2013" in artifact["desc"] and "demo" in artifact["desc"]  # the datasets
     assert {"facial-expression-recognition", "resnet50"} <= set(artifact["labels"])
-    assert set(ARTIFACTS) == set(STAGE_OF)
+    assert set(ARTIFACTS) == set(STAGE_OF) | {SHIPPED}
+
+
+def test_the_shipped_network_is_a_declared_model_on_its_committed_folder():
+    artifact = ARTIFACTS[SHIPPED]
+    assert artifact["type"] == "model" and artifact["path"] == "models/fer2013-resnet50"
+    tracked = run(REPO, "git", "ls-files", artifact["path"]).splitlines()
+    assert sorted(Path(p).name for p in tracked) == ["model_card.json", "network.onnx"]
+    assert "ResNet-50" in artifact["desc"] and "S. Liu" in artifact["desc"] and "FER-2013" in artifact["desc"]
+    assert {"facial-expression-recognition", "resnet50", "onnx", "fer2013"} <= set(artifact["labels"])
 
 
 def run(cwd: Path, *args) -> str:
@@ -66,6 +79,10 @@ def registry(tmp_path, monkeypatch) -> Path:
     (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages, "artifacts": ARTIFACTS}, sort_keys=False))
     run(project, sys.executable, "-m", "dvc", "repro", "-q")
     run(project, sys.executable, "-m", "dvc", "push", "-q")
+    shipped = project / ARTIFACTS[SHIPPED]["path"]
+    shipped.mkdir(parents=True)
+    for name, text in FILES[ARTIFACTS[SHIPPED]["path"]].items():
+        (shipped / name).write_text(text)
     run(project, "git", "add", "-A")
     run(project, "git", "commit", "-qm", "trained")
     for name in ARTIFACTS:
@@ -90,3 +107,5 @@ def test_artifacts_show_and_artifacts_get_find_the_tagged_export(registry, tmp_p
     got = {p.name: p.read_text() for p in (user / "export").iterdir()}
     assert got == FILES["data/export"]
     assert not any(p.is_file() for p in (registry / ".dvc" / "cache").rglob("*"))  # fetched from the remote
+    run(user, sys.executable, "-m", "dvc", "artifacts", "get", str(registry), SHIPPED, "-o", "shipped")
+    assert {p.name: p.read_text() for p in (user / "shipped").iterdir()} == FILES["models/fer2013-resnet50"]

@@ -1,4 +1,5 @@
-"""Every `from ferpipe.<module> import <name>` in the project names something that module defines.
+"""Every `from ferpipe.<module> import <name>` in the project names something that module defines, in its
+Python files and in the Python that its shell scripts run (`python - <<'PY'` blocks of results/*/run.sh).
 
 Imports inside functions (the lazy ones that keep TensorFlow and torch out of light commands) only fail
 when their function runs, which for a benchmark script may be on a GPU machine; this reads the source
@@ -6,6 +7,7 @@ instead, so a renamed or moved function is caught in the fast loop."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,31 @@ def test_the_checker_sees_a_missing_attribute_of_an_imported_module(tmp_path):
 @pytest.mark.parametrize("path", project_files(), ids=lambda p: str(p.relative_to(REPO)))
 def test_every_ferpipe_import_resolves(path):
     assert unresolved_imports(path) == []
+
+
+SHELL_PYTHON = re.compile(r"<<'PY'\n(.*?)\nPY\n", re.S)  # a shell script's `python - ... <<'PY'` block
+
+
+def shell_scripts() -> list[Path]:
+    return sorted(p for folder in ("results", "benchmarks", ".ci") for p in (REPO / folder).rglob("*.sh"))
+
+
+def shell_python_problems(script: Path, work: Path) -> list[str]:
+    problems = []
+    for number, block in enumerate(SHELL_PYTHON.findall(script.read_text()), 1):
+        code = work / f"{script.stem}_{number}.py"
+        code.write_text(block + "\n")
+        problems += [f"python block {number}: {problem}" for problem in unresolved_imports(code)]
+    return problems
+
+
+def test_the_checker_reads_the_python_of_a_shell_script(tmp_path):
+    script = tmp_path / "run.sh"
+    script.write_text("python - a <<'PY'\nfrom ferpipe.experiments.overrides import check_stage_params\nPY\n")
+    assert shell_python_problems(script, tmp_path) == [
+        "python block 1: line 1: ferpipe.experiments.overrides has no check_stage_params"]
+
+
+@pytest.mark.parametrize("script", shell_scripts(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_ferpipe_import_of_a_shell_script_resolves(script, tmp_path):
+    assert shell_python_problems(script, tmp_path) == []

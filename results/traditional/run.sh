@@ -27,7 +27,8 @@ write_params() {  # write_params FILE OVERRIDE...: the repository's params.yaml 
   mkdir -p "$(dirname "$1")"
   python - "$@" <<'PY'
 import sys, yaml
-from ferpipe.experiments.overrides import apply_overrides, check_stage_params
+from ferpipe.experiments.overrides import apply_overrides
+from ferpipe.registry import check_stage_params
 params = apply_overrides("params.yaml", sys.argv[2:])
 check_stage_params(params, sys.argv[1])
 open(sys.argv[1], "w").write(yaml.safe_dump(params, sort_keys=False))
