@@ -107,6 +107,7 @@ case "${1:-}" in
         for dir in "$@"; do args+=("$dir/data/predictions/$file"); done
       done
       mkdir -p "$(dirname "$out")"
+      rm -f "$out"  # this script's own table of an earlier run (a clone has no record that ferpipe wrote it)
       python -m ferpipe traditional --params "$1/params.yaml" "${args[@]}" --out "$out" | tee -a "$RESULTS/run_log.txt"
     }
     records() {  # records DIR OUT: params.yaml (the data's path as $VARIABLE) and metrics/ of a run
