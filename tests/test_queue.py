@@ -82,7 +82,7 @@ def test_a_worker_that_stops_after_one_experiment_is_replaced_until_all_ran(monk
     monkeypatch.setattr(queue, "queue", lambda name, overrides, target: None)
     monkeypatch.setattr(queue, "start_queue", start_queue)
     monkeypatch.setattr(queue, "queue_statuses", statuses)
-    monkeypatch.setattr(queue.subprocess, "run", lambda *a, **k: None)  # `dvc queue logs -f`
+    monkeypatch.setattr(queue.subprocess, "run", lambda args, **k: subprocess.CompletedProcess(args, 0, None, ""))
     assert queue.run_queued({name: [] for name in names}, jobs=1) == {name: "Success" for name in names}
     assert capsys.readouterr().err.count("DVC's queue worker stopped with") == 2
 
@@ -164,3 +164,43 @@ def test_until_queues_each_experiment_up_to_that_stage(monkeypatch):
     queue.queue("mine-2", ["lr=0.2"])
     assert calls == [("exp", "run", "--queue", "-n", "mine-1", "-S", "lr=0.1", "compare"),
                      ("exp", "run", "--queue", "-n", "mine-2", "-S", "lr=0.2")]
+
+
+RACE = ("ERROR: unexpected error - [Errno 2] No such file or directory: "
+        "'.dvc/tmp/exps/run/0123abcd/0123abcd.json'")
+
+
+def fake_logs(monkeypatch, answers):
+    """`dvc queue logs -f` answers these (exit status, stderr) in turn, then the last one for ever; the calls."""
+    calls, answers, last = [], iter(answers), [None]
+
+    def run(args, **kwargs):
+        calls.append(args)
+        last[0] = next(answers, last[0])
+        return subprocess.CompletedProcess(args, last[0][0], None, last[0][1])
+
+    monkeypatch.setattr(queue.subprocess, "run", run)
+    return calls
+
+
+def test_follow_log_tries_again_while_the_worker_has_not_written_its_info_file(monkeypatch, clock, capsys):
+    calls = fake_logs(monkeypatch, [(255, RACE), (255, RACE), (0, "")])
+    queue.follow_log("exp")
+    assert len(calls) == 3 and all(call[-3:] == ["logs", "-f", "exp"] for call in calls)
+    assert capsys.readouterr().err == ""
+
+
+def test_follow_log_says_in_one_line_when_the_log_stays_missing(monkeypatch, clock, capsys):
+    calls = fake_logs(monkeypatch, [(255, RACE)])
+    queue.follow_log("exp")
+    assert len(calls) == queue.FOLLOW_SECONDS // queue.POLL_SECONDS + 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exp" in err[0] and "No such file or directory" in err[0]
+    assert "`dvc queue logs exp`" in err[0]
+
+
+def test_follow_log_does_not_repeat_other_failures(monkeypatch, clock, capsys):
+    calls = fake_logs(monkeypatch, [(255, "ERROR: experiment 'exp' does not exist")])
+    queue.follow_log("exp")
+    assert len(calls) == 1
+    assert "does not exist" in capsys.readouterr().err

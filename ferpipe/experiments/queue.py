@@ -24,6 +24,7 @@ from ferpipe.experiments.dvc_repo import error_line_of, git, read_dvc, run_dvc, 
 
 POLL_SECONDS = 3
 START_SECONDS = 120  # `dvc queue start` spawns its workers and returns in seconds
+FOLLOW_SECONDS = 120  # how long a log that DVC cannot show yet is asked for again
 WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds, and takes a task at once
 TASK_STATES = ("Queued", "Running", "Success", "Failed")  # those of DVC's queue status
 WORKER_PREFIX = "dvc-exp-worker-"  # DVC 3 names queue worker N's record dvc-exp-worker-N.json
@@ -183,6 +184,28 @@ def start_queue(jobs: int) -> None:
     require(proc.returncode == 0, f"`dvc queue start` failed: {text.splitlines()[-1] if text else proc.returncode}")
 
 
+def follow_log(name: str) -> None:
+    """Show experiment `name`'s log, followed while it runs (`dvc queue logs -f`). DVC's worker marks an
+    experiment Running before it writes the info file that `logs -f` reads, so a follow begun in that gap fails
+    with "No such file or directory" before it prints anything: such a follow is tried again, for up to
+    FOLLOW_SECONDS; any other failure, or one that lasts, is said in one line (the sweep goes on)."""
+    deadline = time.monotonic() + FOLLOW_SECONDS
+    while True:
+        proc = subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False,
+                              stderr=subprocess.PIPE, text=True)
+        problem = (proc.stderr or "").strip()
+        if proc.returncode == 0:
+            if problem:
+                print(problem, file=sys.stderr, flush=True)
+            return
+        if "No such file or directory" not in problem or time.monotonic() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    reason = error_line_of(problem) or (problem.splitlines() or [f"exit status {proc.returncode}"])[-1]
+    print(f"the log of experiment {name} could not be shown ({reason}): "
+          f"`dvc queue logs {name}` shows it later", file=sys.stderr, flush=True)
+
+
 def run_queued(experiments: dict[str, list[str]], jobs: int, target: str | None = None) -> dict[str, str]:
     """Queue each experiment (name -> its -S overrides; up to the stage `target` where given), run the queue with `jobs` workers and wait for
     them, showing each one's log as it runs; returns their final status (Success, Failed, ...). Interrupted,
@@ -203,7 +226,7 @@ def run_queued(experiments: dict[str, list[str]], jobs: int, target: str | None 
             status = wait_while_queued(name, keeper)
             print(f"\n==== experiment {name} ====", flush=True)
             if status is not None:  # its log so far, followed while it runs (a worker may have run it already)
-                subprocess.run([sys.executable, "-m", "dvc", "queue", "logs", "-f", name], check=False)
+                follow_log(name)
         while True:
             statuses, workers = queue_statuses()
             if not {statuses.get(name) for name in names} & {"Queued", "Running"}:
