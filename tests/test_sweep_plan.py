@@ -145,7 +145,7 @@ def test_preflight_wants_a_commit_an_identity_and_committed_params(tmp_path, mon
         preflight()
 
 
-def test_preflight_refuses_any_changed_input_an_experiment_would_carry_but_not_the_pipeline_s_results(
+def test_preflight_refuses_any_changed_input_an_experiment_would_carry_but_not_results_or_records(
         tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("lr: 0.05\n")
@@ -160,7 +160,12 @@ def test_preflight_refuses_any_changed_input_an_experiment_would_carry_but_not_t
     _git(tmp_path, "config", "user.email", "t@t.invalid")
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "x")
+    (tmp_path / "results" / "run").mkdir(parents=True)
+    (tmp_path / "results" / "run" / "sweep_log.txt").write_text("")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "a results folder")
     (tmp_path / "metrics" / "train.json").write_text('{"accuracy": 1}')
+    (tmp_path / "results" / "run" / "sweep_log.txt").write_text("lr on ckplus: 4 row(s)\n")  # its run.sh, mid-way
     assert len(preflight()) == 40
     (tmp_path / "paper.yaml").write_text("table4: [1]\n")
     with pytest.raises(FerpipeError, match=r"^paper.yaml: changed since the last commit"):

@@ -27,6 +27,9 @@ START_SECONDS = 120  # `dvc queue start` spawns its workers and returns in secon
 FOLLOW_SECONDS = 120  # how long a log that DVC cannot show yet is asked for again
 WORKERLESS_SECONDS = 60  # a worker starting up registers within seconds, and takes a task at once
 TASK_STATES = ("Queued", "Running", "Success", "Failed")  # those of DVC's queue status
+# The record of real-data runs: no stage reads it, and a results folder's run.sh writes its sweep log and
+# tables there between the sweeps it queues, so changes there are not inputs an experiment would carry.
+RECORDS = "results/"
 WORKER_PREFIX = "dvc-exp-worker-"  # DVC 3 names queue worker N's record dvc-exp-worker-N.json
 
 
@@ -41,7 +44,7 @@ def preflight(params_file: str = "params.yaml") -> str:
             f"{params_file} differs from the last commit (`dvc exp run` leaves an experiment's params there), and "
             f"queued experiments would include the change: `git checkout {params_file}` or commit it, then rerun")
     carried = [path for path in git("diff", "--name-only", "HEAD").stdout.splitlines()
-               if path not in pipeline_outputs()]
+               if path not in pipeline_outputs() and not path.startswith(RECORDS)]
     require(not carried, f"{', '.join(carried[:5])}{' ...' if len(carried) > 5 else ''}: changed since the last "
             "commit, and every queued experiment would carry the change: commit it or undo it, then rerun")
     return head.stdout.strip()

@@ -57,6 +57,8 @@ case "${1:-}" in
     CKPLUS=$(cd "$CKPLUS" && pwd)
     mkdir -p "$RESULTS/sweeps"
     if [ "$1" = sweeps ]; then
+      # Every sweep is run again: an earlier run's tables must not answer best_lr, nor its lines stay in the log.
+      rm -rf "$RESULTS/sweeps" && mkdir -p "$RESULTS/sweeps" && : > "$RESULTS/sweep_log.txt"
       FOLD0=(-S fetch.ckplus_protocol=subject -S "fetch.folds=$FOLDS" -S fetch.fold=0)
       sweep lr "${FOLD0[@]}" "${SCRATCH[@]}"
       sweep lr "${FOLD0[@]}" "${PRETRAINED[@]}"
