@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     # default=None: an appended option adds to its default, so dvc.yaml's file is taken only when none is given
     parser.add_argument("--tables", action="append", default=None, help="the sweep tables (python -m ferpipe tables; "
                         "default: dvc.yaml's); given again, the tables of another file join them (their plots stay in "
-                        "the first file's folder)")
+                        "their own file's folder)")
     parser.add_argument("--traditional", help="the three-way table of `python -m ferpipe traditional` (none: the Table 3 "
                                               "claim is left unjudged)")
     parser.add_argument("--out")
@@ -36,10 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     args.tables = args.tables or [parser.get_default("tables")]
     with staged_outputs(args.out, recognise=generated_file(REPORT_MARK)) as (out_path,):
         params = report_params(load_params(args.params), args.params)
+        tables = [(Path(path), table) for path in args.tables for table in read_tables(path)]
         metrics = {stem: read_json(getattr(args, stem), "run the stage that writes it (`dvc repro`)") for stem in METRICS}
         inputs = ReportInputs(params=params, metrics=metrics, paper=load_paper(args.paper),
-                              tables=[t for path in args.tables for t in read_tables(path)],
-                              tables_dir=Path(args.tables[0]).parent, out=Path(args.out),
+                              tables=[table for _, table in tables], table_sources=[path for path, _ in tables],
+                              tables_files=[Path(path) for path in args.tables],
+                              out=Path(args.out),
                               traditional=read_json(args.traditional, "it is written by `python -m ferpipe traditional`")
                               if args.traditional else None)
         out_path.write_text(build_report(inputs))

@@ -4,6 +4,7 @@ them; the verdict rules; bad input. Metrics and params are those of a real tiny 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,18 @@ def test_every_number_of_the_report_comes_from_its_sources(tmp_path):
     assert f"{100 * cmp['accuracy_difference']:+.1f} accuracy points on {cmp['n']} test images" in report
     assert "### table4: lr on genki4k" in report and "**mean ± sd, 2 of 2 folds**" in report
     assert "](sweeps/table4-1.png)" in report  # plots linked relative to the report
+
+
+def test_the_plots_of_a_second_tables_file_are_linked_in_its_own_folder(tmp_path):
+    write_run(tmp_path)
+    other = tmp_path / "elsewhere" / "sweeps"
+    write_tables(other, parse_exp_show(DOC), load_sweeps(REPO / "sweeps.yaml"), REPO / "paper.yaml")
+    proc = run_report(tmp_path, extra=["--tables", str(other / "tables.json")])
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "REPORT.md").read_text()
+    links = re.findall(r"\]\(([^)]+\.png)\)", report)
+    assert "sweeps/table4-1.png" in links and "elsewhere/sweeps/table4-1.png" in links
+    assert [link for link in links if "sweeps/" in link and not (tmp_path / link).is_file()] == []
 
 
 def test_classes_absent_from_test_are_named(tmp_path):

@@ -47,7 +47,8 @@ class ReportInputs:
     metrics: dict[str, dict[str, Any]]  # data, train, softmax, svm, compare
     paper: Paper
     tables: list[SweepTable]
-    tables_dir: Path  # where the sweep plots are
+    tables_files: list[Path]  # the sweep tables files read, in order
+    table_sources: list[Path]  # the file each of `tables` was read from, in order: its plot lies beside it
     out: Path  # REPORT.md: links are relative to its folder
     traditional: dict[str, Any] | None = None  # the three-way table of `python -m ferpipe traditional`, if given
 
@@ -125,8 +126,8 @@ def _sweeps_section(inputs: ReportInputs) -> list[str]:
     if not inputs.tables:
         return parts + [("No sweep table yet (the tables file lists none): `python -m ferpipe sweep table4` (or table5, "
                         "batch) runs one, then `dvc repro` brings it here.")]
-    for table in inputs.tables:
-        parts += table_section(table, "###", _link(inputs, inputs.tables_dir / table.plot) if table.plot else None)
+    for table, source in zip(inputs.tables, inputs.table_sources, strict=True):
+        parts += table_section(table, "###", _link(inputs, source.parent / table.plot) if table.plot else None)
     return parts[:-1]  # a section ends without its blank line
 
 
@@ -162,7 +163,8 @@ def build_report(inputs: ReportInputs) -> str:
         claims += sweep_claims(inputs.paper, table)
     parts = [f"# {TITLE}", "",
              (f"{REPORT_MARK} (`dvc repro`) from metrics/*.json, the sweep tables "
-             f"(`{inputs.tables_dir.as_posix()}/tables.json`, written by `python -m ferpipe tables`) and paper.yaml (the "
+             f"({', '.join(f'`{path.as_posix()}`' for path in inputs.tables_files)}, written by `python -m ferpipe tables`) "
+             "and paper.yaml (the "
              "paper's own figures, with the table or passage each comes from). Do not edit: rerun."), ""]
     for section in (protocols_section(inputs.paper, inputs.tables), transfer_section(inputs.paper, inputs.tables),
                     _run_section(inputs, run), _claims_section(claims),
