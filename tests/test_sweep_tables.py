@@ -261,3 +261,34 @@ def test_a_row_never_shows_a_figure_its_experiment_did_not_compute():
 def test_without_its_dvc_lock_no_figure_of_an_experiment_is_shown():
     tables = sweep_tables(parse_exp_show(DOC, lambda rev: None), SWEEPS, PAPER)
     assert all(row["test_error"] is None and row["not_computed"] for t in tables for row in t.rows)
+
+
+GONE = ("`dvc exp show --json ...` failed: ERROR: failed to show experiments - directory "
+        "'/repo/.dvc/tmp/exps/tmpbbempvs3/.dvc' does not exist")
+
+
+@pytest.mark.parametrize("failures, error, reads, answered", [
+    (2, GONE, 3, True),  # an experiment's temporary copy removed while DVC read it: read again
+    (9, GONE, 5, False),  # every read fails: after SHOW_TRIES, the error
+    (1, "`dvc exp show --json ...` failed: ERROR: unexpected error", 1, False),  # any other failure: at once
+])
+def test_exp_show_reads_again_only_when_a_finished_experiment_s_copy_went(monkeypatch, failures, error, reads,
+                                                                          answered):
+    from ferpipe.experiments import results
+
+    calls = []
+
+    def run_dvc(*args):
+        calls.append(args)
+        if len(calls) <= failures:
+            raise FerpipeError(error)
+        return "[]"
+
+    monkeypatch.setattr(results, "run_dvc", run_dvc)
+    monkeypatch.setattr(results.time, "sleep", lambda seconds: None)
+    if answered:
+        assert results.exp_show(["abc"]) == []
+    else:
+        with pytest.raises(FerpipeError, match="failed"):
+            results.exp_show(["abc"])
+    assert len(calls) == reads and calls[0] == ("exp", "show", "--json", "--rev", "abc")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Callable
@@ -21,6 +23,9 @@ from ferpipe.experiments.dvc_repo import git, read_dvc, run_dvc, unexpected
 from ferpipe.experiments.sweeps import sweep_of
 
 PARAMS_FILE = "params.yaml"
+SHOW_TRIES = 5
+SHOW_RETRY_SECONDS = 5
+TEMPORARY_COPY_GONE = re.compile(r"\.dvc/tmp/exps/\S+ does not exist")
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,17 @@ def exp_show(baselines: list[str]) -> list[dict[str, Any]]:
     """DVC's own `dvc exp show --json` for the experiments of these commits (none: an empty list)."""
     if not baselines:
         return []
-    text = run_dvc("exp", "show", "--json", *(arg for commit in baselines for arg in ("--rev", commit)))
+    args = ("exp", "show", "--json", *(arg for commit in baselines for arg in ("--rev", commit)))
+    for attempt in range(SHOW_TRIES):
+        try:
+            text = run_dvc(*args)
+            break
+        except FerpipeError as exc:
+            # An experiment that ends while DVC reads the queue's temporary copies removes its own copy under
+            # .dvc/tmp/exps/ from under the reading: read again, the experiment is then a finished one.
+            if attempt == SHOW_TRIES - 1 or not TEMPORARY_COPY_GONE.search(str(exc)):
+                raise
+            time.sleep(SHOW_RETRY_SECONDS)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

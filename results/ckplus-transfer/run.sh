@@ -38,8 +38,9 @@ sweep() {  # sweep NAME [-S ...]: its output on the terminal, its result lines a
 }
 FAILED=0
 
-best_lr() {  # best_lr START...: the learning rate of the `lr` sweep with the best val accuracy for that start
-  python -m ferpipe tables --out "$RESULTS/sweeps" --find lr dataset=ckplus "$@" --lowest val_error
+best_lr() {  # best_lr START...: the learning rate of the `lr` sweep with the best val accuracy for that start, at
+            # the recipe's 4 epochs
+  python -m ferpipe tables --out "$RESULTS/sweeps" --find lr dataset=ckplus epochs=4 "$@" --lowest val_error
 }
 
 case "${1:-}" in
@@ -62,6 +63,9 @@ case "${1:-}" in
       FOLD0=(-S fetch.ckplus_protocol=subject -S "fetch.folds=$FOLDS" -S fetch.fold=0)
       sweep lr "${FOLD0[@]}" "${SCRATCH[@]}"
       sweep lr "${FOLD0[@]}" "${PRETRAINED[@]}"
+      # The budget, tried on fold 0's val: the pretrained start's learning rates once more at twice the epochs
+      # (8 of 25 batches); best_lr reads the 4-epoch rows alone.
+      sweep lr "${FOLD0[@]}" "${PRETRAINED[@]}" -S epochs=8
       lr_scratch=$(best_lr weights=none)
       lr_pretrained=$(best_lr "weights=$SOURCE")
       echo "learning rates chosen on fold 0's val: from scratch $lr_scratch, pretrained $lr_pretrained" \
